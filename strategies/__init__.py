@@ -1,0 +1,24 @@
+"""The simulation core of Cache Patterns Lab: four caching patterns on real Redis protocol and SQLite.
+
+No Streamlit here. Each pattern performs real cache and database calls and records every step.
+"""
+
+from .base import CacheEntry, Lab, Request
+from .cache import CacheUnavailable, backend_description, connect_cache
+from .cache_aside import CacheAside
+from .database import Database, DatabaseUnavailable, Row
+from .read_through import ReadThrough
+from .trace import Costs, Counters, SimClock, Step, Trace
+from .validation import InvalidInput, validate_key, validate_value
+from .write_behind import WriteBehind
+from .write_through import WriteThrough
+
+PATTERNS: dict[str, type[Lab]] = {
+    lab.name: lab for lab in (CacheAside, ReadThrough, WriteThrough, WriteBehind)
+}
+
+__all__ = [
+    "PATTERNS", "CacheAside", "ReadThrough", "WriteThrough", "WriteBehind", "Lab", "Request", "CacheEntry",
+    "Database", "DatabaseUnavailable", "Row", "InvalidInput", "validate_key", "validate_value",
+    "connect_cache", "backend_description", "CacheUnavailable", "Costs", "Counters", "SimClock", "Step", "Trace",
+]

@@ -1,0 +1,48 @@
+"""Where the cache lives: an in-process fakeredis server per learner, or a real Redis at REDIS_URL.
+
+Either way the client speaks the Redis protocol, and every key a learner touches sits under the
+learner's own namespace prefix, so many learners can share one real server. Nothing here ever runs
+FLUSHALL or FLUSHDB: clearing a learner's cache deletes only that learner's keys.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+import fakeredis
+import redis
+
+
+class CacheUnavailable(RuntimeError):
+    """The Redis server at REDIS_URL could not be reached; the message says which and why."""
+
+
+def redact(url: str) -> str:
+    """The URL without its password, fit to show a learner."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+def backend_description(url: str | None = None) -> str:
+    url = os.environ.get("REDIS_URL") if url is None else url
+    return f"Redis at {redact(url)}" if url else "embedded fakeredis (in-process, one server per learner)"
+
+
+def connect_cache(url: str | None = None) -> redis.Redis:
+    """A redis-py client: a real server when `url` (default: $REDIS_URL) is set, else a private fakeredis.
+
+    Raises CacheUnavailable, with the URL and the failure, when a real server does not answer PING.
+    """
+    url = os.environ.get("REDIS_URL") if url is None else url
+    if not url:
+        return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    try:
+        client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5)
+        client.ping()
+    except (redis.RedisError, ValueError, OSError) as err:
+        raise CacheUnavailable(f"Cannot reach the Redis server at {redact(url)}: {err}") from None
+    return client

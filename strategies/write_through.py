@@ -1,0 +1,55 @@
+"""Write-through: the application writes only to the cache, which writes the database synchronously.
+
+write, safe ordering (default) — nothing is acknowledged, and the cache keeps nothing new, unless
+the database committed:
+    App → Cache write, Cache → Database UPSERT, Database → Cache OK,
+    Cache → Cache SET key value EX ttl, Cache → App acknowledged                          (5 steps)
+write, naive ordering — the cache is updated first; if the database then fails, the cache holds a
+value the database never committed (the dual-write problem):
+    App → Cache write, Cache → Cache SET, Cache → Database UPSERT, Database → Cache OK,
+    Cache → App acknowledged                                                              (5 steps)
+read: through the cache, which loads a miss from the database itself (see read_through).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .base import Steps, shorten
+from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
+from .read_through import ReadThrough
+from .trace import Recorder
+
+Ordering = Literal["safe", "naive"]
+
+
+class WriteThrough(ReadThrough):
+    name = "write-through"
+    title = "Write-through"
+    loader = "Cache"
+    topology = Topology(
+        actors=(APP, CACHE, DATABASE),
+        figure=(
+            FigureArrow("App", "Cache", "1. write"),
+            FigureArrow("Cache", "Database", "2. write (synchronous)"),
+            FigureArrow("Database", "Cache", "3. ok"),
+            FigureArrow("Cache", "App", "4. acknowledged"),
+        ),
+        rank=(("App", "Cache", "Database"),),
+    )
+
+    def __init__(self, *args, ordering: Ordering = "safe", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.ordering: Ordering = ordering
+
+    def _write(self, t: Recorder, key: str, value: str) -> Steps:
+        yield from self.reply(t, "App", "Cache", key, value, command=f"write {key}", action="WRITE",
+                              explanation=f"The app hands the write of {shorten(key)} to the cache and waits.")
+        if self.ordering == "naive":
+            yield from self.cache_set(t, "Cache", key, value, ttl=self.ttl_seconds)
+        yield from self.db_upsert(t, "Cache", key, value)
+        if self.ordering == "safe":
+            yield from self.cache_set(t, "Cache", key, value, ttl=self.ttl_seconds)
+        yield from self.reply(t, "Cache", "App", key, None, command="acknowledged",
+                              explanation="Only now, with cache and database both updated, is the write "
+                                          "acknowledged to the app.")
