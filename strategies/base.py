@@ -216,8 +216,8 @@ class Lab:
         self.counters.db_reads += 1
         yield t.step(source, "Database", "SELECT", key=key, command=SELECT_SQL, cost_ms=cost,
                      explanation=f"{source} reads {shorten(key)} from the database (a parameterised SELECT).")
-        found = "1 row" if value is not None else "no row"
-        yield from self.reply(t, "Database", source, key, value, command=found, outcome="ok" if value is not None else "miss",
+        found, outcome = ("1 row", "ok") if value is not None else ("no row", "miss")
+        yield from self.reply(t, "Database", source, key, value, command=found, outcome=outcome,
                               explanation=f"The database answers with {found}: {shorten(value)}.")
         return value
 

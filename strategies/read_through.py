@@ -12,7 +12,7 @@ with the cache itself as the loader (`loader = "Cache"`).
 from __future__ import annotations
 
 from .base import Lab, Steps, shorten
-from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
+from .diagram_model import APP, DATABASE, Actor, FigureArrow, Topology
 from .trace import Recorder
 
 
