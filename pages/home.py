@@ -1,3 +1,23 @@
 import streamlit as st
 
+from pages.lab_ui import PAGE_FILES, ensure_routed, home_intro, inject_css, sections
+from strategies import PATTERNS
+from strategies.diagram import build_diagram
+
+ensure_routed()
+inject_css()
+intro, how_to = home_intro()
 st.title("Cache Patterns Lab")
+st.markdown(intro)
+
+for row in (list(PATTERNS)[:2], list(PATTERNS)[2:]):
+    for column, name in zip(st.columns(2, gap="medium"), row, strict=True):
+        lab, text = PATTERNS[name], sections(name)
+        with column.container(border=True):
+            st.subheader(lab.title)
+            st.graphviz_chart(build_diagram(lab.topology, compact=True), width="stretch", height=210)
+            st.markdown(text["In one line"])
+            st.markdown("**When to use:** " + text["When to use"].splitlines()[0].lstrip("- "))
+            st.page_link(f"pages/{PAGE_FILES[name]}.py", label=f"Open {lab.title} →")
+
+st.markdown("## How to use this lab\n" + how_to)

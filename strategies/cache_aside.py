@@ -24,7 +24,7 @@ class CacheAside(Lab):
             FigureArrow("App", "Database", "3. read on a miss"),
             FigureArrow("App", "Cache", "4. store"),
         ),
-        rank=(("Cache", "App", "Database"),),
+        rows=(("Cache", "App", "Database"),),
     )
 
     def _read(self, t: Recorder, key: str) -> Steps:

@@ -36,8 +36,8 @@ ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = kv.version + 1,
                                updated_at = excluded.updated_at
 """
 # What the diagram prints on the arrows: the statements above, as the learner would read them.
-SELECT_SQL = "SELECT value FROM kv WHERE key = ?"
-UPSERT_SQL = "INSERT … ON CONFLICT(key) DO UPDATE SET value = ?"
+SELECT_SQL = "SELECT … WHERE key=?"
+UPSERT_SQL = "INSERT … ON CONFLICT UPDATE"
 
 
 class DatabaseUnavailable(RuntimeError):

@@ -13,7 +13,6 @@ class Actor:
     name: str           # as steps name it: "App", "Cache", "Database", "Queue", "Flusher", "Loader"
     label: str          # what the box says
     shape: str = "box"
-    group: str | None = None   # actors drawn together inside one cluster (the cache and its loader)
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,9 @@ class FigureArrow:
 class Topology:
     actors: tuple[Actor, ...]
     figure: tuple[FigureArrow, ...]
-    rank: tuple[tuple[str, ...], ...] = field(default=())   # actors that sit side by side
+    # Top to bottom, the rows of the figure, each read left to right; "" leaves a slot empty so that
+    # actors in the same position of two rows stand one above the other.
+    rows: tuple[tuple[str, ...], ...] = field(default=())
 
     def actor(self, name: str) -> Actor:
         return next(a for a in self.actors if a.name == name)

@@ -12,7 +12,7 @@ with the cache itself as the loader (`loader = "Cache"`).
 from __future__ import annotations
 
 from .base import Lab, Steps, shorten
-from .diagram_model import APP, DATABASE, Actor, FigureArrow, Topology
+from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
 from .trace import Recorder
 
 
@@ -21,15 +21,14 @@ class ReadThrough(Lab):
     title = "Read-through"
     loader = "Loader"
     topology = Topology(
-        actors=(APP, Actor("Cache", "Cache\n(Redis)", group="cache"), Actor("Loader", "Loader", "component",
-                                                                             group="cache"), DATABASE),
+        actors=(APP, CACHE, Actor("Loader", "Loader\n(the cache's own)", "component"), DATABASE),
         figure=(
             FigureArrow("App", "Cache", "1. read"),
             FigureArrow("Loader", "Database", "2. load on a miss"),
             FigureArrow("Database", "Loader", "3. row"),
             FigureArrow("Cache", "App", "4. value"),
         ),
-        rank=(("App", "Cache", "Database"),),
+        rows=(("App", "Cache", "Loader", "Database"),),
     )
 
     def _read(self, t: Recorder, key: str) -> Steps:
@@ -41,7 +40,8 @@ class ReadThrough(Lab):
                 yield from self.cache_set(t, self.loader, key, cached, ttl=self.ttl_seconds)
         outcome = "hit" if t.trace.hit else "miss"
         answer = "the value it already held" if t.trace.hit else "what it loaded"
-        return (yield from self.reply(t, "Cache", "App", key, cached, command=outcome, outcome=outcome,
+        command = "value (hit)" if t.trace.hit else "value (loaded)" if cached is not None else "(nil) not found"
+        return (yield from self.reply(t, "Cache", "App", key, cached, command=command, outcome=outcome,
                                       explanation=f"The cache returns {answer}: {shorten(cached)}."))
 
     def _write(self, t: Recorder, key: str, value: str) -> Steps:

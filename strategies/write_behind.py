@@ -39,7 +39,7 @@ class WriteBehind(ReadThrough):
             FigureArrow("Cache", "Queue", "queued"),
             FigureArrow("Flusher", "Database", "3. batch write, later", background=True),
         ),
-        rank=(("App", "Cache", "Queue"), ("Flusher", "Database")),
+        rows=(("App", "Cache", "Queue"), ("", "Database", "Flusher")),
     )
 
     def __init__(self, *args, batch_size: int = 10, max_delay_seconds: float = 5.0, coalesce: bool = True,

@@ -35,7 +35,7 @@ class WriteThrough(ReadThrough):
             FigureArrow("Database", "Cache", "3. ok"),
             FigureArrow("Cache", "App", "4. acknowledged"),
         ),
-        rank=(("App", "Cache", "Database"),),
+        rows=(("App", "Cache", "Database"),),
     )
 
     def __init__(self, *args, ordering: Ordering = "safe", **kwargs) -> None:

@@ -1,0 +1,427 @@
+"""The widgets every pattern page shares: one place, so pages stay thin.
+
+A page calls `pattern_page("cache-aside")`. Reads and writes go straight to the simulation core;
+this module only keeps the playback position in `st.session_state` and renders.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+from strategies import CacheUnavailable, InvalidInput, Lab, Trace, WriteBehind, WriteThrough
+from strategies.database import SEED_ROWS
+from strategies.diagram import build_diagram
+from strategies.session import LearnerSession
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+PAGE_FILES = {"cache-aside": "cache_aside", "read-through": "read_through", "write-through": "write_through",
+              "write-behind": "write_behind"}
+SECTIONS = ("How it works", "When to use", "How it is implemented", "Cons", "Try this in the lab")
+SPEEDS = {"0.5×": 3.0, "1×": 1.5, "2×": 0.75, "4×": 0.4}   # seconds per step
+# Which line of a pattern's source performs a step, by the step's action.
+CODE_OF_ACTION = {"GET": "cache_get(", "SET": "cache_set(", "DEL": "cache_delete(", "SELECT": "db_select(",
+                  "UPSERT": "db_upsert(", "REPLY": "self.reply(", "WRITE": "self.reply(", "XADD": '"XADD"',
+                  "XRANGE": '"XRANGE"', "XDEL": '"XDEL"', "XLEN": "XLEN"}
+
+CSS = """
+<style>
+.stGraphVizChart svg { width: 100%; height: auto; max-height: 62vh; }
+.stGraphVizChart .active path { stroke-dasharray: 10 6; animation: cpl-flow 0.7s linear infinite; }
+.stGraphVizChart .active polygon { animation: cpl-pulse 1.2s ease-in-out infinite; }
+.stGraphVizChart .active text { font-weight: 700; }
+.stGraphVizChart .involved polygon, .stGraphVizChart .involved path { animation: cpl-pulse 1.2s ease-in-out infinite; }
+@keyframes cpl-flow { to { stroke-dashoffset: -32; } }
+@keyframes cpl-pulse { 50% { opacity: 0.55; } }
+@media (prefers-reduced-motion: reduce) {
+  .stGraphVizChart .active path, .stGraphVizChart .active polygon, .stGraphVizChart .involved polygon,
+  .stGraphVizChart .involved path { animation-duration: 4s; }
+}
+</style>
+"""
+
+
+def ensure_routed() -> None:
+    """Route a first deep-linked visit through app.py.
+
+    Until the entry file has called st.navigation once in this server process, Streamlit (1.67) runs a
+    deep-linked file of pages/ on its own, in its legacy pages-folder mode: no app.py, no sidebar, the
+    folder's file names as navigation. Leaving that mode and rerunning lets app.py route the same URL.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+# ---- the learner's lab ------------------------------------------------------------------------------
+def learner() -> LearnerSession:
+    """This browser session's own cache and databases, made on its first page view."""
+    if "learner" not in st.session_state:
+        try:
+            st.session_state.learner = LearnerSession()
+        except CacheUnavailable as err:
+            st.error(f"{err}\n\nUnset REDIS_URL to use the embedded fakeredis, or start that server.")
+            st.stop()
+    return st.session_state.learner
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.caption(f"Cache: {learner().backend}. Database: SQLite, one file per pattern, yours alone.")
+        if st.button("Reset my lab", help="Restore the seeded data and empty the cache, for your session only."):
+            learner().reset()
+            for name in list(st.session_state):
+                if str(name).startswith("playback:"):
+                    del st.session_state[name]
+            st.toast("Your lab is back to its seeded state.")
+
+
+@st.cache_data
+def sections(pattern: str) -> dict[str, str]:
+    """The pattern's Markdown from assets/, split on its level-2 headings."""
+    text = (ASSETS / f"{PAGE_FILES[pattern]}.md").read_text(encoding="utf-8")
+    found: dict[str, str] = {}
+    for chunk in text.split("\n## ")[1:]:
+        heading, _, body = chunk.partition("\n")
+        found[heading.strip()] = body.strip()
+    return found
+
+
+def inject_css() -> None:
+    st.html(CSS)
+
+
+# ---- playback -----------------------------------------------------------------------------------
+@dataclass
+class Playback:
+    """Which request is on the diagram and which of its steps is current (1-based)."""
+
+    trace_index: int
+    step: int = 1
+    playing: bool = True
+    last_move: float = 0.0
+
+
+def playback(pattern: str) -> Playback | None:
+    return st.session_state.get(f"playback:{pattern}")
+
+
+def start_playback(pattern: str, lab: Lab) -> None:
+    st.session_state[f"playback:{pattern}"] = Playback(len(lab.log) - 1, 1, True, time.monotonic())
+
+
+def shown_trace(lab: Lab, pb: Playback | None) -> Trace | None:
+    if pb is None or not (0 <= pb.trace_index < len(lab.log)):
+        return None
+    return lab.log[pb.trace_index]
+
+
+def _move(pb: Playback, trace: Trace, delta: int) -> None:
+    pb.step = min(max(1, pb.step + delta), len(trace.steps))
+    pb.playing = False
+    pb.last_move = time.monotonic()
+
+
+# ---- the page ---------------------------------------------------------------------------------
+def pattern_page(pattern: str) -> None:
+    inject_css()
+    session = learner()
+    lab = session.lab(pattern)
+    session.catch_up_clock(lab)
+    text = sections(pattern)
+
+    st.title(lab.title)
+    st.markdown(text.get("In one line", ""))
+    controls, explanation = st.columns([2, 3], gap="large")
+    with controls:
+        _request_controls(pattern, lab)
+    _diagram_panel(pattern, lab)
+    with explanation:
+        _explanation(pattern, lab, text)
+    _live_state(pattern, lab)
+    _request_log(lab)
+
+
+def _pick_seeded_key(pattern: str) -> None:
+    picked = st.session_state.get(f"{pattern}:pick")
+    if picked:
+        st.session_state[f"{pattern}:key"] = picked
+        st.session_state[f"{pattern}:pick"] = None
+
+
+def _request_controls(pattern: str, lab: Lab) -> None:
+    st.session_state.setdefault(f"{pattern}:key", "user:1")
+    key_col, value_col = st.columns(2)
+    key = key_col.text_input("Key", key=f"{pattern}:key", max_chars=None)
+    value = value_col.text_input("Value", key=f"{pattern}:value", placeholder="e.g. Ada")
+    st.pills("Seeded keys", [k for k, _ in SEED_ROWS], key=f"{pattern}:pick",
+             on_change=_pick_seeded_key, args=(pattern,), help="Rows the database starts with. Click to use one.")
+    buttons = st.container(horizontal=True)
+    read = buttons.button("Read", type="primary", key=f"{pattern}:read", icon=":material/download:")
+    write = buttons.button("Write", key=f"{pattern}:write", icon=":material/upload:")
+    flush = isinstance(lab, WriteBehind) and buttons.button("Flush now", key=f"{pattern}:flush",
+                                                             icon=":material/cleaning_services:")
+    with buttons.popover("Settings and faults", icon=":material/tune:"):
+        _settings(pattern, lab)
+
+    try:
+        if read:
+            lab.read(key)
+        elif write:
+            lab.write(key, value)
+        elif flush:
+            lab.flush()
+        else:
+            return
+    except InvalidInput as err:
+        st.error(f"Nothing was sent: {err}")
+        return
+    start_playback(pattern, lab)
+
+
+def _settings(pattern: str, lab: Lab) -> None:
+    ttl = st.number_input("TTL (seconds)", min_value=0, max_value=86_400, value=60, step=10, key=f"{pattern}:ttl",
+                          help="How long a value the cache stores lives. 0: no expiry.")
+    lab.ttl_seconds = int(ttl) or None
+    if isinstance(lab, WriteThrough):
+        lab.ordering = st.radio(
+            "Write ordering", ["safe", "naive"], key=f"{pattern}:ordering", horizontal=True,
+            help="safe: database first, cache only after the commit. naive: cache first, then database — "
+                 "take the database down to see the two disagree.")
+    if isinstance(lab, WriteBehind):
+        lab.batch_size = int(st.number_input("Batch size", 1, 1000, 10, key=f"{pattern}:batch"))
+        lab.max_delay_seconds = float(st.number_input("Max delay (s)", 0.5, 600.0, 5.0, step=0.5,
+                                                      key=f"{pattern}:delay"))
+        lab.coalesce = st.toggle("Coalesce writes", value=True, key=f"{pattern}:coalesce",
+                                 help="Several queued writes to one key become one database write.")
+    st.divider()
+    lab.db.down = st.toggle("Database down", key=f"{pattern}:down",
+                            help="Every database call fails until you switch this off.")
+    lab.db.slowdown = {"normal": 1.0, "5× slower": 5.0, "20× slower": 20.0}[
+        st.select_slider("Database speed", ["normal", "5× slower", "20× slower"], key=f"{pattern}:slow")]
+    if st.button("Crash the cache", key=f"{pattern}:crash",
+                 help="The cache restarts empty: cached values and queued writes vanish."):
+        lab.crash_cache()
+        start_playback(pattern, lab)
+
+
+def _diagram_panel(pattern: str, lab: Lab) -> None:
+    speed = st.session_state.setdefault(f"{pattern}:speed", "1×")
+    pb = playback(pattern)
+    ticking = pb is not None and pb.playing
+
+    @st.fragment(run_every=SPEEDS[speed] if ticking else None)
+    def panel() -> None:
+        pb = playback(pattern)
+        trace = shown_trace(lab, pb)
+        if pb and trace and pb.playing and time.monotonic() - pb.last_move >= SPEEDS[speed] * 0.9:
+            if pb.step < len(trace.steps):
+                pb.step += 1
+                pb.last_move = time.monotonic()
+            else:
+                pb.playing = False
+                st.rerun()   # a full rerun declares the fragment again, without its timer
+        if trace and pb:
+            _playback_controls(pattern, pb, trace)
+            if pb.playing and st.session_state[f"{pattern}:speed"] != speed:
+                st.rerun()   # the timer's period is fixed when the fragment is declared
+        st.graphviz_chart(build_diagram(lab.topology, trace, pb.step if pb else None), width="stretch")
+        _narration(lab, trace, pb)
+
+    panel()
+
+
+def _playback_controls(pattern: str, pb: Playback, trace: Trace) -> None:
+    cols = st.container(horizontal=True, vertical_alignment="center")
+    if cols.button("Step back", key=f"{pattern}:back", disabled=pb.step <= 1, icon=":material/skip_previous:"):
+        _move(pb, trace, -1)
+    label, icon = ("Pause", ":material/pause:") if pb.playing else ("Play", ":material/play_arrow:")
+    if cols.button(label, key=f"{pattern}:play", icon=icon):
+        if pb.playing:
+            pb.playing = False
+        else:
+            if pb.step >= len(trace.steps):
+                pb.step = 0   # play again from the start
+            pb.playing, pb.last_move = True, 0.0
+        st.rerun()
+    if cols.button("Step forward", key=f"{pattern}:forward", disabled=pb.step >= len(trace.steps),
+                   icon=":material/skip_next:", icon_position="right"):
+        _move(pb, trace, +1)
+    cols.markdown(f"**step {max(pb.step, 1)} of {len(trace.steps)}**", width="content")
+    cols.segmented_control("Speed", list(SPEEDS), key=f"{pattern}:speed", label_visibility="collapsed",
+                           required=True)
+
+
+def _narration(lab: Lab, trace: Trace | None, pb: Playback | None) -> None:
+    with st.container(border=True):
+        if trace is None or pb is None:
+            st.markdown("**The textbook figure.** Send a **Read** or a **Write** to watch a real request "
+                        "travel these arrows, one numbered step at a time.")
+            return
+        step = trace.steps[max(pb.step, 1) - 1]
+        where = " · background" if step.background else ""
+        st.markdown(f"**Step {step.number}: {step.source} → {step.target}**{where} · "
+                    f"{step.cost_ms:g} ms simulated")
+        st.text(step.explanation)   # may quote the learner's key or value: never parsed as Markdown
+        if pb.step >= len(trace.steps):
+            st.text(_summary(trace))
+
+
+def _summary(trace: Trace) -> str:
+    if not trace.ok:
+        return f"The request failed: {trace.error}."
+    parts = [f"Done in {trace.latency_ms:g} ms (simulated)"]
+    if trace.operation == "read":
+        parts.append(f"{trace.outcome}: returned {trace.value!r}" if trace.value is not None else "no such key")
+        if trace.stale:
+            parts.append("STALE: the database holds a newer value")
+    return "; ".join(parts) + "."
+
+
+# ---- explanation and code -------------------------------------------------------------------------
+def _explanation(pattern: str, lab: Lab, text: dict[str, str]) -> None:
+    tabs = st.tabs(["How it works", "When to use", "Implementation", "Cons", "Try this", "Code"])
+    for tab, heading in zip(tabs, SECTIONS, strict=False):
+        tab.container(height=330, border=False).markdown(text.get(heading, ""))
+    with tabs[-1].container(height=330, border=False):
+        trace = shown_trace(lab, playback(pattern))
+        pb = playback(pattern)
+        step = trace.steps[max(pb.step, 1) - 1] if trace and pb else None
+        if step:
+            st.caption(f"Step {step.number} ({step.action}) is marked below with  ◀ step {step.number}.")
+        for name in _code_functions(lab):
+            st.code(_marked_source(type(lab), name, step), language="python")
+
+
+def _code_functions(lab: Lab) -> list[str]:
+    names = ["_read", "_write"]
+    if isinstance(lab, WriteBehind):
+        names.append("_flush_batch")
+    return names
+
+
+def _marked_source(cls: type, name: str, step) -> str:
+    func = getattr(cls, name)
+    source = inspect.getsource(func)
+    owner = next(c for c in cls.__mro__ if name in c.__dict__)
+    header = f"# {owner.__module__}.{owner.__name__}.{name}\n"
+    if step is None:
+        return header + source
+    needle = CODE_OF_ACTION.get(step.action, step.action)
+    lines = [line + f"   # ◀ step {step.number}" if needle in line else line for line in source.splitlines()]
+    return header + "\n".join(lines)
+
+
+# ---- live state -----------------------------------------------------------------------------------
+def _live_state(pattern: str, lab: Lab) -> None:
+    cache_col, db_col = st.columns(2, gap="large")
+    entries = lab.cache_entries()
+    rows = lab.db.rows()
+    committed = {r.key: r.value for r in rows}
+    cached = {e.key: e for e in entries}
+    with cache_col:
+        st.subheader("Cache")
+        frame = pd.DataFrame(
+            [{"Key": e.key, "Value": e.value, "TTL (s)": "no expiry" if e.ttl_seconds is None else str(e.ttl_seconds),
+              "State": _cache_state(e, committed)} for e in entries],
+            columns=["Key", "Value", "TTL (s)", "State"])
+        _table(frame, "The cache is empty. A read that misses will fill it.")
+    with db_col:
+        st.subheader("Database")
+        frame = pd.DataFrame(
+            [{"Key": r.key, "Value": r.value, "Version": r.version, "Updated at": r.updated_at,
+              "In cache": _db_state(r.key, r.value, cached)} for r in rows],
+            columns=["Key", "Value", "Version", "Updated at", "In cache"])
+        _table(frame, "The database has no rows.")
+    if isinstance(lab, WriteBehind):
+        _queue_panel(pattern, lab)
+
+
+def _cache_state(entry, committed: dict[str, str]) -> str:
+    if entry.pending:
+        return "⏳ pending flush"
+    if committed.get(entry.key) != entry.value:
+        return "⚠ stale: differs from DB"
+    return "✓ same as DB"
+
+
+def _db_state(key: str, value: str, cached) -> str:
+    entry = cached.get(key)
+    if entry is None:
+        return "not cached"
+    if entry.pending:
+        return "⏳ newer value queued"
+    return "✓ cached, same" if entry.value == value else "⚠ cache differs"
+
+
+def _highlight(row: pd.Series) -> list[str]:
+    flag = " ".join(str(v) for v in row.values)
+    color = "#ffe3e3" if "⚠" in flag else "#fff4d6" if "⏳" in flag else ""
+    return [f"background-color: {color}" if color else ""] * len(row)
+
+
+def _table(frame: pd.DataFrame, empty: str) -> None:
+    if frame.empty:
+        st.caption(empty)
+        return
+    st.dataframe(frame.style.apply(_highlight, axis=1), hide_index=True, width="stretch")
+
+
+def _queue_panel(pattern: str, lab: WriteBehind) -> None:
+    session = learner()
+
+    @st.fragment(run_every=1.0)
+    def queue() -> None:
+        session.catch_up_clock(lab)
+        flushed = lab.tick()
+        if flushed is not None:
+            start_playback(pattern, lab)
+            st.rerun()
+        entries = lab.queue_entries()
+        st.subheader("Write-behind queue")
+        if not entries:
+            st.caption("The queue is empty: every acknowledged write has reached the database.")
+            return
+        waited = lab.clock.now() - float(entries[0]["at"])
+        st.caption(f"{len(entries)} of {lab.batch_size} writes for a full batch · oldest waited "
+                   f"{waited:.1f} s of {lab.max_delay_seconds:g} s max delay")
+        frame = pd.DataFrame([{"#": i, "Key": e["key"], "Value": e["value"], "Stream id": e["id"]}
+                              for i, e in enumerate(entries, start=1)])
+        st.dataframe(frame, hide_index=True, width="stretch")
+
+    queue()
+
+
+def _request_log(lab: Lab) -> None:
+    st.subheader("Requests")
+    c = lab.counters
+    metrics = [("Hits", c.hits), ("Misses", c.misses),
+               ("Hit ratio", "–" if c.hit_ratio is None else f"{c.hit_ratio:.0%}"),
+               ("DB reads", c.db_reads), ("DB writes", c.db_writes), ("Stale reads", c.stale_reads)]
+    if isinstance(lab, WriteBehind):
+        metrics += [("Pending writes", len(lab.queue_entries())), ("Lost writes", c.lost_writes)]
+    for col, (label, value) in zip(st.columns(len(metrics)), metrics, strict=True):
+        col.metric(label, value)
+    if not lab.log:
+        st.caption("No requests yet.")
+        return
+    frame = pd.DataFrame([{"#": i, "Request": t.operation, "Key": t.key or "", "Outcome": t.outcome,
+                           "DB calls": t.db_calls, "Latency (ms)": round(t.latency_ms, 1),
+                           "Note": t.error or ("stale read" if t.stale else "")}
+                          for i, t in reversed(list(enumerate(lab.log, start=1)))])
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+@st.cache_data
+def home_intro() -> tuple[str, str]:
+    """The welcome paragraph and the how-to steps from assets/home.md."""
+    text = (ASSETS / "home.md").read_text(encoding="utf-8")
+    body = text.split("\n", 1)[1] if text.startswith("# ") else text
+    intro, _, how_to = body.partition("## How to use this lab")
+    return intro.strip(), how_to.strip()

@@ -1,0 +1,5 @@
+from pages.lab_ui import ensure_routed, pattern_page
+
+ensure_routed()
+
+pattern_page("read-through")

@@ -1,0 +1,92 @@
+"""Fixtures for the simulation core's tests.
+
+`cache` runs a test once per cache backend:
+  * "fake": a private in-process fakeredis server, always;
+  * "real": the Redis server at $REDIS_URL. Without REDIS_URL it is skipped locally, but under
+    CI=true it fails: in CI a missing Redis is a broken setup, not a reason to skip.
+
+Every test gets its own `namespace` ("test:<uuid>:"); afterwards only the keys under it are deleted
+(SCAN MATCH + DEL; never FLUSHALL/FLUSHDB), so tests can share a real server with anything else.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import fakeredis
+import pytest
+import redis
+
+from strategies import PATTERNS, Database, Lab, SimClock
+
+
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def _real_redis() -> redis.Redis:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        if running_in_ci():
+            pytest.fail("CI=true but REDIS_URL is not set: the real-Redis tests must run against a real "
+                        "redis-server in CI (start one and export REDIS_URL=redis://host:port/db).", pytrace=False)
+        pytest.skip("REDIS_URL is not set: real-Redis variant skipped (set REDIS_URL to run it)")
+    client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=10)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as err:
+        pytest.fail(f"REDIS_URL is set but the Redis server does not answer PING: {err}", pytrace=False)
+    return client
+
+
+@pytest.fixture(params=["fake", "real"])
+def cache(request) -> redis.Redis:
+    """A redis-py client with decode_responses=True, on fakeredis or on the real server at REDIS_URL."""
+    if request.param == "fake":
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    else:
+        client = _real_redis()
+    yield client
+    client.close()
+
+
+def delete_namespace(client: redis.Redis, namespace: str) -> int:
+    """Delete every key under `namespace` (and nothing else); returns how many."""
+    names = list(client.scan_iter(match=namespace + "*", count=500))
+    return client.delete(*names) if names else 0
+
+
+@pytest.fixture
+def namespace(cache) -> str:
+    """A namespace of this test's own; its keys are removed from the cache afterwards."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    yield prefix
+    delete_namespace(cache, prefix)
+
+
+@pytest.fixture
+def db() -> Database:
+    """A seeded in-memory SQLite database."""
+    database = Database(":memory:")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def clock() -> SimClock:
+    return SimClock()
+
+
+@pytest.fixture
+def make_lab(cache, db, namespace, clock):
+    """Build a lab: make_lab("cache-aside", batch_size=3, ...) on this test's cache, db, namespace and clock.
+
+    Any of cache / db / namespace / clock can be overridden (e.g. a second lab on a sibling namespace).
+    """
+
+    def build(name: str, *, cache: redis.Redis = cache, db: Database = db, namespace: str = namespace,
+              clock: SimClock = clock, **options) -> Lab:
+        return PATTERNS[name](cache=cache, db=db, namespace=namespace, clock=clock, **options)
+
+    return build
