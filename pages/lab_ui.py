@@ -47,16 +47,33 @@ CSS = """
 """
 
 
-def ensure_routed() -> None:
-    """Route a first deep-linked visit through app.py.
+def route() -> None:
+    """The app's navigation (app.py calls only this): Home, then one page per pattern, each at
+    Streamlit's default URL path, the stem of its file."""
+    st.set_page_config(page_title="Cache Patterns Lab", layout="wide")
+    navigation = st.navigation([
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/cache_aside.py", title="Cache-aside"),
+        st.Page("pages/read_through.py", title="Read-through"),
+        st.Page("pages/write_through.py", title="Write-through"),
+        st.Page("pages/write_behind.py", title="Write-behind"),
+    ])
+    sidebar()
+    navigation.run()
 
-    Until the entry file has called st.navigation once in this server process, Streamlit (1.67) runs a
-    deep-linked file of pages/ on its own, in its legacy pages-folder mode: no app.py, no sidebar, the
-    folder's file names as navigation. Leaving that mode and rerunning lets app.py route the same URL.
+
+def ensure_routed() -> None:
+    """Make a page Streamlit ran on its own go through the app's navigation.
+
+    Until st.navigation has been called once in a server process, Streamlit (1.67) runs a
+    deep-linked file of pages/ by itself, in its legacy pages-folder mode: no app.py, so no wide
+    layout, no sidebar, and the folder's file names as navigation (AppTest does the same on every
+    run). Calling the app's navigation here leaves that mode and runs this very page, routed, in
+    the same run — so a click that caused the run is not lost — and then stops the unrouted one.
     """
     if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+        route()
+        st.stop()
 
 
 # ---- the learner's lab ------------------------------------------------------------------------------
@@ -345,7 +362,7 @@ def _live_state(pattern: str, lab: Lab) -> None:
 
 def _cache_state(entry, committed: dict[str, str]) -> str:
     if entry.pending:
-        return "⏳ pending flush"
+        return "◔ pending flush"
     if committed.get(entry.key) != entry.value:
         return "⚠ stale: differs from DB"
     return "✓ same as DB"
@@ -356,13 +373,13 @@ def _db_state(key: str, value: str, cached) -> str:
     if entry is None:
         return "not cached"
     if entry.pending:
-        return "⏳ newer value queued"
+        return "◔ newer value queued"
     return "✓ cached, same" if entry.value == value else "⚠ cache differs"
 
 
 def _highlight(row: pd.Series) -> list[str]:
     flag = " ".join(str(v) for v in row.values)
-    color = "#ffe3e3" if "⚠" in flag else "#fff4d6" if "⏳" in flag else ""
+    color = "#ffe3e3" if "⚠" in flag else "#fff4d6" if "◔" in flag else ""
     return [f"background-color: {color}" if color else ""] * len(row)
 
 

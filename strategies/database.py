@@ -37,7 +37,7 @@ ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = kv.version + 1,
 """
 # What the diagram prints on the arrows: the statements above, as the learner would read them.
 SELECT_SQL = "SELECT … WHERE key=?"
-UPSERT_SQL = "INSERT … ON CONFLICT UPDATE"
+UPSERT_SQL = "INSERT … ON CONFLICT"
 
 
 class DatabaseUnavailable(RuntimeError):

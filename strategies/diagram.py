@@ -42,11 +42,13 @@ def build_diagram(topology: Topology, trace: Trace | None = None, current: int |
     """The figure of `topology`, with `trace`'s steps as numbered arrows and step `current` (1-based)
     active. Without a trace, the textbook's own numbered arrows are drawn."""
     graph = graphviz.Digraph("pattern")
-    graph.attr(rankdir="TB", bgcolor="transparent", nodesep="0.6" if compact else "1.2",
-               ranksep="0.6" if compact else "1.0", fontname=FONT, pad="0.2")
+    # Edge labels set the width of a row, so fonts are sized against them: the chart is scaled to
+    # the page's width and a short, large-lettered figure stays legible at the back of a classroom.
+    graph.attr(rankdir="TB", bgcolor="transparent", nodesep="0.5", ranksep="0.6" if compact else "0.9",
+               fontname=FONT, pad="0.1")
     graph.attr("node", shape="box", style="rounded,filled", fillcolor="white", color=INK, fontname=FONT,
-               fontcolor=INK, fontsize="12" if compact else "17", penwidth="1.5", margin="0.2,0.12")
-    graph.attr("edge", fontname=FONT, fontsize="10" if compact else "13", arrowsize="0.8")
+               fontcolor=INK, fontsize="14" if compact else "18", penwidth="1.5", margin="0.15,0.08")
+    graph.attr("edge", fontname=FONT, fontsize="12" if compact else "15", arrowsize="0.8")
 
     steps = trace.steps if trace else []
     active = steps[current - 1] if steps and current and 1 <= current <= len(steps) else None

@@ -18,7 +18,10 @@ from .base import Lab
 from .cache import backend_description, connect_cache
 from .database import Database
 
-DATA_DIR = Path(os.environ.get("LAB_DATA_DIR", "data")) / "sessions"
+
+def default_data_dir() -> Path:
+    """Where learners' SQLite files go: $LAB_DATA_DIR (default ./data, which git ignores)."""
+    return Path(os.environ.get("LAB_DATA_DIR", "data")) / "sessions"
 
 
 class LearnerSession:
@@ -28,7 +31,7 @@ class LearnerSession:
         self.id = uuid.uuid4().hex[:16]
         self.cache: redis.Redis = connect_cache(redis_url)
         self.backend = backend_description(redis_url)
-        self.folder = (data_dir or DATA_DIR) / self.id
+        self.folder = (data_dir or default_data_dir()) / self.id
         self.folder.mkdir(parents=True, exist_ok=True)
         self.labs: dict[str, Lab] = {}
         self._walls: dict[str, float] = {}

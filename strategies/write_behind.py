@@ -37,6 +37,7 @@ class WriteBehind(ReadThrough):
             FigureArrow("App", "Cache", "1. write"),
             FigureArrow("Cache", "App", "2. acknowledged at once"),
             FigureArrow("Cache", "Queue", "queued"),
+            FigureArrow("Flusher", "Queue", "reads a batch", background=True),
             FigureArrow("Flusher", "Database", "3. batch write, later", background=True),
         ),
         rows=(("App", "Cache", "Queue"), ("", "Database", "Flusher")),
@@ -61,7 +62,7 @@ class WriteBehind(ReadThrough):
         queued_at = f"{self.clock.now():.6f}"
         yield from self._queue_call(
             t, "Cache", "XADD", lambda: self.cache.xadd(self.queue_key, {"key": key, "value": value, "at": queued_at}),
-            key=key, value=value, command=f"XADD queue * key {key} …",
+            key=key, value=value, command=f"XADD queue {key}",
             explanation=f"The change to {shorten(key)} joins the write-behind queue (a Redis Stream).")
         self.counters.queued_writes += 1
         yield from self.reply(t, "Cache", "App", key, None, command="OK (queued)",
@@ -115,7 +116,7 @@ class WriteBehind(ReadThrough):
         """Write the oldest batch to the database in one transaction; True if it committed."""
         entries = yield from self._queue_call(
             t, "Flusher", "XRANGE", lambda: self.queue_entries(count=self.batch_size), key=None, value=None,
-            command=f"XRANGE queue - + COUNT {self.batch_size}", background=background,
+            command=f"XRANGE queue COUNT {self.batch_size}", background=background,
             explanation=f"The flusher wakes up because {reason} and reads the oldest queued writes.")
         rows = [(e["key"], e["value"]) for e in entries]
         if self.coalesce:
@@ -126,7 +127,7 @@ class WriteBehind(ReadThrough):
             self.db.put_many(rows)
         except CallFailures as err:
             self.retry_at = self.clock.now() + self.backoff_seconds
-            t.step("Flusher", "Database", "UPSERT", command=f"{UPSERT_SQL} × {len(rows)}", outcome="error",
+            t.step("Flusher", "Database", "UPSERT", command=f"{UPSERT_SQL} × {len(rows)} rows", outcome="error",
                    cost_ms=cost, background=background,
                    explanation=f"The batch of {len(rows)} row(s) failed ({err}); it is rolled back and stays "
                                f"queued, nothing is lost. Next try in {self.backoff_seconds:g} s.")
@@ -136,7 +137,7 @@ class WriteBehind(ReadThrough):
             return False
         self.counters.db_writes += len(rows)
         self.backoff_seconds, self.retry_at = 1.0, 0.0
-        yield t.step("Flusher", "Database", "UPSERT", command=f"{UPSERT_SQL} × {len(rows)}", cost_ms=cost,
+        yield t.step("Flusher", "Database", "UPSERT", command=f"{UPSERT_SQL} × {len(rows)} rows", cost_ms=cost,
                      background=background,
                      explanation=f"The flusher writes {len(rows)} row(s){folded} to the database in one "
                                  "transaction (BEGIN IMMEDIATE … COMMIT).")
@@ -144,7 +145,7 @@ class WriteBehind(ReadThrough):
                               explanation="The database commits the whole batch at once.")
         yield from self._queue_call(
             t, "Flusher", "XDEL", lambda: self.cache.xdel(self.queue_key, *[e["id"] for e in entries]),
-            key=None, value=None, command=f"XDEL queue … ({len(entries)} ids)", background=background,
+            key=None, value=None, command=f"XDEL queue ({len(entries)} ids)", background=background,
             explanation="Only after the commit are the flushed entries removed from the queue.")
         return True
 
