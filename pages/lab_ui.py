@@ -162,7 +162,7 @@ def pattern_page(pattern: str) -> None:
     with explanation:
         _explanation(pattern, lab, text)
     _live_state(pattern, lab)
-    _request_log(lab)
+    _request_log(pattern, lab)
 
 
 def _pick_seeded_key(pattern: str) -> None:
@@ -415,7 +415,14 @@ def _queue_panel(pattern: str, lab: WriteBehind) -> None:
     queue()
 
 
-def _request_log(lab: Lab) -> None:
+def _replay_chosen(pattern: str) -> None:
+    number = st.session_state.get(f"{pattern}:replay")
+    if number:
+        st.session_state[f"playback:{pattern}"] = Playback(number - 1, 1, True, time.monotonic())
+        st.session_state[f"{pattern}:replay"] = None
+
+
+def _request_log(pattern: str, lab: Lab) -> None:
     st.subheader("Requests")
     c = lab.counters
     metrics = [("Hits", c.hits), ("Misses", c.misses),
@@ -433,6 +440,9 @@ def _request_log(lab: Lab) -> None:
                            "Note": t.error or ("stale read" if t.stale else "")}
                           for i, t in reversed(list(enumerate(lab.log, start=1)))])
     st.dataframe(frame, hide_index=True, width="stretch")
+    st.selectbox("Play an earlier request again", list(frame["#"]), index=None, key=f"{pattern}:replay",
+                 placeholder="Choose a request by its #", on_change=_replay_chosen, args=(pattern,),
+                 format_func=lambda n: f"#{n} {lab.log[n - 1].operation} {lab.log[n - 1].key or ''}".rstrip())
 
 
 @st.cache_data

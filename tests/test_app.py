@@ -229,3 +229,11 @@ def test_code_view_marks_the_line_of_the_current_step():
     code = "\n".join(block.value for block in at.code)
     marked = [line for line in code.splitlines() if "◀ step 1" in line]
     assert marked and all("cache_get(" in line for line in marked)
+
+
+def test_selecting_a_past_request_replays_it():
+    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
+    send(at, "cache-aside", "read")
+    assert "SELECT" not in dot(at)                  # the hit is on the diagram
+    at.selectbox(key="cache-aside:replay").set_value(1).run()
+    assert "SELECT … WHERE key=?" in dot(at)        # the first request, a miss, plays again
