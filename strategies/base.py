@@ -14,6 +14,7 @@ Transitions every helper below may record (source → target: action):
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -27,6 +28,7 @@ from .validation import validate_key, validate_value
 
 Steps = Generator[Step, None, "str | None"]
 CallFailures = (DatabaseUnavailable, redis.RedisError, OSError)
+LOG_LIMIT = 500
 
 
 class RequestFailed(Exception):
@@ -67,7 +69,9 @@ class Request:
             if self.trace.operation == "read":
                 self.trace.value = finished.value
         except RequestFailed:
-            pass
+            self.done = True
+            self.lab._finish(self.trace)
+            return self.trace.steps[-1]   # the failed call: it ends the request
         self.done = True
         self.lab._finish(self.trace)
         return None
@@ -104,7 +108,7 @@ class Lab:
         self.ttl_seconds = ttl_seconds
         self.client = client
         self.counters = Counters()
-        self.log: list[Trace] = []
+        self.log: deque[Trace] = deque(maxlen=LOG_LIMIT)   # bounded: a long class must not grow it forever
 
     # ---- the requests -------------------------------------------------------------------------
     def read(self, key: str) -> Trace:
@@ -140,7 +144,7 @@ class Lab:
                 self.counters.hits += 1
             elif trace.hit is False:
                 self.counters.misses += 1
-            if trace.value != self.latest_value(trace.key):
+            if self._is_stale(trace):
                 trace.stale = True
                 self.counters.stale_reads += 1
         self.log.append(trace)
@@ -149,6 +153,10 @@ class Lab:
         """The newest acknowledged value of `key`: the database's committed one, unless a pattern
         holds newer acknowledged writes elsewhere (write-behind's queue)."""
         return self.db.peek(key)
+
+    def _is_stale(self, trace: Trace) -> bool:
+        """A stale read returned a value other than the database's committed one."""
+        return trace.value != self.db.peek(trace.key)
 
     # ---- the calls, each recorded as one step ---------------------------------------------------
     def redis_key(self, key: str) -> str:

@@ -94,8 +94,10 @@ class Database:
 
     def get(self, key: str) -> str | None:
         """The committed value of `key`, or None."""
-        row = self.row(key)
-        return row.value if row else None
+        with self._lock:
+            self._check_up()
+            found = self._conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return found[0] if found else None
 
     def row(self, key: str) -> Row | None:
         with self._lock:

@@ -97,6 +97,8 @@ def _add_step(graph: graphviz.Digraph, step: Step, phase: str) -> None:
     classes = [phase] + (["failed"] if step.failed else []) + (["background"] if step.background else [])
     if step.client != "A":
         classes.append(f"client-{step.client.lower()}")
-    graph.edge(step.source, step.target, label=step_label(step), constraint="false", color=color,
+    # A self-loop (the cache storing what it just wrote through) hangs below its box, clear of the row's arrows.
+    loop = {"tailport": "s", "headport": "s"} if step.source == step.target else {}
+    graph.edge(step.source, step.target, label=step_label(step), constraint="false", color=color, **loop,
                fontcolor="#9aa6b1" if phase == "todo" else INK, style=style,
                penwidth={"active": "3.5", "done": "2"}.get(phase, "1.2"), **{"class": " ".join(classes)})

@@ -8,7 +8,7 @@ the UI control time (as `cachetools.TTLCache(timer=...)` does) and nothing ever 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Outcome = Literal["hit", "miss", "ok", "error"]
 
@@ -37,9 +37,11 @@ class Costs:
     db_write_ms: float = 20.0
 
 
-@dataclass(frozen=True)
-class Step:
-    """One arrow of the figure: `source` asked `target` to do `action`, with this outcome."""
+class Step(NamedTuple):
+    """One arrow of the figure: `source` asked `target` to do `action`, with this outcome.
+
+    A NamedTuple: immutable, and cheap enough to record on every call of every request.
+    """
 
     number: int
     source: str
@@ -132,23 +134,12 @@ class Recorder:
         cost_ms: float = 0.0,
         background: bool = False,
     ) -> Step:
-        self.clock.advance(cost_ms / 1000)
-        step = Step(
-            number=len(self.trace.steps) + 1,
-            source=source,
-            target=target,
-            action=action,
-            key=key,
-            value=value,
-            outcome=outcome,
-            cost_ms=cost_ms,
-            explanation=explanation,
-            command=command,
-            at_ms=self.clock.now() * 1000,
-            background=background,
-            client=self.trace.client,
-        )
-        self.trace.steps.append(step)
+        clock, steps = self.clock, self.trace.steps
+        if cost_ms:
+            clock.advance(cost_ms / 1000)
+        step = Step(len(steps) + 1, source, target, action, key, value, outcome, cost_ms, explanation, command,
+                    clock.now() * 1000, background, self.trace.client)
+        steps.append(step)
         return step
 
     def fail(self, source: str, target: str, action: str, error: Exception | str, **details) -> Step:

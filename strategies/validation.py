@@ -16,6 +16,8 @@ class InvalidInput(ValueError):
 def _check_text(text: object, what: str) -> str:
     if not isinstance(text, str):
         raise InvalidInput(f"The {what} must be text, not {type(text).__name__}.")
+    if text.isprintable():   # the common case: no control characters, no lone surrogates
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

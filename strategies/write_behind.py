@@ -59,10 +59,9 @@ class WriteBehind(ReadThrough):
     def _write(self, t: Recorder, key: str, value: str) -> Steps:
         # No TTL: until it is flushed, the cache holds the only copy of this write.
         yield from self.cache_set(t, "App", key, value)
-        queued_at = f"{self.clock.now():.6f}"
         yield from self._queue_call(
-            t, "Cache", "XADD", lambda: self.cache.xadd(self.queue_key, {"key": key, "value": value, "at": queued_at}),
-            key=key, value=value, command=f"XADD queue {key}",
+            t, "Cache", "XADD", key=key, value=value, command=f"XADD queue {key}",
+            call=lambda: self.cache.xadd(self.queue_key, {"key": key, "value": value, "at": f"{self.clock.now():.6f}"}),
             explanation=f"The change to {shorten(key)} joins the write-behind queue (a Redis Stream).")
         self.counters.queued_writes += 1
         yield from self.reply(t, "Cache", "App", key, None, command="OK (queued)",
@@ -102,12 +101,14 @@ class WriteBehind(ReadThrough):
         return trace
 
     def _flush_due(self) -> str | None:
-        entries = self.queue_entries(count=1)
-        if not entries or self.clock.now() < self.retry_at:
+        if self.clock.now() < self.retry_at:
             return None
-        if self._queued_count() >= self.batch_size:
+        queued = self._queued_count()
+        if queued >= self.batch_size:
             return f"the queue holds a full batch ({self.batch_size})"
-        waited = self.clock.now() - float(entries[0]["at"])
+        if not queued or self.max_delay_seconds == float("inf"):
+            return None
+        waited = self.clock.now() - float(self.queue_entries(count=1)[0]["at"])
         if waited >= self.max_delay_seconds:
             return f"the oldest write has waited {waited:.1f} s (max delay {self.max_delay_seconds:g} s)"
         return None
@@ -127,13 +128,14 @@ class WriteBehind(ReadThrough):
             self.db.put_many(rows)
         except CallFailures as err:
             self.retry_at = self.clock.now() + self.backoff_seconds
-            t.step("Flusher", "Database", "UPSERT", command=f"{UPSERT_SQL} × {len(rows)} rows", outcome="error",
-                   cost_ms=cost, background=background,
-                   explanation=f"The batch of {len(rows)} row(s) failed ({err}); it is rolled back and stays "
-                               f"queued, nothing is lost. Next try in {self.backoff_seconds:g} s.")
+            failed = t.step("Flusher", "Database", "UPSERT", command=f"{UPSERT_SQL} × {len(rows)} rows",
+                            outcome="error", cost_ms=cost, background=background,
+                            explanation=f"The batch of {len(rows)} row(s) failed ({err}); it is rolled back and stays "
+                                        f"queued, nothing is lost. Next try in {self.backoff_seconds:g} s.")
             self.backoff_seconds = min(self.backoff_seconds * 2, MAX_BACKOFF_SECONDS)
-            if not background:
+            if not background or t.trace.operation == "flush":   # a write stays acknowledged; a flush failed
                 t.trace.ok, t.trace.error = False, str(err)
+            yield failed
             return False
         self.counters.db_writes += len(rows)
         self.backoff_seconds, self.retry_at = 1.0, 0.0
@@ -144,8 +146,8 @@ class WriteBehind(ReadThrough):
         yield from self.reply(t, "Database", "Flusher", None, None, command="OK (committed)", background=background,
                               explanation="The database commits the whole batch at once.")
         yield from self._queue_call(
-            t, "Flusher", "XDEL", lambda: self.cache.xdel(self.queue_key, *[e["id"] for e in entries]),
-            key=None, value=None, command=f"XDEL queue ({len(entries)} ids)", background=background,
+            t, "Flusher", "XDEL", lambda: self.cache.xdel(self.queue_key, *[e["id"] for e in entries]), key=None,
+            value=None, command=f"XDEL queue ({len(entries)} ids)", background=background,
             explanation="Only after the commit are the flushed entries removed from the queue.")
         return True
 
@@ -174,8 +176,15 @@ class WriteBehind(ReadThrough):
         return {e["key"] for e in self.queue_entries()}
 
     def latest_value(self, key: str) -> str | None:
-        pending = [e["value"] for e in self.queue_entries() if e["key"] == key]
-        return pending[-1] if pending else self.db.peek(key)
+        queued = [e["value"] for e in self.queue_entries() if e["key"] == key]
+        return queued[-1] if queued else self.db.peek(key)
+
+    def _is_stale(self, trace: Trace) -> bool:
+        """Reading your own write before it is flushed is not stale: the database is behind, not the cache."""
+        if not super()._is_stale(trace):
+            return False
+        queued = [e["value"] for e in self.queue_entries() if e["key"] == trace.key]
+        return not queued or trace.value != queued[-1]
 
     def reset(self) -> None:
         super().reset()

@@ -1,10 +1,12 @@
 """Unit tests of the simulation core: each pattern's recorded steps and the cache/database state after them.
 
-Every test that takes `cache` runs on fakeredis and, when REDIS_URL is set, on a real Redis server.
+Every test that builds a lab (through `make_lab` or `cache`) runs on fakeredis and, when REDIS_URL is set, on a real
+Redis server as well.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 
@@ -13,12 +15,15 @@ import pytest
 
 from strategies import (
     PATTERNS,
+    CacheUnavailable,
     Costs,
     Counters,
     Database,
     DatabaseUnavailable,
     InvalidInput,
     SimClock,
+    backend_description,
+    connect_cache,
     validate_key,
     validate_value,
 )
@@ -76,7 +81,7 @@ def test_cache_aside_miss_then_hit(make_lab, db):
     assert (hit.ok, hit.hit, hit.value, hit.db_calls) == (True, True, "Ada Lovelace", 0)
     assert (lab.counters.hits, lab.counters.misses, lab.counters.db_reads) == (1, 1, 1)
     assert lab.counters.hit_ratio == 0.5
-    assert lab.log == [miss, hit]
+    assert list(lab.log) == [miss, hit]
     assert db.row("user:1").version == 1
 
 
@@ -278,7 +283,7 @@ def test_write_behind_write_is_acknowledged_before_the_db_changes(make_lab, db):
     assert read.hit is True and read.value == "Ada B." and read.stale is False
 
 
-def test_write_behind_queue_keeps_writes_in_order(make_lab, clock):
+def test_write_behind_queue_keeps_writes_in_order(make_lab):
     lab = make_lab("write-behind")
     writes = [("a", "1"), ("b", "2"), ("a", "3"), ("c", "4")]
     for key, value in writes:
@@ -364,7 +369,7 @@ def test_write_behind_coalescing(make_lab, db, coalesce, db_writes):
     assert lab.counters.db_writes == db_writes
     assert lab.queue_entries() == []
     upsert = next(s for s in flush.steps if s.action == "UPSERT")
-    assert upsert.command.endswith(f"× {db_writes}")
+    assert re.search(rf"× {db_writes}\b", upsert.command), upsert.command
     assert ("coalesced from 5 writes" in upsert.explanation) is coalesce
 
 
@@ -435,6 +440,23 @@ def test_write_behind_failed_batch_stays_queued_and_is_retried_after_backoff(mak
     assert [db.get(f"k{i}") for i in range(1, 5)] == ["v1", "v2", "v3", "v4"]
     assert lab.queue_entries() == [] and lab.counters.lost_writes == 0
     assert lab.counters.db_writes == 4
+
+
+def test_write_behind_failed_background_flush_on_tick_is_reported(make_lab, db, clock):
+    lab = make_lab("write-behind", max_delay_seconds=5.0)
+    lab.write("user:1", "queued")
+    db.down = True
+    clock.advance(6)
+    tick = lab.tick()
+    assert tick is not None and tick.operation == "flush"
+    assert arrows(tick, with_background=True) == [
+        ("Flusher", "Queue", "XRANGE", "ok", True),
+        ("Flusher", "Database", "UPSERT", "error", True),
+    ]
+    assert tick.ok is False and tick.outcome == "error" and "database is down" in tick.error
+    assert tick.latency_ms == 0.0                     # nobody waited for it
+    assert [e["value"] for e in lab.queue_entries()] == ["queued"]
+    assert lab.log[-1] is tick
 
 
 def test_write_behind_backoff_is_capped(make_lab, db):
@@ -540,7 +562,7 @@ def test_start_read_touches_nothing_until_advanced(make_lab, db, name):
     lab = make_lab(name)
     request = lab.start_read("user:1")
     assert request.trace.steps == [] and not request.done
-    assert lab.cache_entries() == [] and lab.counters == Counters() and lab.log == []
+    assert lab.cache_entries() == [] and lab.counters == Counters() and list(lab.log) == []
 
     steps = []
     while (step := request.advance()) is not None:
@@ -549,7 +571,7 @@ def test_start_read_touches_nothing_until_advanced(make_lab, db, name):
     assert len(steps) == 5
     assert request.done and request.trace.value == "Ada Lovelace"
     assert request.advance() is None
-    assert lab.log == [request.trace] and lab.counters.misses == 1
+    assert list(lab.log) == [request.trace] and lab.counters.misses == 1
 
 
 def test_stepped_write_performs_one_call_per_advance(make_lab, db):
@@ -568,6 +590,21 @@ def test_stepped_write_performs_one_call_per_advance(make_lab, db):
     assert not request.done
     assert request.advance() is None and request.done
     assert request.run() is request.trace and len(request.trace.steps) == 3
+
+
+@pytest.mark.parametrize("name", ALL_PATTERNS)
+def test_stepping_a_failing_request_ends_it_without_raising(make_lab, db, name):
+    lab = make_lab(name)
+    db.down = True
+    request = lab.start_read("user:1")
+    advances = 0
+    while request.advance() is not None:
+        advances += 1
+        assert advances < 10
+    assert request.done and request.trace.ok is False
+    assert request.trace.steps[-1].failed and request.trace.steps[-1].action == "SELECT"
+    assert request.advance() is None
+    assert list(lab.log) == [request.trace]
 
 
 def test_interleaved_clients_reproduce_the_stale_set_race(make_lab, cache, db, namespace):
@@ -663,7 +700,7 @@ BAD_VALUES = ["x" * (64 * 1024 + 1), "é" * (32 * 1024 + 1), "\x00", "colour \x1
 def _untouched(lab, db, cache, namespace, clock):
     assert namespace_keys(cache, namespace) == []
     assert [(r.key, r.value, r.version) for r in db.rows()] == [(k, v, 1) for k, v in sorted(SEED_ROWS)]
-    assert lab.log == [] and lab.counters == Counters() and clock.now() == 0.0
+    assert list(lab.log) == [] and lab.counters == Counters() and clock.now() == 0.0
 
 
 @pytest.mark.parametrize("name", ALL_PATTERNS)
@@ -765,7 +802,7 @@ def test_database_round_trips_tricky_text(db):
 
 
 @pytest.mark.parametrize("name", ALL_PATTERNS)
-def test_namespaces_isolate_labs_on_one_server(make_lab, cache, namespace, name):
+def test_namespaces_isolate_labs_on_one_server(make_lab, namespace, name):
     db_one, db_two = Database(":memory:"), Database(":memory:")
     one = make_lab(name, db=db_one, namespace=f"{namespace}one:")
     two = make_lab(name, db=db_two, namespace=f"{namespace}two:")
@@ -794,7 +831,7 @@ def test_namespaces_isolate_labs_on_one_server(make_lab, cache, namespace, name)
     db_two.close()
 
 
-def test_namespaces_with_glob_characters_match_only_themselves(make_lab, cache, namespace):
+def test_namespaces_with_glob_characters_match_only_themselves(make_lab, namespace):
     def lab_in(suffix):
         return make_lab("write-behind", namespace=f"{namespace}{suffix}", db=Database(":memory:"))
 
@@ -822,6 +859,25 @@ def test_default_namespaces_are_unique(cache, db):
         assert two.cache_entries() == []
     finally:
         one.clear_cache()
+
+
+# ---- where the cache lives ------------------------------------------------------------------------------
+
+
+def test_connect_cache_without_url_gives_a_private_fakeredis(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    one, two = connect_cache(), connect_cache()
+    one.set("k", "v")
+    assert one.get("k") == "v" and two.get("k") is None, "each learner gets a server of its own"
+    assert "fakeredis" in backend_description()
+
+
+def test_unreachable_redis_is_reported_without_its_password():
+    with pytest.raises(CacheUnavailable) as raised:
+        connect_cache("redis://learner:s3cret@127.0.0.1:1/0")
+    message = str(raised.value)
+    assert "127.0.0.1:1" in message and "s3cret" not in message and ":***@" in message
+    assert "s3cret" not in backend_description("redis://learner:s3cret@127.0.0.1:1/0")
 
 
 # ---- the database ---------------------------------------------------------------------------------------

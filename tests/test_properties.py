@@ -32,7 +32,7 @@ OPERATION = st.one_of(
 OPERATIONS = st.lists(OPERATION, max_size=30)
 
 PROPERTY_SETTINGS = settings(
-    max_examples=100,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
