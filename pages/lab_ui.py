@@ -16,9 +16,11 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from strategies import CacheUnavailable, InvalidInput, Lab, Trace, WriteBehind, WriteThrough
+from strategies.base import shorten
 from strategies.database import SEED_ROWS
 from strategies.diagram import build_diagram
 from strategies.session import LearnerSession
+from strategies.trace import KeyState
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PAGE_FILES = {"cache-aside": "cache_aside", "read-through": "read_through", "write-through": "write_through",
@@ -178,7 +180,8 @@ def _request_controls(pattern: str, lab: Lab) -> None:
     key = key_col.text_input("Key", key=f"{pattern}:key", max_chars=None)
     value = value_col.text_input("Value", key=f"{pattern}:value", placeholder="e.g. Ada")
     st.pills("Seeded keys", [k for k, _ in SEED_ROWS], key=f"{pattern}:pick",
-             on_change=_pick_seeded_key, args=(pattern,), help="Rows the database starts with. Click to use one.")
+             on_change=_pick_seeded_key, args=(pattern,), help="Rows the database starts with. Click to use one.",
+             width="stretch")
     buttons = st.container(horizontal=True)
     read = buttons.button("Read", type="primary", key=f"{pattern}:read", icon=":material/download:")
     write = buttons.button("Write", key=f"{pattern}:write", icon=":material/upload:")
@@ -286,8 +289,22 @@ def _narration(lab: Lab, trace: Trace | None, pb: Playback | None) -> None:
         st.markdown(f"**Step {step.number}: {step.source} → {step.target}**{where} · "
                     f"{step.cost_ms:g} ms simulated")
         st.text(step.explanation)   # may quote the learner's key or value: never parsed as Markdown
+        if len(trace.states) == len(trace.steps):
+            st.text(_after(trace.states[step.number - 1]))
         if pb.step >= len(trace.steps):
             st.text(_summary(trace))
+
+
+def _after(state: KeyState) -> str:
+    parts = []
+    if state.key is not None:
+        cached = "nothing" if state.cached is None else shorten(state.cached)
+        stored = "no row" if state.stored is None else f"{shorten(state.stored)} (version {state.version})"
+        parts = [f"cache has {cached}", f"database has {stored}"]
+    if state.queued is not None:
+        parts.append(f"{state.queued} write(s) queued")
+    subject = f" for {shorten(state.key)}" if state.key is not None else ""
+    return f"After this step{subject}: " + "; ".join(parts) + "."
 
 
 def _summary(trace: Trace) -> str:

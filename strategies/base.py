@@ -23,7 +23,7 @@ import redis
 
 from .database import SELECT_SQL, UPSERT_SQL, Database, DatabaseUnavailable
 from .diagram_model import Topology
-from .trace import Costs, Counters, Outcome, Recorder, SimClock, Step, Trace
+from .trace import Costs, Counters, KeyState, Outcome, Recorder, SimClock, Step, Trace
 from .validation import validate_key, validate_value
 
 Steps = Generator[Step, None, "str | None"]
@@ -64,17 +64,20 @@ class Request:
         if self.done:
             return None
         try:
-            return next(self._body)
+            step = next(self._body)
         except StopIteration as finished:
             if self.trace.operation == "read":
                 self.trace.value = finished.value
+            step = None
         except RequestFailed:
+            step = self.trace.steps[-1]   # the failed call: it ends the request
+            self.done = True
+        if step is not None and self.lab.record_states:
+            self.trace.states.append(self.lab.key_state(step.key if step.key is not None else self.trace.key))
+        if step is None or self.done:
             self.done = True
             self.lab._finish(self.trace)
-            return self.trace.steps[-1]   # the failed call: it ends the request
-        self.done = True
-        self.lab._finish(self.trace)
-        return None
+        return step
 
     def run(self) -> Trace:
         while not self.done:
@@ -88,6 +91,7 @@ class Lab:
     name: ClassVar[str]
     title: ClassVar[str]
     topology: ClassVar[Topology]
+    has_queue: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -108,6 +112,7 @@ class Lab:
         self.ttl_seconds = ttl_seconds
         self.client = client
         self.counters = Counters()
+        self.record_states = False   # the UI turns this on; it costs a few reads per step
         self.log: deque[Trace] = deque(maxlen=LOG_LIMIT)   # bounded: a long class must not grow it forever
 
     # ---- the requests -------------------------------------------------------------------------
@@ -127,6 +132,9 @@ class Lab:
         key, value = validate_key(key), validate_value(value)
         trace = Trace(self.name, "write", key=key, value=value, client=self.client)
         return Request(self, trace, self._write(Recorder(trace, self.clock), key, value))
+
+    def _run(self, trace: Trace, body: Steps) -> Trace:
+        return Request(self, trace, body).run()
 
     def _read(self, t: Recorder, key: str) -> Steps:
         raise NotImplementedError
@@ -264,6 +272,13 @@ class Lab:
     def pending_keys(self) -> set[str]:
         return set()
 
+    def key_state(self, key: str | None) -> KeyState:
+        """What the cache and the database hold for `key` now (read past a simulated outage)."""
+        row = self.db.peek_row(key) if key is not None else None
+        cached = self.cache.get(self.redis_key(key)) if key is not None else None
+        return KeyState(key, cached, row.value if row else None, row.version if row else None,
+                        self._queued_count() if self.has_queue else None)
+
     def clear_cache(self) -> int:
         """Delete this learner's keys only (never FLUSHALL on a shared server); returns how many."""
         names = list(self.cache.scan_iter(match=_glob_escape(self.namespace) + "*", count=500))
@@ -279,6 +294,8 @@ class Lab:
             "Cache", "Cache", "CRASH", command="cache restarted empty", outcome="error",
             explanation=f"The cache crashed and came back empty; {lost} queued write(s) that never reached "
                         "the database are lost.")
+        if self.record_states:
+            trace.states.append(self.key_state(None))
         self.log.append(trace)
         return trace
 

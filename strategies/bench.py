@@ -346,19 +346,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or None,
                         help="a real Redis server (default: $REDIS_URL, else fakeredis)")
+    parser.add_argument("--browser", action="store_true",
+                        help="also time click-to-diagram in Chromium, app page vs a bare Streamlit page "
+                             "(strategies/bench_browser.py)")
+    parser.add_argument("--browser-only", action="store_true", help="the browser part only (implies --browser)")
     args = parser.parse_args(argv)
     if args.ops < 1 or args.rounds < 1:
         parser.error("--ops and --rounds must be at least 1")
-    try:
-        figures = bench(args.ops, args.rounds, args.redis_url)
-    except CacheUnavailable as err:
-        print(err, file=sys.stderr)
-        return 2
+    figures: list[PatternFigures] = []
+    if not args.browser_only:
+        try:
+            figures = bench(args.ops, args.rounds, args.redis_url)
+        except CacheUnavailable as err:
+            print(err, file=sys.stderr)
+            return 2
+        if not args.json:
+            for f in figures:
+                print(f.line(), flush=True)
+    browser = None
+    if args.browser or args.browser_only:
+        from . import bench_browser
+
+        try:
+            browser = bench_browser.run()
+        except bench_browser.BrowserBenchError as err:
+            print(f"browser bench failed: {err}", file=sys.stderr)
+            return 2
     if args.json:
-        print(json.dumps({f.pattern: f.as_json() for f in figures}, indent=2))
-    else:
-        for f in figures:
-            print(f.line())
+        found: dict[str, object] = {f.pattern: f.as_json() for f in figures}
+        if browser is not None:
+            found["browser"] = browser.as_json()
+        print(json.dumps(found, indent=2))
+    elif browser is not None:
+        print("\n".join(browser.lines()))
     return 0
 
 

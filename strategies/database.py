@@ -102,10 +102,7 @@ class Database:
     def row(self, key: str) -> Row | None:
         with self._lock:
             self._check_up()
-            found = self._conn.execute(
-                "SELECT key, value, version, updated_at FROM kv WHERE key = ?", (key,)
-            ).fetchone()
-        return Row(*found) if found else None
+            return self.peek_row(key)
 
     def rows(self) -> list[Row]:
         """Every row, ordered by key; an observer's view that ignores the simulated outage."""
@@ -118,6 +115,13 @@ class Database:
         with self._lock:
             found = self._conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
         return found[0] if found else None
+
+    def peek_row(self, key: str) -> Row | None:
+        """The committed row, read past the simulated outage (for the learner's view, never for requests)."""
+        with self._lock:
+            found = self._conn.execute(
+                "SELECT key, value, version, updated_at FROM kv WHERE key = ?", (key,)).fetchone()
+        return Row(*found) if found else None
 
     def put(self, key: str, value: str) -> None:
         """Insert or update one row (version + 1), committed before returning."""

@@ -39,7 +39,9 @@ class LearnerSession:
     def lab(self, pattern: str) -> Lab:
         if pattern not in self.labs:
             db = Database(str(self.folder / f"{pattern}.sqlite3"))
-            self.labs[pattern] = PATTERNS[pattern](cache=self.cache, db=db, namespace=f"lab:{self.id}:{pattern}:")
+            lab = PATTERNS[pattern](cache=self.cache, db=db, namespace=f"lab:{self.id}:{pattern}:")
+            lab.record_states = True   # the page shows what each step left behind
+            self.labs[pattern] = lab
         return self.labs[pattern]
 
     def catch_up_clock(self, lab: Lab) -> None:

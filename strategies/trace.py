@@ -80,6 +80,18 @@ class Counters:
         return self.hits / lookups if lookups else None
 
 
+@dataclass(frozen=True)
+class KeyState:
+    """What the cache and the database held for one key right after a step (recorded on request,
+    for the learner's "after this step" line; `queued` counts write-behind's waiting writes)."""
+
+    key: str | None
+    cached: str | None
+    stored: str | None
+    version: int | None
+    queued: int | None = None
+
+
 @dataclass
 class Trace:
     """Everything one request did, step by step, and how it ended."""
@@ -94,6 +106,7 @@ class Trace:
     stale: bool = False
     client: str = "A"
     steps: list[Step] = field(default_factory=list)
+    states: list[KeyState] = field(default_factory=list)   # one per step, when the lab records states
 
     @property
     def latency_ms(self) -> float:

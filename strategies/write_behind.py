@@ -26,10 +26,15 @@ from .trace import Recorder, Trace
 MAX_BACKOFF_SECONDS = 60.0
 
 
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 class WriteBehind(ReadThrough):
     name = "write-behind"
     title = "Write-behind"
     loader = "Cache"
+    has_queue = True
     topology = Topology(
         actors=(APP, CACHE, Actor("Queue", "Queue\n(Redis Stream)", "cds"), Actor("Flusher", "Flusher", "component"),
                 DATABASE),
@@ -74,11 +79,7 @@ class WriteBehind(ReadThrough):
     def flush(self) -> Trace:
         """Drain everything queued now, batch after batch, until the queue is empty or a batch fails."""
         trace = Trace(self.name, "flush", client=self.client)
-        t = Recorder(trace, self.clock)
-        for _ in self._drain(t):
-            pass
-        self.log.append(trace)
-        return trace
+        return self._run(trace, self._drain(Recorder(trace, self.clock)))
 
     def _drain(self, t: Recorder) -> Steps:
         while self._queued_count():
@@ -95,10 +96,7 @@ class WriteBehind(ReadThrough):
         if not reason:
             return None
         trace = Trace(self.name, "flush", client=self.client)
-        for _ in self._flush_batch(Recorder(trace, self.clock), reason):
-            pass
-        self.log.append(trace)
-        return trace
+        return self._run(trace, self._flush_batch(Recorder(trace, self.clock), reason))
 
     def _flush_due(self) -> str | None:
         if self.clock.now() < self.retry_at:
@@ -128,7 +126,7 @@ class WriteBehind(ReadThrough):
             self.db.put_many(rows)
         except CallFailures as err:
             self.retry_at = self.clock.now() + self.backoff_seconds
-            failed = t.step("Flusher", "Database", "UPSERT", command=f"{UPSERT_SQL} × {len(rows)} rows",
+            failed = t.step("Flusher", "Database", "UPSERT", command=f"{UPSERT_SQL} × {_count(len(rows), 'row')}",
                             outcome="error", cost_ms=cost, background=background,
                             explanation=f"The batch of {len(rows)} row(s) failed ({err}); it is rolled back and stays "
                                         f"queued, nothing is lost. Next try in {self.backoff_seconds:g} s.")
@@ -139,15 +137,15 @@ class WriteBehind(ReadThrough):
             return False
         self.counters.db_writes += len(rows)
         self.backoff_seconds, self.retry_at = 1.0, 0.0
-        yield t.step("Flusher", "Database", "UPSERT", command=f"{UPSERT_SQL} × {len(rows)} rows", cost_ms=cost,
-                     background=background,
+        yield t.step("Flusher", "Database", "UPSERT", command=f"{UPSERT_SQL} × {_count(len(rows), 'row')}",
+                     cost_ms=cost, background=background,
                      explanation=f"The flusher writes {len(rows)} row(s){folded} to the database in one "
                                  "transaction (BEGIN IMMEDIATE … COMMIT).")
         yield from self.reply(t, "Database", "Flusher", None, None, command="OK (committed)", background=background,
                               explanation="The database commits the whole batch at once.")
         yield from self._queue_call(
             t, "Flusher", "XDEL", lambda: self.cache.xdel(self.queue_key, *[e["id"] for e in entries]), key=None,
-            value=None, command=f"XDEL queue ({len(entries)} ids)", background=background,
+            value=None, command=f"XDEL queue ({_count(len(entries), 'id')})", background=background,
             explanation="Only after the commit are the flushed entries removed from the queue.")
         return True
 

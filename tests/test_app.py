@@ -237,3 +237,13 @@ def test_selecting_a_past_request_replays_it():
     assert "SELECT" not in dot(at)                  # the hit is on the diagram
     at.selectbox(key="cache-aside:replay").set_value(1).run()
     assert "SELECT … WHERE key=?" in dot(at)        # the first request, a miss, plays again
+
+
+def test_narration_says_what_each_step_left_behind():
+    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
+    assert "After this step for 'user:1': cache has nothing; database has 'Ada Lovelace' (version 1)." in [
+        t.value for t in at.text]
+    for _ in range(4):
+        at.button(key="cache-aside:forward").click().run()
+    assert "After this step for 'user:1': cache has 'Ada Lovelace'; database has 'Ada Lovelace' (version 1)." in [
+        t.value for t in at.text]

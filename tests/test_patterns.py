@@ -949,3 +949,24 @@ def test_file_database_used_from_two_threads(tmp_path):
     reopened = Database(str(tmp_path / "lab.sqlite3"))   # committed, and not re-seeded over
     assert reopened.row("shared").version == 2 * rounds and reopened.get("user:1") == "Ada Lovelace"
     reopened.close()
+
+
+def test_recorded_states_follow_each_step(make_lab):
+    lab = make_lab("write-behind", batch_size=2)
+    lab.record_states = True
+    first = lab.write("user:1", "Grace")
+    assert [(s.cached, s.stored, s.queued) for s in first.states] == [
+        ("Grace", "Ada Lovelace", 0),       # 1. SET: the cache has it, the queue not yet
+        ("Grace", "Ada Lovelace", 1),       # 2. XADD
+        ("Grace", "Ada Lovelace", 1),       # 3. acknowledged
+    ]
+    second = lab.write("user:1", "Hedy")   # a full batch: the background flush follows the acknowledgement
+    assert len(second.states) == len(second.steps)
+    assert [s.stored for s in second.states][-1] == "Hedy"
+    assert second.states[-1].queued == 0 and second.states[-1].version == 2   # coalesced: one write
+    assert lab.crash_cache().states[-1].cached is None
+
+
+def test_states_are_not_recorded_unless_asked(make_lab):
+    lab = make_lab("cache-aside")
+    assert lab.read("user:1").states == []
