@@ -141,10 +141,20 @@ def shown_trace(lab: Lab, pb: Playback | None) -> Trace | None:
     return lab.log[pb.trace_index]
 
 
-def _move(pb: Playback, trace: Trace, delta: int) -> None:
-    pb.step = min(max(1, pb.step + delta), len(trace.steps))
-    pb.playing = False
-    pb.last_move = time.monotonic()
+def _step_by(pattern: str, lab: Lab, delta: int) -> None:
+    """Step back or forward by hand: playback pauses where the learner put it."""
+    pb, trace = playback(pattern), shown_trace(lab, playback(pattern))
+    if pb and trace:
+        pb.step = min(max(1, pb.step + delta), len(trace.steps))
+        pb.playing, pb.last_move = False, time.monotonic()
+
+
+def _play_or_pause(pattern: str, lab: Lab) -> None:
+    pb, trace = playback(pattern), shown_trace(lab, playback(pattern))
+    if pb and trace:
+        if not pb.playing and pb.step >= len(trace.steps):
+            pb.step = 0   # play a finished request again from the start
+        pb.playing, pb.last_move = not pb.playing, 0.0
 
 
 # ---- the page ---------------------------------------------------------------------------------
@@ -177,7 +187,7 @@ def _pick_seeded_key(pattern: str) -> None:
 def _request_controls(pattern: str, lab: Lab) -> None:
     st.session_state.setdefault(f"{pattern}:key", "user:1")
     key_col, value_col = st.columns(2)
-    key = key_col.text_input("Key", key=f"{pattern}:key", max_chars=None)
+    key = key_col.text_input("Key", key=f"{pattern}:key")
     value = value_col.text_input("Value", key=f"{pattern}:value", placeholder="e.g. Ada")
     st.pills("Seeded keys", [k for k, _ in SEED_ROWS], key=f"{pattern}:pick",
              on_change=_pick_seeded_key, args=(pattern,), help="Rows the database starts with. Click to use one.",
@@ -246,33 +256,27 @@ def _diagram_panel(pattern: str, lab: Lab) -> None:
                 pb.last_move = time.monotonic()
             else:
                 pb.playing = False
-                st.rerun()   # a full rerun declares the fragment again, without its timer
+        # The timer and its period are fixed when the fragment is declared: when playback started,
+        # stopped or changed speed, a full rerun declares it again.
+        if (pb is not None and pb.playing) != ticking or st.session_state[f"{pattern}:speed"] != speed:
+            st.rerun()
         if trace and pb:
-            _playback_controls(pattern, pb, trace)
-            if pb.playing and st.session_state[f"{pattern}:speed"] != speed:
-                st.rerun()   # the timer's period is fixed when the fragment is declared
+            _playback_controls(pattern, lab, pb, trace)
         st.graphviz_chart(build_diagram(lab.topology, trace, pb.step if pb else None), width="stretch")
         _narration(lab, trace, pb)
 
     panel()
 
 
-def _playback_controls(pattern: str, pb: Playback, trace: Trace) -> None:
+def _playback_controls(pattern: str, lab: Lab, pb: Playback, trace: Trace) -> None:
+    # Callbacks run before the fragment renders, so every button shows the state its click produced.
     cols = st.container(horizontal=True, vertical_alignment="center")
-    if cols.button("Step back", key=f"{pattern}:back", disabled=pb.step <= 1, icon=":material/skip_previous:"):
-        _move(pb, trace, -1)
+    cols.button("Step back", key=f"{pattern}:back", disabled=pb.step <= 1, icon=":material/skip_previous:",
+                on_click=_step_by, args=(pattern, lab, -1))
     label, icon = ("Pause", ":material/pause:") if pb.playing else ("Play", ":material/play_arrow:")
-    if cols.button(label, key=f"{pattern}:play", icon=icon):
-        if pb.playing:
-            pb.playing = False
-        else:
-            if pb.step >= len(trace.steps):
-                pb.step = 0   # play again from the start
-            pb.playing, pb.last_move = True, 0.0
-        st.rerun()
-    if cols.button("Step forward", key=f"{pattern}:forward", disabled=pb.step >= len(trace.steps),
-                   icon=":material/skip_next:", icon_position="right"):
-        _move(pb, trace, +1)
+    cols.button(label, key=f"{pattern}:play", icon=icon, on_click=_play_or_pause, args=(pattern, lab))
+    cols.button("Step forward", key=f"{pattern}:forward", disabled=pb.step >= len(trace.steps),
+                icon=":material/skip_next:", icon_position="right", on_click=_step_by, args=(pattern, lab, +1))
     cols.markdown(f"**step {max(pb.step, 1)} of {len(trace.steps)}**", width="content")
     cols.segmented_control("Speed", list(SPEEDS), key=f"{pattern}:speed", label_visibility="collapsed",
                            required=True)

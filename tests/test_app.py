@@ -247,3 +247,17 @@ def test_narration_says_what_each_step_left_behind():
         at.button(key="cache-aside:forward").click().run()
     assert "After this step for 'user:1': cache has 'Ada Lovelace'; database has 'Ada Lovelace' (version 1)." in [
         t.value for t in at.text]
+
+
+def test_pause_and_play_toggle_and_play_restarts_a_finished_request():
+    at = send(open_page("write-through"), "write-through", "write", key="user:1", value="Grace")
+    assert at.button(key="write-through:play").label == "Pause"       # a new request plays by itself
+    at.button(key="write-through:play").click().run()
+    assert at.button(key="write-through:play").label == "Play"
+    for _ in range(4):
+        at.button(key="write-through:forward").click().run()
+    assert step_counter(at) == (5, 5)
+    assert at.button(key="write-through:forward").disabled
+    at.button(key="write-through:play").click().run()                 # from the end: play again
+    assert at.button(key="write-through:play").label == "Pause"
+    assert step_counter(at)[0] == 1
