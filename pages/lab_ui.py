@@ -7,6 +7,7 @@ this module only keeps the playback position in `st.session_state` and renders.
 from __future__ import annotations
 
 import inspect
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from strategies import CacheUnavailable, InvalidInput, Lab, Trace, WriteBehind, WriteThrough
+from strategies import PATTERNS, CacheUnavailable, InvalidInput, Lab, Trace, WriteBehind, WriteThrough
 from strategies.base import shorten
 from strategies.database import SEED_ROWS
 from strategies.diagram import build_diagram
@@ -28,23 +29,18 @@ PAGE_FILES = {"cache-aside": "cache_aside", "read-through": "read_through", "wri
 SECTIONS = ("How it works", "When to use", "How it is implemented", "Cons", "Try this in the lab")
 SPEEDS = {"0.5×": 3.0, "1×": 1.5, "2×": 0.75, "4×": 0.4}   # seconds per step
 # Which line of a pattern's source performs a step, by the step's action.
-CODE_OF_ACTION = {"GET": "cache_get(", "SET": "cache_set(", "DEL": "cache_delete(", "SELECT": "db_select(",
-                  "UPSERT": "db_upsert(", "REPLY": "self.reply(", "WRITE": "self.reply(", "XADD": '"XADD"',
-                  "XRANGE": '"XRANGE"', "XDEL": '"XDEL"', "XLEN": "XLEN"}
+CODE_OF_ACTION = {"GET": ("cache_get(",), "SET": ("cache_set(",), "DEL": ("cache_delete(",),
+                  "SELECT": ("db_select(",), "UPSERT": ("db_upsert(", '"UPSERT"'), "REPLY": ("self.reply(",),
+                  "WRITE": ('action="WRITE"',), "XADD": ('"XADD"',), "XRANGE": ('"XRANGE"',), "XDEL": ('"XDEL"',),
+                  "XLEN": ('"XLEN"',)}
 
 CSS = """
 <style>
 .stGraphVizChart svg { width: 100%; height: auto; max-height: 62vh; }
 .stGraphVizChart .active path { stroke-dasharray: 10 6; animation: cpl-flow 0.7s linear infinite; }
-.stGraphVizChart .active polygon { animation: cpl-pulse 1.2s ease-in-out infinite; }
 .stGraphVizChart .active text { font-weight: 700; }
-.stGraphVizChart .involved polygon, .stGraphVizChart .involved path { animation: cpl-pulse 1.2s ease-in-out infinite; }
 @keyframes cpl-flow { to { stroke-dashoffset: -32; } }
-@keyframes cpl-pulse { 50% { opacity: 0.55; } }
-@media (prefers-reduced-motion: reduce) {
-  .stGraphVizChart .active path, .stGraphVizChart .active polygon, .stGraphVizChart .involved polygon,
-  .stGraphVizChart .involved path { animation-duration: 4s; }
-}
+@media (prefers-reduced-motion: reduce) { .stGraphVizChart .active path { animation-duration: 4s; } }
 </style>
 """
 
@@ -167,12 +163,20 @@ def pattern_page(pattern: str) -> None:
 
     st.title(lab.title)
     st.markdown(text.get("In one line", ""))
-    controls, explanation = st.columns([2, 3], gap="large")
-    with controls:
-        _request_controls(pattern, lab)
-    _diagram_panel(pattern, lab)
+    inputs, explanation = st.columns([2, 3], gap="large")
+    with inputs:
+        _request_inputs(pattern, lab)
     with explanation:
-        _explanation(pattern, lab, text)
+        _explanation(lab, text)
+    _lab_panel(pattern, lab)
+
+
+@st.fragment
+def _lab_panel(pattern: str, lab: Lab) -> None:
+    """Requests, the diagram and the live state. A fragment: a Read or a Write reruns only this part,
+    not the explanation above it, so the diagram answers a click sooner."""
+    _request_buttons(pattern, lab)
+    _diagram_panel(pattern, lab)
     _live_state(pattern, lab)
     _request_log(pattern, lab)
 
@@ -184,22 +188,25 @@ def _pick_seeded_key(pattern: str) -> None:
         st.session_state[f"{pattern}:pick"] = None
 
 
-def _request_controls(pattern: str, lab: Lab) -> None:
+def _request_inputs(pattern: str, lab: Lab) -> None:
     st.session_state.setdefault(f"{pattern}:key", "user:1")
     key_col, value_col = st.columns(2)
-    key = key_col.text_input("Key", key=f"{pattern}:key")
-    value = value_col.text_input("Value", key=f"{pattern}:value", placeholder="e.g. Ada")
+    key_col.text_input("Key", key=f"{pattern}:key")
+    value_col.text_input("Value", key=f"{pattern}:value", placeholder="e.g. Ada")
     st.pills("Seeded keys", [k for k, _ in SEED_ROWS], key=f"{pattern}:pick",
              on_change=_pick_seeded_key, args=(pattern,), help="Rows the database starts with. Click to use one.",
              width="stretch")
+    with st.popover("Settings and faults", icon=":material/tune:"):
+        _settings(pattern, lab)
+
+
+def _request_buttons(pattern: str, lab: Lab) -> None:
     buttons = st.container(horizontal=True)
     read = buttons.button("Read", type="primary", key=f"{pattern}:read", icon=":material/download:")
     write = buttons.button("Write", key=f"{pattern}:write", icon=":material/upload:")
     flush = isinstance(lab, WriteBehind) and buttons.button("Flush now", key=f"{pattern}:flush",
                                                              icon=":material/cleaning_services:")
-    with buttons.popover("Settings and faults", icon=":material/tune:"):
-        _settings(pattern, lab)
-
+    key, value = st.session_state[f"{pattern}:key"], st.session_state.get(f"{pattern}:value", "")
     try:
         if read:
             lab.read(key)
@@ -295,6 +302,10 @@ def _narration(lab: Lab, trace: Trace | None, pb: Playback | None) -> None:
         st.text(step.explanation)   # may quote the learner's key or value: never parsed as Markdown
         if len(trace.states) == len(trace.steps):
             st.text(_after(trace.states[step.number - 1]))
+        where = code_line(lab.name, trace.operation, step)
+        if where:
+            st.caption(f"The code behind this step, {where[0]} (the Code tab shows the whole function):")
+            st.code(where[1], language="python")
         if pb.step >= len(trace.steps):
             st.text(_summary(trace))
 
@@ -323,37 +334,55 @@ def _summary(trace: Trace) -> str:
 
 
 # ---- explanation and code -------------------------------------------------------------------------
-def _explanation(pattern: str, lab: Lab, text: dict[str, str]) -> None:
+def _explanation(lab: Lab, text: dict[str, str]) -> None:
     tabs = st.tabs(["How it works", "When to use", "Implementation", "Cons", "Try this", "Code"])
     for tab, heading in zip(tabs, SECTIONS, strict=False):
         tab.container(height=330, border=False).markdown(text.get(heading, ""))
     with tabs[-1].container(height=330, border=False):
-        trace = shown_trace(lab, playback(pattern))
-        pb = playback(pattern)
-        step = trace.steps[max(pb.step, 1) - 1] if trace and pb else None
-        if step:
-            st.caption(f"Step {step.number} ({step.action}) is marked below with  ◀ step {step.number}.")
-        for name in _code_functions(lab):
-            st.code(_marked_source(type(lab), name, step), language="python")
+        st.caption("The pattern's real code, from strategies/. The line behind each step is shown under the "
+                   "diagram as the request plays.")
+        for function in pattern_code(lab.name):
+            st.code(function.source, language="python", line_numbers=True)
 
 
-def _code_functions(lab: Lab) -> list[str]:
-    names = ["_read", "_write"]
-    if isinstance(lab, WriteBehind):
-        names.append("_flush_batch")
-    return names
+@dataclass(frozen=True)
+class CodeFunction:
+    qualified_name: str      # e.g. "strategies.cache_aside.CacheAside._read"
+    first_line: int          # in its file
+    source: str
 
 
-def _marked_source(cls: type, name: str, step) -> str:
-    func = getattr(cls, name)
-    source = inspect.getsource(func)
-    owner = next(c for c in cls.__mro__ if name in c.__dict__)
-    header = f"# {owner.__module__}.{owner.__name__}.{name}\n"
-    if step is None:
-        return header + source
-    needle = CODE_OF_ACTION.get(step.action, step.action)
-    lines = [line + f"   # ◀ step {step.number}" if needle in line else line for line in source.splitlines()]
-    return header + "\n".join(lines)
+@st.cache_data
+def pattern_code(pattern: str) -> list[CodeFunction]:
+    """The source of the pattern's read and write (and write-behind's flush), as inspect finds it."""
+    cls = PATTERNS[pattern]
+    names = ["_read", "_write"] + (["_flush_batch"] if issubclass(cls, WriteBehind) else [])
+    found = []
+    for name in names:
+        owner = next(c for c in cls.__mro__ if name in c.__dict__)
+        lines, first = inspect.getsourcelines(owner.__dict__[name])
+        found.append(CodeFunction(f"{owner.__module__}.{owner.__name__}.{name}", first, "".join(lines)))
+    return found
+
+
+def code_line(pattern: str, operation: str, step) -> tuple[str, str] | None:
+    """Where the pattern's code performs `step`: ("file, line N", the statement), or None if no line
+    says so. A statement spread over lines is shown from its first line to the one that names the step."""
+    needles = CODE_OF_ACTION.get(step.action, (step.action,))
+    # Look first where this request's own steps are: its read, its write, or the flusher's batch.
+    own = "_flush_batch" if step.background or operation == "flush" else f"_{operation}"
+    functions = sorted(pattern_code(pattern), key=lambda f: not f.qualified_name.endswith(own))
+    for function in functions:
+        lines = function.source.splitlines()
+        for index, line in enumerate(lines):
+            if any(needle in line for needle in needles):
+                start = index
+                while start > 0 and lines[start - 1].rstrip().endswith(("(", ",")):
+                    start -= 1   # back to the first line of a statement spread over several
+                module = function.qualified_name.rsplit(".", 2)[0].replace(".", "/") + ".py"
+                statement = textwrap.dedent("\n".join(lines[start:index + 1]))
+                return f"{module}, line {function.first_line + start}", statement
+    return None
 
 
 # ---- live state -----------------------------------------------------------------------------------

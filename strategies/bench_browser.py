@@ -447,7 +447,7 @@ def run(clicks: int = CLICKS, warmup: int = WARMUP, patterns: Sequence[str] = tu
             server.wait_until_answering()
         bare_server, app_server = servers
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000)
             try:
                 bare = measure_bare(browser, bare_server.url, clicks, warmup)
                 bare_server.stop()   # idle, but nothing of it should run while the app is timed

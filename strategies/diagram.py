@@ -10,6 +10,8 @@ change the diagram's structure.
 
 from __future__ import annotations
 
+import zlib
+
 import graphviz
 
 from .diagram_model import Topology
@@ -64,6 +66,9 @@ def build_diagram(topology: Topology, trace: Trace | None = None, current: int |
             graph.edge(arrow.source, arrow.target, label=safe_label(arrow.label), constraint="false",
                        color=INK, fontcolor=INK, style="dashed" if arrow.background else "solid",
                        **{"class": "figure"})
+    # A name unique to this drawing: the browser's renderer (d3-graphviz) then draws it afresh
+    # instead of morphing the previous drawing into it, which samples every outline point by point.
+    graph.name = f"pattern_{zlib.crc32(graph.source.encode()):08x}"
     return graph
 
 

@@ -122,23 +122,14 @@ class WriteBehind(ReadThrough):
             rows = list(dict(rows).items())   # one row per key, the last value wins
         cost = (self.costs.db_write_ms + self.costs.cache_ms * (len(rows) - 1)) * self.db.slowdown
         folded = f" (coalesced from {len(entries)} writes)" if len(rows) < len(entries) else ""
+        command = f"{UPSERT_SQL} × {_count(len(rows), 'row')}"
         try:
             self.db.put_many(rows)
         except CallFailures as err:
-            self.retry_at = self.clock.now() + self.backoff_seconds
-            failed = t.step("Flusher", "Database", "UPSERT", command=f"{UPSERT_SQL} × {_count(len(rows), 'row')}",
-                            outcome="error", cost_ms=cost, background=background,
-                            explanation=f"The batch of {len(rows)} row(s) failed ({err}); it is rolled back and stays "
-                                        f"queued, nothing is lost. Next try in {self.backoff_seconds:g} s.")
-            self.backoff_seconds = min(self.backoff_seconds * 2, MAX_BACKOFF_SECONDS)
-            if not background or t.trace.operation == "flush":   # a write stays acknowledged; a flush failed
-                t.trace.ok, t.trace.error = False, str(err)
-            yield failed
-            return False
+            return (yield from self._batch_failed(t, command, cost, err, background))
         self.counters.db_writes += len(rows)
         self.backoff_seconds, self.retry_at = 1.0, 0.0
-        yield t.step("Flusher", "Database", "UPSERT", command=f"{UPSERT_SQL} × {_count(len(rows), 'row')}",
-                     cost_ms=cost, background=background,
+        yield t.step("Flusher", "Database", "UPSERT", command=command, cost_ms=cost, background=background,
                      explanation=f"The flusher writes {len(rows)} row(s){folded} to the database in one "
                                  "transaction (BEGIN IMMEDIATE … COMMIT).")
         yield from self.reply(t, "Database", "Flusher", None, None, command="OK (committed)", background=background,
@@ -148,6 +139,19 @@ class WriteBehind(ReadThrough):
             value=None, command=f"XDEL queue ({_count(len(entries), 'id')})", background=background,
             explanation="Only after the commit are the flushed entries removed from the queue.")
         return True
+
+    def _batch_failed(self, t: Recorder, command: str, cost: float, err: Exception, background: bool) -> Steps:
+        """The batch was rolled back: it stays queued and is retried after a growing backoff."""
+        self.retry_at = self.clock.now() + self.backoff_seconds
+        failed = t.step("Flusher", "Database", "UPSERT", command=command, outcome="error", cost_ms=cost,
+                        background=background,
+                        explanation=f"The batch failed ({err}); it is rolled back and stays queued, nothing is "
+                                    f"lost. Next try in {self.backoff_seconds:g} s.")
+        self.backoff_seconds = min(self.backoff_seconds * 2, MAX_BACKOFF_SECONDS)
+        if not background or t.trace.operation == "flush":   # a write stays acknowledged; a flush failed
+            t.trace.ok, t.trace.error = False, str(err)
+        yield failed
+        return False
 
     def _queue_call(self, t: Recorder, source: str, action: str, call, *, key, value, command, explanation,
                     background: bool = False) -> Steps:

@@ -224,11 +224,15 @@ def test_reset_my_lab_restores_the_seed_for_this_session_only():
     assert table(at, "Requests").empty
 
 
-def test_code_view_marks_the_line_of_the_current_step():
+def test_each_step_shows_the_line_of_code_that_performs_it():
     at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
-    code = "\n".join(block.value for block in at.code)
-    marked = [line for line in code.splitlines() if "◀ step 1" in line]
-    assert marked and all("cache_get(" in line for line in marked)
+    codes = [block.value for block in at.code]
+    assert "yield from self.cache_get(t, \"App\", key)" in codes[-1]           # step 1: GET
+    assert any("def _read(self, t: Recorder, key: str) -> Steps:" in c for c in codes)   # the Code tab
+    at.button(key="cache-aside:forward").click().run()
+    at.button(key="cache-aside:forward").click().run()
+    assert "db_select(" in [block.value for block in at.code][-1]                  # step 3: SELECT
+    assert any("strategies/cache_aside.py, line" in c.value for c in at.caption)
 
 
 def test_selecting_a_past_request_replays_it():
