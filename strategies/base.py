@@ -53,6 +53,8 @@ def shorten(text: str | None, limit: int = 40) -> str:
 class Request:
     """One request in flight. `advance()` performs its next call and returns the recorded step."""
 
+    __slots__ = ("lab", "trace", "_body", "done")
+
     def __init__(self, lab: Lab, trace: Trace, body: Steps) -> None:
         self.lab = lab
         self.trace = trace
@@ -170,46 +172,50 @@ class Lab:
     def redis_key(self, key: str) -> str:
         return f"{self.namespace}kv:{key}"
 
-    def _cache_call(self, t: Recorder, source: str, action: str, call, *, key: str, value: str | None,
-                    command: str, explanation: str, background: bool, outcome_of=lambda result: "ok"):
-        try:
-            result = call()
-        except CallFailures as err:
-            t.fail(source, "Cache", action, f"cache unavailable: {err}", key=key, value=value, command=command,
-                   explanation=f"The cache did not answer {action}: {err}.", cost_ms=self.costs.cache_ms,
-                   background=background)
-            raise RequestFailed from err
-        step = t.step(source, "Cache", action, key=key, value=value, command=command, explanation=explanation,
-                      outcome=outcome_of(result), cost_ms=self.costs.cache_ms, background=background)
-        return result, step
+    def _cache_failed(self, t: Recorder, source: str, action: str, err: Exception, *, key: str,
+                      value: str | None, command: str, background: bool) -> RequestFailed:
+        t.fail(source, "Cache", action, f"cache unavailable: {err}", key=key, value=value, command=command,
+               explanation=f"The cache did not answer {action}: {err}.", cost_ms=self.costs.cache_ms,
+               background=background)
+        return RequestFailed(err)
 
     def cache_get(self, t: Recorder, source: str, key: str, *, background: bool = False) -> Steps:
-        found, step = self._cache_call(
-            t, source, "GET", lambda: self.cache.get(self.redis_key(key)), key=key, value=None,
-            command=f"GET {key}", background=background,
-            explanation=f"{source} looks up {shorten(key)} in the cache.",
-            outcome_of=lambda result: "miss" if result is None else "hit")
-        yield step
+        command = f"GET {key}"
+        try:
+            found = self.cache.get(self.redis_key(key))
+        except CallFailures as err:
+            raise self._cache_failed(t, source, "GET", err, key=key, value=None, command=command,
+                                     background=background) from err
+        yield t.step(source, "Cache", "GET", key=key, command=command, outcome="miss" if found is None else "hit",
+                     cost_ms=self.costs.cache_ms, background=background,
+                     explanation=f"{source} looks up {shorten(key)} in the cache.")
         return found
 
     def cache_set(self, t: Recorder, source: str, key: str, value: str, *, ttl: int | None = None,
                   background: bool = False) -> Steps:
-        ttl_text = f" EX {ttl}" if ttl else ""
+        command = f"SET {key} … EX {ttl}" if ttl else f"SET {key} …"
+        try:
+            self.cache.set(self.redis_key(key), value, ex=ttl or None)
+        except CallFailures as err:
+            raise self._cache_failed(t, source, "SET", err, key=key, value=value, command=command,
+                                     background=background) from err
         lasting = f"for {ttl} s" if ttl else "with no expiry"
-        _, step = self._cache_call(
-            t, source, "SET", lambda: self.cache.set(self.redis_key(key), value, ex=ttl or None), key=key,
-            value=value, command=f"SET {key} …{ttl_text}", background=background,
-            explanation=f"{source} stores {shorten(value)} under {shorten(key)} in the cache, {lasting}.")
-        yield step
+        yield t.step(source, "Cache", "SET", key=key, value=value, command=command, cost_ms=self.costs.cache_ms,
+                     background=background,
+                     explanation=f"{source} stores {shorten(value)} under {shorten(key)} in the cache, {lasting}.")
         return value
 
     def cache_delete(self, t: Recorder, source: str, key: str, *, background: bool = False) -> Steps:
-        removed, step = self._cache_call(
-            t, source, "DEL", lambda: self.cache.delete(self.redis_key(key)), key=key, value=None,
-            command=f"DEL {key}", background=background,
-            explanation=f"{source} deletes {shorten(key)} from the cache (invalidates it), so the next read "
-                        "loads the new value from the database.")
-        yield step
+        command = f"DEL {key}"
+        try:
+            self.cache.delete(self.redis_key(key))
+        except CallFailures as err:
+            raise self._cache_failed(t, source, "DEL", err, key=key, value=None, command=command,
+                                     background=background) from err
+        yield t.step(source, "Cache", "DEL", key=key, command=command, cost_ms=self.costs.cache_ms,
+                     background=background,
+                     explanation=f"{source} deletes {shorten(key)} from the cache (invalidates it), so the next "
+                                 "read loads the new value from the database.")
         return None
 
     def reply(self, t: Recorder, source: str, target: str, key: str | None, value: str | None, *,

@@ -9,14 +9,18 @@ SQLite database holding the same rows:
 * core: through the pattern's Lab (`lab.read()` / `lab.write()`), with everything a learner's request
   does: input validation, one Trace per request and one Step dataclass per arrow, counters, the
   stale-read check and the log. Nothing is switched off.
-* raw:  the floor, i.e. the same Redis and SQLite calls made directly, without the core:
-    - read (every pattern): GET; on a miss also the SELECT the core's Database runs, and SET EX ttl.
+* raw:  the floor, i.e. the same Redis and SQLite calls made directly, without the core — every call the
+  core makes, its bookkeeping calls included, so the ratio is the cost of the core's own Python
+  (validation, traces and steps, stepping, counters, the log):
+    - read (every pattern): GET; on a miss also the SELECT the core's Database runs, and SET EX ttl; then
+      the stale-read check's SELECT of the committed value (and, on write-behind, when the value read
+      differs from it, the XRANGE of the queue that tells a pending write from a stale one).
     - cache-aside / read-through write: the UPSERT (same SQL, in a BEGIN IMMEDIATE … COMMIT transaction,
       under a lock, as `Database` does), then DEL.
     - write-through write: the UPSERT, then SET EX ttl.
-    - write-behind write: SET (no TTL) and XADD; each time a batch is full, the flush: XRANGE of the batch,
-      one transaction upserting the (coalesced) rows with executemany, XDEL. A final flush drains the rest,
-      on both sides, so every flush is amortised over the writes.
+    - write-behind write: SET (no TTL), XADD, and the XLEN that tells whether a batch is full; each time
+      it is, the flush: XRANGE of the batch, one transaction upserting the (coalesced) rows, XDEL. A final
+      flush drains the rest, on both sides, so every flush is amortised over the writes.
 
 The cache is fakeredis with an explicit FakeServer per run, or a real Redis when --redis-url (or
 $REDIS_URL) is given; each run then uses its own key namespace and deletes its keys afterwards.
@@ -62,7 +66,7 @@ BATCH_SIZE = 10
 SEED = 20_240_501
 GOAL_RATIO = 1.15
 # The statement `Database.row()` (behind `Database.get()`) runs for a read.
-ROW_SQL = "SELECT key, value, version, updated_at FROM kv WHERE key = ?"
+VALUE_SQL = "SELECT value FROM kv WHERE key = ?"
 BENCH_ROWS: tuple[tuple[str, str], ...] = tuple((f"item:{n:03d}", f"initial value {n}") for n in range(KEY_COUNT))
 
 Side = Literal["core", "raw"]
@@ -83,6 +87,7 @@ class RunResult:
     seconds: float
     hits: int
     rows: dict[str, tuple[str, int]]  # the database afterwards: key -> (value, version)
+    stale: int = 0
 
 
 @dataclass(frozen=True)
@@ -165,15 +170,16 @@ class RawDatabase:
 
     def select(self, key: str) -> str | None:
         with self._lock:
-            found = self._conn.execute(ROW_SQL, (key,)).fetchone()
-        return found[1] if found else None
+            found = self._conn.execute(VALUE_SQL, (key,)).fetchone()
+        return found[0] if found else None
 
     def upsert_many(self, items: Sequence[tuple[str, str]]) -> None:
         """One transaction, all rows or none, as `Database.put_many()`."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany(UPSERT, [(key, value, _now()) for key, value in items])
+                for key, value in items:
+                    self._conn.execute(UPSERT, (key, value, _now()))
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -196,7 +202,8 @@ class RawPattern:
         self.namespace = namespace
         self.queue_key = f"{namespace}wb:queue"
         self.hits = 0
-        self.queued = 0
+        self.stale = 0
+        self.write_behind_reads = pattern == "write-behind"
         writers: dict[str, Callable[[str, str], None]] = {
             "cache-aside": self.write_invalidate,
             "read-through": self.write_invalidate,
@@ -210,13 +217,17 @@ class RawPattern:
 
     def read(self, key: str) -> str | None:
         redis_key = self.redis_key(key)
-        cached = self.cache.get(redis_key)
-        if cached is not None:
-            self.hits += 1
-            return cached
-        value = self.db.select(key)
+        value = self.cache.get(redis_key)
         if value is not None:
-            self.cache.set(redis_key, value, ex=TTL_SECONDS)
+            self.hits += 1
+        else:
+            value = self.db.select(key)
+            if value is not None:
+                self.cache.set(redis_key, value, ex=TTL_SECONDS)
+        if value != self.db.select(key):   # the stale-read check
+            queued = self.cache.xrange(self.queue_key) if self.write_behind_reads else []
+            pending = [fields["value"] for _, fields in queued if fields["key"] == key]
+            self.stale += not pending or pending[-1] != value
         return value
 
     def write_invalidate(self, key: str, value: str) -> None:
@@ -230,8 +241,7 @@ class RawPattern:
     def write_behind(self, key: str, value: str) -> None:
         self.cache.set(self.redis_key(key), value)
         self.cache.xadd(self.queue_key, {"key": key, "value": value, "at": f"{time.monotonic():.6f}"})
-        self.queued += 1
-        if self.queued >= BATCH_SIZE:
+        if self.cache.xlen(self.queue_key) >= BATCH_SIZE:
             self.flush_batch()
 
     def flush_batch(self) -> None:
@@ -239,10 +249,9 @@ class RawPattern:
         rows = {fields["key"]: fields["value"] for _, fields in entries}  # coalesced: the last value wins
         self.db.upsert_many(list(rows.items()))
         self.cache.xdel(self.queue_key, *[entry_id for entry_id, _ in entries])
-        self.queued -= len(entries)
 
     def drain(self) -> None:
-        while self.queued:
+        while self.cache.xlen(self.queue_key):
             self.flush_batch()
 
 
@@ -279,7 +288,7 @@ def run_core(pattern: str, workload: Sequence[Operation], redis_url: str | None)
         if failed:
             raise RuntimeError(f"{pattern}: {len(failed)} core request(s) failed, first: {failed[0].error}")
         rows = {row.key: (row.value, row.version) for row in db.rows()}
-        return RunResult(seconds, lab.counters.hits, rows)
+        return RunResult(seconds, lab.counters.hits, rows, lab.counters.stale_reads)
     finally:
         delete_namespace(cache, namespace)
         cache.close()
@@ -302,7 +311,7 @@ def run_raw(pattern: str, workload: Sequence[Operation], redis_url: str | None) 
 
     try:
         seconds = _timed(run)
-        return RunResult(seconds, raw.hits, db.snapshot())
+        return RunResult(seconds, raw.hits, db.snapshot(), raw.stale)
     finally:
         delete_namespace(cache, namespace)
         cache.close()
@@ -314,6 +323,8 @@ def check_same_work(pattern: str, core: RunResult, raw: RunResult) -> None:
     if core.hits != raw.hits:
         raise RuntimeError(f"{pattern}: core had {core.hits} hits, raw {raw.hits}; the bench is not comparing "
                            "like with like")
+    if core.stale != raw.stale:
+        raise RuntimeError(f"{pattern}: core counted {core.stale} stale reads, raw {raw.stale}")
     if core.rows != raw.rows:
         raise RuntimeError(f"{pattern}: core and raw left different database rows")
 

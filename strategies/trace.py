@@ -92,7 +92,7 @@ class KeyState:
     queued: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Trace:
     """Everything one request did, step by step, and how it ended."""
 
@@ -128,6 +128,8 @@ class Trace:
 
 class Recorder:
     """Builds a Trace: each `step()` appends a Step and advances the clock by its cost."""
+
+    __slots__ = ("trace", "clock")
 
     def __init__(self, trace: Trace, clock: SimClock) -> None:
         self.trace = trace
