@@ -8,25 +8,18 @@ Every wait is bounded; none of them sleeps for a fixed long time.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
+# One way to run the app and Chromium, shared with the browser bench.
+from strategies.bench_browser import CHROMIUM, CHROMIUM_ARGS, BrowserBenchError, StreamlitServer
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"   # screenshots; git-ignored
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1400, "height": 1000}
 SERVER_START_TIMEOUT = 60.0
 
@@ -45,96 +38,16 @@ def skip_or_fail(reason: str) -> None:
 
 
 # ---- the server ----------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class StreamlitServer:
-    """`python -m streamlit run app.py` in its own process group, with a private data folder."""
-
-    data_dir: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-    log_path: Path | None = None
-    _log: IO[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = SERVER_START_TIMEOUT) -> StreamlitServer:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        env.pop("REDIS_URL", None)          # the app then gives every learner a private fakeredis
-        env["LAB_DATA_DIR"] = str(self.data_dir)
-        env["PYTHONUNBUFFERED"] = "1"
-        # Edits to the project while the tests run must not put a "Source file changed" prompt on the page.
-        env["STREAMLIT_SERVER_FILE_WATCHER_TYPE"] = "none"
-        self.log_path = self.data_dir / f"streamlit-{self.port}.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(self.port), "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)   # its own process group: stop() ends streamlit and anything it started
-        try:
-            self._wait_until_answering(timeout)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _wait_until_answering(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        health = f"{self.url}/_stcore/health"
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {self.process.returncode} before answering "
-                                   f"HTTP:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(health, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not answer {health} within {timeout:g} s:\n{self.log_tail()}")
-            time.sleep(0.1)
-
-    def log_tail(self, chars: int = 3000) -> str:
-        if self._log is not None:
-            self._log.flush()
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
-        except (OSError, AttributeError):
-            return "(no server log)"
-
-    def stop(self) -> None:
-        """End the server's whole process group: SIGTERM, then SIGKILL if it lingers."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-
 def start_server(data_dir: Path) -> StreamlitServer:
-    """A started server, or a test failure that quotes the server's log."""
+    """A started app server (fakeredis, a private data folder), or a test failure quoting its log."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = StreamlitServer(ROOT / "app.py", ROOT, data_dir).start()
     try:
-        return StreamlitServer(data_dir).start()
-    except RuntimeError as err:
+        server.wait_until_answering(SERVER_START_TIMEOUT)
+    except BrowserBenchError as err:
+        server.stop()
         pytest.fail(str(err), pytrace=False)
+    return server
 
 
 # ---- the browser ---------------------------------------------------------------------------------------
