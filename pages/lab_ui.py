@@ -17,11 +17,10 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from strategies import PATTERNS, CacheUnavailable, InvalidInput, Lab, Trace, WriteBehind, WriteThrough
-from strategies.base import shorten
+from strategies.base import Snapshot, shorten
 from strategies.database import SEED_ROWS
 from strategies.diagram import build_diagram
 from strategies.session import LearnerSession
-from strategies.trace import KeyState
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PAGE_FILES = {"cache-aside": "cache_aside", "read-through": "read_through", "write-through": "write_through",
@@ -30,7 +29,7 @@ SECTIONS = ("How it works", "When to use", "How it is implemented", "Cons", "Try
 SPEEDS = {"0.5×": 3.0, "1×": 1.5, "2×": 0.75, "4×": 0.4}   # seconds per step
 # Which line of a pattern's source performs a step, by the step's action.
 CODE_OF_ACTION = {"GET": ("cache_get(",), "SET": ("cache_set(",), "DEL": ("cache_delete(",),
-                  "SELECT": ("db_select(",), "UPSERT": ("db_upsert(", '"UPSERT"'), "REPLY": ("self.reply(",),
+                  "SELECT": ("db_select(",), "UPSERT": ("db_upsert(", '"UPSERT"'),
                   "WRITE": ('action="WRITE"',), "XADD": ('"XADD"',), "XRANGE": ('"XRANGE"',), "XDEL": ('"XDEL"',),
                   "XLEN": ('"XLEN"',)}
 
@@ -91,8 +90,8 @@ def sidebar() -> None:
         st.caption(f"Cache: {learner().backend}. Database: SQLite, one file per pattern, yours alone.")
         if st.button("Reset my lab", help="Restore the seeded data and empty the cache, for your session only."):
             learner().reset()
-            for name in list(st.session_state):
-                if str(name).startswith("playback:"):
+            for name in list(st.session_state):   # faults off again, playback forgotten; preferences stay
+                if str(name).startswith("playback:") or str(name).endswith((":down", ":slow")):
                     del st.session_state[name]
             st.toast("Your lab is back to its seeded state.")
 
@@ -177,7 +176,8 @@ def _lab_panel(pattern: str, lab: Lab) -> None:
     not the explanation above it, so the diagram answers a click sooner."""
     _request_buttons(pattern, lab)
     _diagram_panel(pattern, lab)
-    _live_state(pattern, lab)
+    if isinstance(lab, WriteBehind):
+        _flusher_clock(pattern, lab)
     _request_log(pattern, lab)
 
 
@@ -193,7 +193,7 @@ def _request_inputs(pattern: str, lab: Lab) -> None:
     key_col, value_col = st.columns(2)
     key_col.text_input("Key", key=f"{pattern}:key")
     value_col.text_input("Value", key=f"{pattern}:value", placeholder="e.g. Ada")
-    st.pills("Seeded keys", [k for k, _ in SEED_ROWS], key=f"{pattern}:pick",
+    st.pills("Seeded keys", [k for k, _ in SEED_ROWS[:4]], key=f"{pattern}:pick",
              on_change=_pick_seeded_key, args=(pattern,), help="Rows the database starts with. Click to use one.",
              width="stretch")
     with st.popover("Settings and faults", icon=":material/tune:"):
@@ -210,6 +210,9 @@ def _request_buttons(pattern: str, lab: Lab) -> None:
     try:
         if read:
             lab.read(key)
+        elif write and not value:
+            st.error("Nothing was sent: type a Value to write (the box shows only an example).")
+            return
         elif write:
             lab.write(key, value)
         elif flush:
@@ -241,7 +244,9 @@ def _settings(pattern: str, lab: Lab) -> None:
     lab.db.down = st.toggle("Database down", key=f"{pattern}:down",
                             help="Every database call fails until you switch this off.")
     lab.db.slowdown = {"normal": 1.0, "5× slower": 5.0, "20× slower": 20.0}[
-        st.select_slider("Database speed", ["normal", "5× slower", "20× slower"], key=f"{pattern}:slow")]
+        st.select_slider("Database speed", ["normal", "5× slower", "20× slower"], key=f"{pattern}:slow",
+                         help="Multiplies the simulated cost of every database call (the ms in the request log); "
+                              "playback speed is set beside the diagram.")]
     if st.button("Crash the cache", key=f"{pattern}:crash",
                  help="The cache restarts empty: cached values and queued writes vanish."):
         lab.crash_cache()
@@ -271,6 +276,7 @@ def _diagram_panel(pattern: str, lab: Lab) -> None:
             _playback_controls(pattern, lab, pb, trace)
         st.graphviz_chart(build_diagram(lab.topology, trace, pb.step if pb else None), width="stretch")
         _narration(lab, trace, pb)
+        _state_tables(lab, trace, pb)
 
     panel()
 
@@ -300,9 +306,9 @@ def _narration(lab: Lab, trace: Trace | None, pb: Playback | None) -> None:
         st.markdown(f"**Step {step.number}: {step.source} → {step.target}**{where} · "
                     f"{step.cost_ms:g} ms simulated")
         st.text(step.explanation)   # may quote the learner's key or value: never parsed as Markdown
-        if len(trace.states) == len(trace.steps):
-            st.text(_after(trace.states[step.number - 1]))
-        where = code_line(lab.name, trace.operation, step)
+        if len(trace.states) == len(trace.steps) and trace.key is not None:
+            st.text(_after(trace.states[step.number - 1], trace.key, lab.has_queue))
+        where = code_line(lab.name, trace, step)
         if where:
             st.caption(f"The code behind this step, {where[0]} (the Code tab shows the whole function):")
             st.code(where[1], language="python")
@@ -310,19 +316,17 @@ def _narration(lab: Lab, trace: Trace | None, pb: Playback | None) -> None:
             st.text(_summary(trace))
 
 
-def _after(state: KeyState) -> str:
-    parts = []
-    if state.key is not None:
-        cached = "nothing" if state.cached is None else shorten(state.cached)
-        stored = "no row" if state.stored is None else f"{shorten(state.stored)} (version {state.version})"
-        parts = [f"cache has {cached}", f"database has {stored}"]
-    if state.queued is not None:
-        parts.append(f"{state.queued} write(s) queued")
-    subject = f" for {shorten(state.key)}" if state.key is not None else ""
-    return f"After this step{subject}: " + "; ".join(parts) + "."
+def _after(snapshot: Snapshot, key: str, queued: bool) -> str:
+    entry, row = snapshot.cached(key), snapshot.stored(key)
+    cached = "nothing" if entry is None else shorten(entry.value)
+    stored = "no row" if row is None else f"{shorten(row.value)} (version {row.version})"
+    waiting = f"; {len(snapshot.queue)} write(s) queued" if queued else ""
+    return f"After this step, for {shorten(key)}: the cache has {cached}; the database has {stored}{waiting}."
 
 
 def _summary(trace: Trace) -> str:
+    if trace.operation == "crash":
+        return "Every later read starts with a miss until the cache fills again."
     if not trace.ok:
         return f"The request failed: {trace.error}."
     parts = [f"Done in {trace.latency_ms:g} ms (simulated)"]
@@ -337,12 +341,12 @@ def _summary(trace: Trace) -> str:
 def _explanation(lab: Lab, text: dict[str, str]) -> None:
     tabs = st.tabs(["How it works", "When to use", "Implementation", "Cons", "Try this", "Code"])
     for tab, heading in zip(tabs, SECTIONS, strict=False):
-        tab.container(height=330, border=False).markdown(text.get(heading, ""))
-    with tabs[-1].container(height=330, border=False):
+        tab.container(height=290, border=False).markdown(text.get(heading, ""))
+    with tabs[-1].container(height=290, border=False):
         st.caption("The pattern's real code, from strategies/. The line behind each step is shown under the "
                    "diagram as the request plays.")
         for function in pattern_code(lab.name):
-            st.code(function.source, language="python", line_numbers=True)
+            st.code(function.source, language="python", line_numbers=True, wrap_lines=True)
 
 
 @dataclass(frozen=True)
@@ -365,54 +369,81 @@ def pattern_code(pattern: str) -> list[CodeFunction]:
     return found
 
 
-def code_line(pattern: str, operation: str, step) -> tuple[str, str] | None:
+def _needles(trace: Trace, step) -> tuple[str, ...]:
+    """Text that marks the line performing `step` in the pattern's code, most specific first."""
+    if step.action != "REPLY":
+        return CODE_OF_ACTION.get(step.action, (step.action,))
+    # An answer: the reply written in the pattern itself, else the call it answers (a helper replies).
+    asked = trace.steps[step.number - 2] if step.number > 1 else step
+    return (f'command="{step.command}"', f'self.reply(t, "{step.source}", "{step.target}"',
+            *CODE_OF_ACTION.get(asked.action, ()))
+
+
+def code_line(pattern: str, trace: Trace, step) -> tuple[str, str] | None:
     """Where the pattern's code performs `step`: ("file, line N", the statement), or None if no line
     says so. A statement spread over lines is shown from its first line to the one that names the step."""
-    needles = CODE_OF_ACTION.get(step.action, (step.action,))
+    operation = trace.operation
     # Look first where this request's own steps are: its read, its write, or the flusher's batch.
     own = "_flush_batch" if step.background or operation == "flush" else f"_{operation}"
     functions = sorted(pattern_code(pattern), key=lambda f: not f.qualified_name.endswith(own))
-    for function in functions:
-        lines = function.source.splitlines()
-        for index, line in enumerate(lines):
-            if any(needle in line for needle in needles):
-                start = index
-                while start > 0 and lines[start - 1].rstrip().endswith(("(", ",")):
-                    start -= 1   # back to the first line of a statement spread over several
-                module = function.qualified_name.rsplit(".", 2)[0].replace(".", "/") + ".py"
-                statement = textwrap.dedent("\n".join(lines[start:index + 1]))
-                return f"{module}, line {function.first_line + start}", statement
+    for needle in _needles(trace, step):
+        for function, index, lines in _lines_with(functions, needle):
+            start = index
+            while start > 0 and lines[start - 1].rstrip().endswith(("(", ",")):
+                start -= 1   # back to the first line of a statement spread over several
+            module = function.qualified_name.rsplit(".", 2)[0].replace(".", "/") + ".py"
+            statement = textwrap.dedent("\n".join(lines[start:index + 1]))
+            return f"{module}, line {function.first_line + start}", statement
     return None
 
 
+def _lines_with(functions: list[CodeFunction], needle: str):
+    for function in functions:
+        lines = function.source.splitlines()
+        for index, line in enumerate(lines):
+            if needle in line:
+                yield function, index, lines
+
+
 # ---- live state -----------------------------------------------------------------------------------
-def _live_state(pattern: str, lab: Lab) -> None:
+def _state_tables(lab: Lab, trace: Trace | None, pb: Playback | None) -> None:
+    """The cache and the database side by side (and write-behind's queue): as they were right after the
+    step on the diagram while a request plays, live otherwise."""
+    replaying = trace is not None and pb is not None and pb.step < len(trace.steps) == len(trace.states)
+    snapshot = trace.states[max(pb.step, 1) - 1] if replaying else lab.snapshot()
+    committed = {r.key: r.value for r in snapshot.rows}
+    cached = {e.key: e for e in snapshot.cache}
+    if replaying:
+        st.caption(f"The tables show the cache and the database right after step {max(pb.step, 1)} of "
+                   f"{len(trace.steps)}; at the last step they are live again.")
     cache_col, db_col = st.columns(2, gap="large")
-    entries = lab.cache_entries()
-    rows = lab.db.rows()
-    committed = {r.key: r.value for r in rows}
-    cached = {e.key: e for e in entries}
     with cache_col:
         st.subheader("Cache")
         frame = pd.DataFrame(
             [{"Key": e.key, "Value": e.value, "TTL (s)": "no expiry" if e.ttl_seconds is None else str(e.ttl_seconds),
-              "State": _cache_state(e, committed)} for e in entries],
+              "State": _cache_state(e, committed)} for e in snapshot.cache],
             columns=["Key", "Value", "TTL (s)", "State"])
         _table(frame, "The cache is empty. A read that misses will fill it.")
     with db_col:
         st.subheader("Database")
         frame = pd.DataFrame(
             [{"Key": r.key, "Value": r.value, "Version": r.version, "Updated at": r.updated_at,
-              "In cache": _db_state(r.key, r.value, cached)} for r in rows],
+              "In cache": _db_state(r.key, r.value, cached)} for r in snapshot.rows],
             columns=["Key", "Value", "Version", "Updated at", "In cache"])
         _table(frame, "The database has no rows.")
-    if isinstance(lab, WriteBehind):
-        _queue_panel(pattern, lab)
+    if lab.has_queue:
+        st.subheader("Write-behind queue")
+        if snapshot.queue:
+            frame = pd.DataFrame([{"#": i, "Key": e["key"], "Value": e["value"], "Stream id": e["id"]}
+                                  for i, e in enumerate(snapshot.queue, start=1)])
+            st.dataframe(frame, hide_index=True, width="stretch")
+        else:
+            st.caption("The queue is empty.")
 
 
 def _cache_state(entry, committed: dict[str, str]) -> str:
     if entry.pending:
-        return "◔ pending flush"
+        return "pending flush"
     if committed.get(entry.key) != entry.value:
         return "⚠ stale: differs from DB"
     return "✓ same as DB"
@@ -423,13 +454,13 @@ def _db_state(key: str, value: str, cached) -> str:
     if entry is None:
         return "not cached"
     if entry.pending:
-        return "◔ newer value queued"
+        return "newer value queued"
     return "✓ cached, same" if entry.value == value else "⚠ cache differs"
 
 
 def _highlight(row: pd.Series) -> list[str]:
     flag = " ".join(str(v) for v in row.values)
-    color = "#ffe3e3" if "⚠" in flag else "#fff4d6" if "◔" in flag else ""
+    color = "#ffe3e3" if "⚠" in flag else "#fff4d6" if "pending" in flag or "queued" in flag else ""
     return [f"background-color: {color}" if color else ""] * len(row)
 
 
@@ -440,29 +471,32 @@ def _table(frame: pd.DataFrame, empty: str) -> None:
     st.dataframe(frame.style.apply(_highlight, axis=1), hide_index=True, width="stretch")
 
 
-def _queue_panel(pattern: str, lab: WriteBehind) -> None:
+def _flusher_clock(pattern: str, lab: WriteBehind) -> None:
+    """Write-behind's background: once a second, time moves on and the flusher runs if a batch is due."""
     session = learner()
 
     @st.fragment(run_every=1.0)
-    def queue() -> None:
+    def clock() -> None:
         session.catch_up_clock(lab)
-        flushed = lab.tick()
-        if flushed is not None:
-            start_playback(pattern, lab)
-            st.rerun()
-        entries = lab.queue_entries()
-        st.subheader("Write-behind queue")
-        if not entries:
-            st.caption("The queue is empty: every acknowledged write has reached the database.")
-            return
-        waited = lab.clock.now() - float(entries[0]["at"])
-        st.caption(f"{len(entries)} of {lab.batch_size} writes for a full batch · oldest waited "
-                   f"{waited:.1f} s of {lab.max_delay_seconds:g} s max delay")
-        frame = pd.DataFrame([{"#": i, "Key": e["key"], "Value": e["value"], "Stream id": e["id"]}
-                              for i, e in enumerate(entries, start=1)])
-        st.dataframe(frame, hide_index=True, width="stretch")
+        if lab.tick() is not None:
+            pb, shown = playback(pattern), shown_trace(lab, playback(pattern))
+            watching = pb is not None and shown is not None and (pb.playing or pb.step < len(shown.steps))
+            if not watching:   # never take the diagram from a request the learner is still watching
+                start_playback(pattern, lab)
+                st.rerun()
+            st.toast(f"The flusher ran in the background (request #{len(lab.log)} under Requests).")
+        queued = lab.queue_entries()
+        if queued:
+            waited = lab.clock.now() - float(queued[0]["at"])
+            st.caption(f"Flusher: {len(queued)} of {lab.batch_size} writes for a full batch; the oldest has "
+                       f"waited {waited:.1f} s of {lab.max_delay_seconds:g} s max delay.")
+        elif lab.counters.lost_writes:
+            st.caption(f"Flusher: nothing queued. {lab.counters.lost_writes} acknowledged write(s) were lost "
+                       "in a cache crash and never reached the database.")
+        else:
+            st.caption("Flusher: nothing queued; every acknowledged write has reached the database.")
 
-    queue()
+    clock()
 
 
 def _replay_chosen(pattern: str) -> None:

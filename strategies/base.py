@@ -21,9 +21,9 @@ from typing import ClassVar
 
 import redis
 
-from .database import SELECT_SQL, UPSERT_SQL, Database, DatabaseUnavailable
+from .database import SELECT_SQL, UPSERT_SQL, Database, DatabaseUnavailable, Row
 from .diagram_model import Topology
-from .trace import Costs, Counters, KeyState, Outcome, Recorder, SimClock, Step, Trace
+from .trace import Costs, Counters, Outcome, Recorder, SimClock, Step, Trace
 from .validation import validate_key, validate_value
 
 Steps = Generator[Step, None, "str | None"]
@@ -41,6 +41,21 @@ class CacheEntry:
     value: str
     ttl_seconds: int | None
     pending: bool = False
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the learner's tables show at one moment: the cache, the database, write-behind's queue."""
+
+    cache: tuple[CacheEntry, ...]
+    rows: tuple[Row, ...]
+    queue: tuple[dict[str, str], ...] = ()
+
+    def cached(self, key: str) -> CacheEntry | None:
+        return next((entry for entry in self.cache if entry.key == key), None)
+
+    def stored(self, key: str) -> Row | None:
+        return next((row for row in self.rows if row.key == key), None)
 
 
 def shorten(text: str | None, limit: int = 40) -> str:
@@ -75,7 +90,7 @@ class Request:
             step = self.trace.steps[-1]   # the failed call: it ends the request
             self.done = True
         if step is not None and self.lab.record_states:
-            self.trace.states.append(self.lab.key_state(step.key if step.key is not None else self.trace.key))
+            self.trace.states.append(self.lab.snapshot())
         if step is None or self.done:
             self.done = True
             self.lab._finish(self.trace)
@@ -278,12 +293,12 @@ class Lab:
     def pending_keys(self) -> set[str]:
         return set()
 
-    def key_state(self, key: str | None) -> KeyState:
-        """What the cache and the database hold for `key` now (read past a simulated outage)."""
-        row = self.db.peek_row(key) if key is not None else None
-        cached = self.cache.get(self.redis_key(key)) if key is not None else None
-        return KeyState(key, cached, row.value if row else None, row.version if row else None,
-                        self._queued_count() if self.has_queue else None)
+    def queue_entries(self, count: int | None = None) -> list[dict[str, str]]:
+        return []
+
+    def snapshot(self) -> Snapshot:
+        """The cache, the database and the queue as they are now (read past a simulated outage)."""
+        return Snapshot(tuple(self.cache_entries()), tuple(self.db.rows()), tuple(self.queue_entries()))
 
     def clear_cache(self) -> int:
         """Delete this learner's keys only (never FLUSHALL on a shared server); returns how many."""
@@ -296,12 +311,13 @@ class Lab:
         lost = self._queued_count()
         self.clear_cache()
         self.counters.lost_writes += lost
+        lost_text = (f" {lost} queued write(s), acknowledged but never written to the database, are lost."
+                     if self.has_queue else " The database still holds every committed row.")
         Recorder(trace, self.clock).step(
             "Cache", "Cache", "CRASH", command="cache restarted empty", outcome="error",
-            explanation=f"The cache crashed and came back empty; {lost} queued write(s) that never reached "
-                        "the database are lost.")
+            explanation="The cache crashed and came back empty." + lost_text)
         if self.record_states:
-            trace.states.append(self.key_state(None))
+            trace.states.append(self.snapshot())
         self.log.append(trace)
         return trace
 

@@ -80,18 +80,6 @@ class Counters:
         return self.hits / lookups if lookups else None
 
 
-@dataclass(frozen=True)
-class KeyState:
-    """What the cache and the database held for one key right after a step (recorded on request,
-    for the learner's "after this step" line; `queued` counts write-behind's waiting writes)."""
-
-    key: str | None
-    cached: str | None
-    stored: str | None
-    version: int | None
-    queued: int | None = None
-
-
 @dataclass(slots=True)
 class Trace:
     """Everything one request did, step by step, and how it ended."""
@@ -106,7 +94,8 @@ class Trace:
     stale: bool = False
     client: str = "A"
     steps: list[Step] = field(default_factory=list)
-    states: list[KeyState] = field(default_factory=list)   # one per step, when the lab records states
+    # One Snapshot (strategies.base) per step, taken right after it, when the lab records states.
+    states: list = field(default_factory=list)
 
     @property
     def latency_ms(self) -> float:

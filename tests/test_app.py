@@ -32,14 +32,23 @@ def open_page(pattern: str) -> AppTest:
     return at
 
 
-def send(at: AppTest, pattern: str, button: str, key: str | None = None, value: str | None = None) -> AppTest:
+def send(at: AppTest, pattern: str, button: str, key: str | None = None, value: str | None = None, *,
+         to_end: bool = True) -> AppTest:
+    """Click a request button; then, unless to_end is False, step the playback to its last step, where
+    the tables are live (while a request plays they show the state after the current step)."""
     if key is not None:
         at.text_input(key=f"{pattern}:key").input(key)
     if value is not None:
         at.text_input(key=f"{pattern}:value").input(value)
     at.button(key=f"{pattern}:{button}").click().run()
     assert not at.exception, at.exception
+    while to_end and has_button(at, f"{pattern}:forward") and not at.button(key=f"{pattern}:forward").disabled:
+        at.button(key=f"{pattern}:forward").click().run()
     return at
+
+
+def has_button(at: AppTest, key: str) -> bool:
+    return any(b.key == key for b in at.button)
 
 
 def table(at: AppTest, heading: str) -> pd.DataFrame:
@@ -99,7 +108,7 @@ def test_read_misses_then_hits_and_draws_numbered_steps(pattern):
 
 @pytest.mark.parametrize("pattern", PAGES)
 def test_step_buttons_move_the_active_arrow(pattern):
-    at = send(open_page(pattern), pattern, "read", key="user:2")
+    at = send(open_page(pattern), pattern, "read", key="user:2", to_end=False)
     assert step_counter(at) == (1, 5)
     assert re.search(r'label="1\. GET user:2"[^\]]*class=active', dot(at))
     at.button(key=f"{pattern}:forward").click().run()
@@ -158,7 +167,7 @@ def test_write_behind_db_waits_for_flush_now():
     send(at, "write-behind", "write", key="user:1", value="Grace")
     assert values(at, "Cache")["user:1"] == "Grace"
     assert values(at, "Database")["user:1"] == "Ada Lovelace"
-    assert table(at, "Cache").set_index("Key").loc["user:1", "State"] == "◔ pending flush"
+    assert table(at, "Cache").set_index("Key").loc["user:1", "State"] == "pending flush"
     assert list(table(at, "Queue")["Key"]) == ["user:1"]
     send(at, "write-behind", "flush")
     assert values(at, "Database")["user:1"] == "Grace"
@@ -170,9 +179,10 @@ def test_write_behind_full_batch_flushes_in_the_background():
     at = open_page("write-behind")
     at.number_input(key="write-behind:batch").set_value(2)
     send(at, "write-behind", "write", key="user:1", value="one")
-    send(at, "write-behind", "write", key="user:2", value="two")
-    assert values(at, "Database")["user:1"] == "one" and values(at, "Database")["user:2"] == "two"
+    send(at, "write-behind", "write", key="user:2", value="two", to_end=False)
     assert 'class="todo background"' in dot(at)   # the flush is drawn, dashed, after the acknowledgement
+    send(at, "write-behind", "read", key="user:3")
+    assert values(at, "Database")["user:1"] == "one" and values(at, "Database")["user:2"] == "two"
 
 
 @pytest.mark.parametrize("key, value, rule", [
@@ -225,7 +235,7 @@ def test_reset_my_lab_restores_the_seed_for_this_session_only():
 
 
 def test_each_step_shows_the_line_of_code_that_performs_it():
-    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
+    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1", to_end=False)
     codes = [block.value for block in at.code]
     assert "yield from self.cache_get(t, \"App\", key)" in codes[-1]           # step 1: GET
     assert any("def _read(self, t: Recorder, key: str) -> Steps:" in c for c in codes)   # the Code tab
@@ -244,17 +254,19 @@ def test_selecting_a_past_request_replays_it():
 
 
 def test_narration_says_what_each_step_left_behind():
-    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
-    assert "After this step for 'user:1': cache has nothing; database has 'Ada Lovelace' (version 1)." in [
+    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1", to_end=False)
+    assert "After this step, for 'user:1': the cache has nothing; the database has 'Ada Lovelace' (version 1)." in [
         t.value for t in at.text]
+    assert "user:1" not in values(at, "Cache")        # the tables replay the request, step by step
     for _ in range(4):
         at.button(key="cache-aside:forward").click().run()
-    assert "After this step for 'user:1': cache has 'Ada Lovelace'; database has 'Ada Lovelace' (version 1)." in [
-        t.value for t in at.text]
+    assert "After this step, for 'user:1': the cache has 'Ada Lovelace'; the database has 'Ada Lovelace' " \
+           "(version 1)." in [t.value for t in at.text]
+    assert values(at, "Cache")["user:1"] == "Ada Lovelace"
 
 
 def test_pause_and_play_toggle_and_play_restarts_a_finished_request():
-    at = send(open_page("write-through"), "write-through", "write", key="user:1", value="Grace")
+    at = send(open_page("write-through"), "write-through", "write", key="user:1", value="Grace", to_end=False)
     assert at.button(key="write-through:play").label == "Pause"       # a new request plays by itself
     at.button(key="write-through:play").click().run()
     assert at.button(key="write-through:play").label == "Play"
@@ -265,3 +277,20 @@ def test_pause_and_play_toggle_and_play_restarts_a_finished_request():
     at.button(key="write-through:play").click().run()                 # from the end: play again
     assert at.button(key="write-through:play").label == "Pause"
     assert step_counter(at)[0] == 1
+
+
+def test_write_without_a_value_is_refused():
+    at = send(open_page("write-through"), "write-through", "write", key="user:1", value="")
+    assert len(at.error) == 1 and "type a Value" in at.error[0].value
+    assert values(at, "Database")["user:1"] == "Ada Lovelace"
+
+
+def test_reset_switches_the_faults_off():
+    at = open_page("cache-aside")
+    at.toggle(key="cache-aside:down").set_value(True).run()
+    send(at, "cache-aside", "read", key="user:2")
+    assert list(table(at, "Requests")["Outcome"]) == ["error"]
+    at.sidebar.button[0].click().run()
+    assert at.toggle(key="cache-aside:down").value is False
+    send(at, "cache-aside", "read", key="user:2")
+    assert list(table(at, "Requests")["Outcome"]) == ["miss"]

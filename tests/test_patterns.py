@@ -955,16 +955,18 @@ def test_recorded_states_follow_each_step(make_lab):
     lab = make_lab("write-behind", batch_size=2)
     lab.record_states = True
     first = lab.write("user:1", "Grace")
-    assert [(s.cached, s.stored, s.queued) for s in first.states] == [
+    assert [(s.cached("user:1").value, s.stored("user:1").value, len(s.queue)) for s in first.states] == [
         ("Grace", "Ada Lovelace", 0),       # 1. SET: the cache has it, the queue not yet
         ("Grace", "Ada Lovelace", 1),       # 2. XADD
         ("Grace", "Ada Lovelace", 1),       # 3. acknowledged
     ]
+    assert first.states[-1].cached("user:1").pending
     second = lab.write("user:1", "Hedy")   # a full batch: the background flush follows the acknowledgement
     assert len(second.states) == len(second.steps)
-    assert [s.stored for s in second.states][-1] == "Hedy"
-    assert second.states[-1].queued == 0 and second.states[-1].version == 2   # coalesced: one write
-    assert lab.crash_cache().states[-1].cached is None
+    last = second.states[-1]
+    assert last.stored("user:1").value == "Hedy" and last.stored("user:1").version == 2   # coalesced: one write
+    assert last.queue == () and not last.cached("user:1").pending
+    assert lab.crash_cache().states[-1].cache == ()
 
 
 def test_states_are_not_recorded_unless_asked(make_lab):
