@@ -22,7 +22,8 @@ class CacheAside(Lab):
             FigureArrow("App", "Cache", "1. look up"),
             FigureArrow("Cache", "App", "2. hit / miss"),
             FigureArrow("App", "Database", "3. read on a miss"),
-            FigureArrow("App", "Cache", "4. store"),
+            FigureArrow("Database", "App", "4. row"),
+            FigureArrow("App", "Cache", "5. store"),
         ),
         rows=(("Cache", "App", "Database"),),
     )

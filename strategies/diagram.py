@@ -65,7 +65,7 @@ def build_diagram(topology: Topology, trace: Trace | None = None, current: int |
         for arrow in topology.figure:
             graph.edge(arrow.source, arrow.target, label=safe_label(arrow.label), constraint="false",
                        color=INK, fontcolor=INK, style="dashed" if arrow.background else "solid",
-                       **{"class": "figure"})
+                       **_ports(arrow.source, arrow.target), **{"class": "figure"})
     # A name unique to this drawing: the browser's renderer (d3-graphviz) then draws it afresh
     # instead of morphing the previous drawing into it, which samples every outline point by point.
     graph.name = f"pattern_{zlib.crc32(graph.source.encode()):08x}"
@@ -94,6 +94,11 @@ def _add_rows(graph: graphviz.Digraph, topology: Topology) -> None:
                 graph.edge(above, below, style="invis", weight="10")
 
 
+def _ports(source: str, target: str) -> dict[str, str]:
+    """A self-loop (the cache storing what it just wrote through) hangs below its box, clear of the row."""
+    return {"tailport": "s", "headport": "s"} if source == target else {}
+
+
 def _add_step(graph: graphviz.Digraph, step: Step, phase: str) -> None:
     color = {"done": DONE, "active": ACTIVE, "todo": TODO}[phase]
     if step.failed and phase != "todo":
@@ -102,8 +107,7 @@ def _add_step(graph: graphviz.Digraph, step: Step, phase: str) -> None:
     classes = [phase] + (["failed"] if step.failed else []) + (["background"] if step.background else [])
     if step.client != "A":
         classes.append(f"client-{step.client.lower()}")
-    # A self-loop (the cache storing what it just wrote through) hangs below its box, clear of the row's arrows.
-    loop = {"tailport": "s", "headport": "s"} if step.source == step.target else {}
-    graph.edge(step.source, step.target, label=step_label(step), constraint="false", color=color, **loop,
+    graph.edge(step.source, step.target, label=step_label(step), constraint="false", color=color,
+               **_ports(step.source, step.target),
                fontcolor="#9aa6b1" if phase == "todo" else INK, style=style,
                penwidth={"active": "3.5", "done": "2"}.get(phase, "1.2"), **{"class": " ".join(classes)})

@@ -26,10 +26,10 @@ class ReadThrough(Lab):
             FigureArrow("App", "Cache", "1. read"),
             FigureArrow("Loader", "Database", "2. load on a miss"),
             FigureArrow("Database", "Loader", "3. row"),
-            FigureArrow("Loader", "Cache", "stored"),
-            FigureArrow("Cache", "App", "4. value"),
+            FigureArrow("Loader", "Cache", "4. store"),
+            FigureArrow("Cache", "App", "5. value"),
         ),
-        rows=(("App", "Cache", "Database"), ("", "Loader", "")),
+        rows=(("App", "Cache", ""), ("", "Loader", "Database")),
     )
 
     def _read(self, t: Recorder, key: str) -> Steps:

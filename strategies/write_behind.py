@@ -40,10 +40,10 @@ class WriteBehind(ReadThrough):
                 DATABASE),
         figure=(
             FigureArrow("App", "Cache", "1. write"),
-            FigureArrow("Cache", "App", "2. acknowledged at once"),
-            FigureArrow("Cache", "Queue", "queued"),
-            FigureArrow("Flusher", "Queue", "reads a batch", background=True),
-            FigureArrow("Flusher", "Database", "3. batch write, later", background=True),
+            FigureArrow("Cache", "Queue", "2. queued"),
+            FigureArrow("Cache", "App", "3. acknowledged at once"),
+            FigureArrow("Flusher", "Queue", "4. later: read a batch", background=True),
+            FigureArrow("Flusher", "Database", "5. batch write", background=True),
         ),
         rows=(("App", "Cache", "Queue"), ("", "Database", "Flusher")),
     )
@@ -146,7 +146,8 @@ class WriteBehind(ReadThrough):
         failed = t.step("Flusher", "Database", "UPSERT", command=command, outcome="error", cost_ms=cost,
                         background=background,
                         explanation=f"The batch failed ({err}); it is rolled back and stays queued, nothing is "
-                                    f"lost. Next try in {self.backoff_seconds:g} s.")
+                                    f"lost. The flusher tries again at its next trigger, after at least "
+                                    f"{self.backoff_seconds:g} s.")
         self.backoff_seconds = min(self.backoff_seconds * 2, MAX_BACKOFF_SECONDS)
         if not background or t.trace.operation == "flush":   # a write stays acknowledged; a flush failed
             t.trace.ok, t.trace.error = False, str(err)

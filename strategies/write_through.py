@@ -33,7 +33,8 @@ class WriteThrough(ReadThrough):
             FigureArrow("App", "Cache", "1. write"),
             FigureArrow("Cache", "Database", "2. write (synchronous)"),
             FigureArrow("Database", "Cache", "3. ok"),
-            FigureArrow("Cache", "App", "4. acknowledged"),
+            FigureArrow("Cache", "Cache", "4. store"),
+            FigureArrow("Cache", "App", "5. acknowledged"),
         ),
         rows=(("App", "Cache", "Database"),),
     )

@@ -59,7 +59,7 @@ def shape_of(svg: ET.Element) -> tuple[list[str], list[str]]:
         if "node" in kind:
             nodes.append(title)
         elif "edge" in kind:
-            edges.append(title)
+            edges.append(re.sub(r":\w+", "", title))   # "Cache:s->Cache:s": a self-loop drawn below its box
     return sorted(nodes), sorted(edges)
 
 
