@@ -63,9 +63,10 @@ SETTLE_TIMEOUT_MS = 10_000
 QUIET_MS = 150                        # "settled": no server message for this long, script not running
 PAUSE_MS = 100                        # between a settled page and the next click
 
+# The baseline page, written to a temporary file and served by its own Streamlit: this module itself never
+# imports Streamlit (the core stays free of UI code).
 BARE_SCRIPT = '''\
-import graphviz
-import streamlit as st
+import graphviz, streamlit as st
 
 st.session_state.setdefault("reads", 0)
 if st.button("Read"):
