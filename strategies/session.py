@@ -6,7 +6,6 @@ and no learner ever sees another's writes.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -53,9 +52,3 @@ class LearnerSession:
     def reset(self) -> None:
         for lab in self.labs.values():
             lab.reset()
-
-    def close(self) -> None:
-        for lab in self.labs.values():
-            lab.clear_cache()
-            lab.db.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
