@@ -276,10 +276,11 @@ class Lab:
         return value
 
     # ---- what the learner sees and resets -------------------------------------------------------
-    def cache_entries(self) -> list[CacheEntry]:
-        """The learner's cached keys with their values and remaining TTL, ordered by key."""
+    def cache_entries(self, queue: list[dict[str, str]] | None = None) -> list[CacheEntry]:
+        """The learner's cached keys with their values and remaining TTL, ordered by key; pass the
+        queue's entries if you already read them."""
         prefix = self.redis_key("")
-        pending = self.pending_keys()
+        pending = {e["key"] for e in (self.queue_entries() if queue is None else queue)}
         entries = []
         for redis_key in sorted(self.cache.scan_iter(match=_glob_escape(prefix) + "*", count=500)):
             value = self.cache.get(redis_key)
@@ -290,15 +291,18 @@ class Lab:
             entries.append(CacheEntry(key, value, ttl if ttl >= 0 else None, key in pending))
         return entries
 
-    def pending_keys(self) -> set[str]:
-        return set()
-
     def queue_entries(self, count: int | None = None) -> list[dict[str, str]]:
+        """Writes queued for the database, oldest first (only write-behind queues any)."""
         return []
+
+    def pending_keys(self) -> set[str]:
+        """Keys with a queued write the database has not received yet."""
+        return {e["key"] for e in self.queue_entries()}
 
     def snapshot(self) -> Snapshot:
         """The cache, the database and the queue as they are now (read past a simulated outage)."""
-        return Snapshot(tuple(self.cache_entries()), tuple(self.db.rows()), tuple(self.queue_entries()))
+        queue = self.queue_entries()
+        return Snapshot(tuple(self.cache_entries(queue)), tuple(self.db.rows()), tuple(queue))
 
     def clear_cache(self) -> int:
         """Delete this learner's keys only (never FLUSHALL on a shared server); returns how many."""

@@ -175,9 +175,6 @@ class WriteBehind(ReadThrough):
     def _queued_count(self) -> int:
         return self.cache.xlen(self.queue_key)
 
-    def pending_keys(self) -> set[str]:
-        return {e["key"] for e in self.queue_entries()}
-
     def latest_value(self, key: str) -> str | None:
         queued = [e["value"] for e in self.queue_entries() if e["key"] == key]
         return queued[-1] if queued else self.db.peek(key)
