@@ -35,7 +35,7 @@ CODE_OF_ACTION = {"GET": ("cache_get(",), "SET": ("cache_set(",), "DEL": ("cache
 
 CSS = """
 <style>
-.stGraphVizChart svg { width: 100%; height: auto; max-height: 62vh; }
+.stGraphVizChart svg { width: 100%; height: auto; max-height: 50vh; }
 .stGraphVizChart .active path { stroke-dasharray: 10 6; animation: cpl-flow 0.7s linear infinite; }
 .stGraphVizChart .active text { font-weight: 700; }
 @keyframes cpl-flow { to { stroke-dashoffset: -32; } }
