@@ -1,68 +1,74 @@
 """What every pattern shares: the real cache and database calls, each recorded as one step.
 
 A request is a generator that performs one real call, yields the Step it recorded, and waits to be
-advanced before the next call. `Request.advance()` moves it one step, so two clients' requests can
-be interleaved against the same cache and database; `Lab.read()` / `Lab.write()` simply run one to
-the end. A call that fails is recorded as a failed step and ends the request (`RequestFailed`): a
-fault is part of the simulation, it shows up in the trace and is never raised to the caller.
+advanced before the next call. `Request.advance()` moves it one step, so several clients' requests can
+be interleaved against the same cache and database; `Lab.read()` / `Lab.write()` simply run one to the
+end. A call that fails is recorded as a failed step: it ends the request, unless the pattern tolerates
+it (cache-aside reads around a cache that does not answer). A fault is part of the simulation: it shows
+up in the trace and is never raised to the caller.
+
+Every step carries the changes its call made; the lab applies them to its `LabState` (the tables the
+learner sees) and keeps them in one ordered history, so the tables at any step are the live state with
+the later changes undone (`state_at`). Time is the lab's `SimClock`: `advance_time()` moves it and every
+TTL in the learner's cache together, expiring keys and running background work as they fall due.
 
 Transitions every helper below may record (source → target: action):
-    X → Cache: GET / SET / DEL       X → Database: SELECT / UPSERT, then Database → X: reply
-    A → B: REPLY                      Cache → Cache: CRASH
+    X → Cache: GET / SET / DEL / script      X → Database: SELECT / UPSERT, then Database → X: reply
+    A → B: REPLY, WRITE (a hand-over)         Cache → Cache: EXPIRE (TTL ran out), CRASH, RESYNC
 """
 
 from __future__ import annotations
 
+import heapq
+import sqlite3
 import uuid
 from collections import deque
-from collections.abc import Generator
-from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Callable, Generator
+from typing import Any, ClassVar, NamedTuple
 
 import redis
 
 from .database import SELECT_SQL, UPSERT_SQL, Database, DatabaseUnavailable, Row
 from .diagram_model import Topology
-from .trace import Costs, Counters, Outcome, Recorder, SimClock, Step, Trace
+from .narration import shorten
+from .state import CacheItem, Change, LabState, PendingWrite, QueueItem
+from .trace import Costs, Counters, Outcome, SimClock, Step, Trace, calling_code, helper
 from .validation import validate_key, validate_value
 
-Steps = Generator[Step, None, "str | None"]
-CallFailures = (DatabaseUnavailable, redis.RedisError, OSError)
+Steps = Generator[Step, None, Any]
+CallFailures = (DatabaseUnavailable, redis.RedisError, OSError, sqlite3.Error)
 LOG_LIMIT = 500
+SCAN_COUNT = 500
+
+
+class CacheDown(redis.ConnectionError):
+    """The simulated outage: while `lab.cache_down` is set, every cache call fails like this."""
+
+    def __init__(self) -> None:
+        super().__init__("connection refused (the cache is down)")
 
 
 class RequestFailed(Exception):
     """Raised inside a request after its failed step was recorded; ends the request."""
 
 
-@dataclass(frozen=True)
-class CacheEntry:
-    key: str
+class _Failed:
+    """What a tolerated call returns when it failed (its failed step is already recorded)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "FAILED"
+
+
+FAILED = _Failed()
+
+
+class Loaded(NamedTuple):
+    """A row as a SELECT returned it."""
+
     value: str
-    ttl_seconds: int | None
-    pending: bool = False
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the learner's tables show at one moment: the cache, the database, write-behind's queue."""
-
-    cache: tuple[CacheEntry, ...]
-    rows: tuple[Row, ...]
-    queue: tuple[dict[str, str], ...] = ()
-
-    def cached(self, key: str) -> CacheEntry | None:
-        return next((entry for entry in self.cache if entry.key == key), None)
-
-    def stored(self, key: str) -> Row | None:
-        return next((row for row in self.rows if row.key == key), None)
-
-
-def shorten(text: str | None, limit: int = 40) -> str:
-    """Text fit for a one-line explanation: repr-quoted and cut with an ellipsis."""
-    if text is None:
-        return "nothing"
-    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+    version: int
 
 
 class Request:
@@ -80,6 +86,12 @@ class Request:
         """Perform the next call; None once the request has finished (its trace is then complete)."""
         if self.done:
             return None
+        lab = self.lab
+        if lab._resync_needed:
+            lab.resync()                         # the cache failed to answer before: compare notes first
+        heap = lab._expiries
+        if heap and heap[0][0] <= lab.clock.now():
+            lab._expire_due()                    # keys whose time ran out are gone before this call
         try:
             step = next(self._body)
         except StopIteration as finished:
@@ -87,19 +99,52 @@ class Request:
                 self.trace.value = finished.value
             step = None
         except RequestFailed:
-            step = self.trace.steps[-1]   # the failed call: it ends the request
+            step = self.trace.steps[-1]          # the failed call: it ends the request
             self.done = True
-        if step is not None and self.lab.record_states:
-            self.trace.states.append(self.lab.snapshot())
         if step is None or self.done:
             self.done = True
-            self.lab._finish(self.trace)
+            lab._finish(self.trace)
         return step
 
     def run(self) -> Trace:
         while not self.done:
             self.advance()
         return self.trace
+
+
+class Recorder:
+    """Builds a Trace: each `step()` appends a Step, applies its changes and advances the clock."""
+
+    __slots__ = ("lab", "trace")
+
+    def __init__(self, lab: Lab, trace: Trace) -> None:
+        self.lab = lab
+        self.trace = trace
+
+    def step(self, source: str, target: str, action: str, *, command: str, note: tuple[str, dict | None],
+             key: str | None = None, value: str | None = None, outcome: Outcome = "ok", cost_ms: float = 0.0,
+             background: bool = False, changes: tuple[Change, ...] = ()) -> Step:
+        lab, steps = self.lab, self.trace.steps
+        clock = lab.clock
+        if cost_ms:
+            clock.advance(cost_ms / 1000)
+        lab._seq += 1
+        step = Step(len(steps) + 1, source, target, action, key, value, outcome, cost_ms, command,
+                    clock.now() * 1000, background, self.trace.client, lab._seq, changes, calling_code(2), note)
+        if changes:
+            apply = lab.state.apply
+            for change in changes:
+                apply(change)
+        steps.append(step)
+        lab.history.append(step)
+        return step
+
+    @helper
+    def fail(self, source: str, target: str, action: str, error: Exception | str, **details) -> Step:
+        """Record a failed call; the request ends with ok=False and this error."""
+        self.trace.ok = False
+        self.trace.error = str(error)
+        return self.step(source, target, action, outcome="error", **details)
 
 
 class Lab:
@@ -123,35 +168,45 @@ class Lab:
     ) -> None:
         self.cache = cache
         self.db = db
-        self.namespace = namespace if namespace is not None else f"lab:{uuid.uuid4().hex[:12]}:"
+        # The braces are a Redis Cluster hash tag: every key of one lab lives in one slot.
+        self.namespace = namespace if namespace is not None else f"lab:{{{uuid.uuid4().hex[:12]}}}:"
+        self._kv = f"{self.namespace}kv:"
         self.clock = clock or SimClock()
         self.costs = costs or Costs()
         self.ttl_seconds = ttl_seconds
         self.client = client
+        self.cache_down = False      # the simulated outage: every cache call fails while set
+        self.cache_error: str | None = None   # a real failure to reach the cache, until a call succeeds
+        self._resync_needed = False
+        self._reset_memory()
+
+    def _reset_memory(self) -> None:
+        """What the lab remembers of its own doing: counters, requests, history and the tables."""
         self.counters = Counters()
-        self.record_states = False   # the UI turns this on; it costs a few reads per step
-        self.log: deque[Trace] = deque(maxlen=LOG_LIMIT)   # bounded: a long class must not grow it forever
+        self.log: dict[int, Trace] = {}      # number -> trace, in the order requests started; bounded
+        self.history: deque[Step] = deque()  # every step of the logged requests, in the order performed
+        self.state = LabState(self.db.rows(), self.clock.now())
+        self._seq = 0
+        self._numbers = 0
+        self._expiries: list[tuple[float, str]] = []   # heap of (expires_at, key); stale ones are skipped
 
     # ---- the requests -------------------------------------------------------------------------
-    def read(self, key: str) -> Trace:
-        return self.start_read(key).run()
+    def read(self, key: str, *, client: str | None = None) -> Trace:
+        return self.start_read(key, client=client).run()
 
-    def write(self, key: str, value: str) -> Trace:
-        return self.start_write(key, value).run()
+    def write(self, key: str, value: str, *, client: str | None = None) -> Trace:
+        return self.start_write(key, value, client=client).run()
 
-    def start_read(self, key: str) -> Request:
+    def start_read(self, key: str, *, client: str | None = None) -> Request:
         """Validate, then return the read as a steppable Request (nothing touched yet)."""
         key = validate_key(key)
-        trace = Trace(self.name, "read", key=key, client=self.client)
-        return Request(self, trace, self._read(Recorder(trace, self.clock), key))
+        trace = self._new_trace("read", key, None, client)
+        return Request(self, trace, self._read(Recorder(self, trace), key))
 
-    def start_write(self, key: str, value: str) -> Request:
+    def start_write(self, key: str, value: str, *, client: str | None = None) -> Request:
         key, value = validate_key(key), validate_value(value)
-        trace = Trace(self.name, "write", key=key, value=value, client=self.client)
-        return Request(self, trace, self._write(Recorder(trace, self.clock), key, value))
-
-    def _run(self, trace: Trace, body: Steps) -> Trace:
-        return Request(self, trace, body).run()
+        trace = self._new_trace("write", key, value, client)
+        return Request(self, trace, self._write(Recorder(self, trace), key, value))
 
     def _read(self, t: Recorder, key: str) -> Steps:
         raise NotImplementedError
@@ -159,183 +214,448 @@ class Lab:
     def _write(self, t: Recorder, key: str, value: str) -> Steps:
         raise NotImplementedError
 
-    def tick(self) -> Trace | None:
-        """Let background work that is due run (only write-behind has any)."""
-        return None
+    def _new_trace(self, operation: str, key: str | None = None, value: str | None = None,
+                   client: str | None = None) -> Trace:
+        self._numbers += 1
+        trace = Trace(self._numbers, self.name, operation, key=key, value=value, client=client or self.client)
+        log = self.log
+        log[trace.number] = trace
+        if len(log) > LOG_LIMIT:
+            self._forget(log.pop(next(iter(log))))
+        return trace
+
+    def _forget(self, trace: Trace) -> None:
+        """The oldest request left the log: its steps leave the history (the tables no longer replay it)."""
+        if trace.steps:
+            last, history = trace.steps[-1].seq, self.history
+            while history and history[0].seq <= last:
+                history.popleft()
 
     def _finish(self, trace: Trace) -> None:
-        if trace.operation == "read" and trace.ok:
-            if trace.hit is True:
-                self.counters.hits += 1
-            elif trace.hit is False:
-                self.counters.misses += 1
-            if self._is_stale(trace):
-                trace.stale = True
-                self.counters.stale_reads += 1
-        self.log.append(trace)
+        trace.finished = True
+        counters = self.counters
+        if trace.hit is True:
+            counters.hits += 1
+        elif trace.hit is False:
+            counters.misses += 1       # a miss counts even if the request then failed at the database
+        if not trace.ok:
+            counters.failed += 1
+        elif trace.operation == "read" and trace.value != self.state.latest(trace.key):
+            trace.stale = True
+            counters.stale_reads += 1
+        if trace.degraded:
+            counters.degraded += 1
+
+    def _finished(self, trace: Trace) -> Trace:
+        """For events that are not requests (expiry, crash, resync): done as soon as recorded."""
+        trace.finished = True
+        return trace
+
+    def request(self, number: int) -> Trace | None:
+        """Request #number, while it is still in the log."""
+        return self.log.get(number)
 
     def latest_value(self, key: str) -> str | None:
         """The newest acknowledged value of `key`: the database's committed one, unless a pattern
         holds newer acknowledged writes elsewhere (write-behind's queue)."""
-        return self.db.peek(key)
-
-    def _is_stale(self, trace: Trace) -> bool:
-        """A stale read returned a value other than the database's committed one."""
-        return trace.value != self.db.peek(trace.key)
+        return self.state.latest(key)
 
     # ---- the calls, each recorded as one step ---------------------------------------------------
     def redis_key(self, key: str) -> str:
-        return f"{self.namespace}kv:{key}"
+        return self._kv + key
 
-    def _cache_failed(self, t: Recorder, source: str, action: str, err: Exception, *, key: str,
-                      value: str | None, command: str, background: bool) -> RequestFailed:
-        t.fail(source, "Cache", action, f"cache unavailable: {err}", key=key, value=value, command=command,
-               explanation=f"The cache did not answer {action}: {err}.", cost_ms=self.costs.cache_ms,
-               background=background)
-        return RequestFailed(err)
+    @helper
+    def _cache_failed(self, t: Recorder, source: str, target: str, action: str, err: Exception, *,
+                      key: str | None, value: str | None, command: str, tolerate: bool, background: bool) -> Steps:
+        """Record a cache call that failed. Fatal unless `tolerate`: then the request goes on, degraded."""
+        if not isinstance(err, CacheDown):
+            self.cache_error, self._resync_needed = str(err), True
+        details = dict(key=key, value=value, command=command, cost_ms=self.costs.cache_ms, background=background,
+                       note=("cache-failed", {"action": action, "error": str(err)}))
+        if not tolerate:
+            t.fail(source, target, action, f"cache unavailable: {err}", **details)
+            raise RequestFailed(err)
+        yield t.step(source, target, action, outcome="error", **details)
+        return FAILED
 
-    def cache_get(self, t: Recorder, source: str, key: str, *, background: bool = False) -> Steps:
-        command = f"GET {key}"
+    def _cache_answered(self) -> None:
+        self.cache_error = None
+
+    @helper
+    def cache_get(self, t: Recorder, source: str, key: str, *, tolerate: bool = False,
+                  background: bool = False) -> Steps:
         try:
-            found = self.cache.get(self.redis_key(key))
+            if self.cache_down:
+                raise CacheDown()
+            found = self.cache.get(self._kv + key)
         except CallFailures as err:
-            raise self._cache_failed(t, source, "GET", err, key=key, value=None, command=command,
-                                     background=background) from err
-        yield t.step(source, "Cache", "GET", key=key, command=command, outcome="miss" if found is None else "hit",
-                     cost_ms=self.costs.cache_ms, background=background,
-                     explanation=f"{source} looks up {shorten(key)} in the cache.")
+            return (yield from self._cache_failed(t, source, "Cache", "GET", err, key=key, value=None,
+                                                  command=f"GET {key}", tolerate=tolerate, background=background))
+        if self.cache_error:
+            self._cache_answered()
+        item = self.state.cache.get(key)
+        known = item.value if item is not None else None
+        changes = () if known == found else (self._correction(key, item, found),)
+        yield t.step(source, "Cache", "GET", key=key, command=f"GET {key}", outcome="miss" if found is None else "hit",
+                     cost_ms=self.costs.cache_ms, background=background, changes=changes,
+                     note=("cache-get" if not changes else f"cache-get-{changes[0].why}", None))
         return found
 
-    def cache_set(self, t: Recorder, source: str, key: str, value: str, *, ttl: int | None = None,
-                  background: bool = False) -> Steps:
+    def _correction(self, key: str, item: CacheItem | None, found: str | None) -> Change:
+        """The cache answered differently from what the lab last saw: the key's time ran out (or the
+        server lost it), or it holds a value the lab did not set. The tables follow the cache."""
+        if found is None:
+            expired = item.expires_at is not None and item.expires_at <= self.clock.now() + 1.0
+            return Change("cache", key, item, None, "expired" if expired else "vanished")
+        return Change("cache", key, item, CacheItem(found, item.expires_at if item else None, None), "found")
+
+    @helper
+    def cache_set(self, t: Recorder, source: str, key: str, value: str, *, ttl: int | None, version: int | None,
+                  tolerate: bool = False, background: bool = False) -> Steps:
         command = f"SET {key} … EX {ttl}" if ttl else f"SET {key} …"
         try:
-            self.cache.set(self.redis_key(key), value, ex=ttl or None)
+            if self.cache_down:
+                raise CacheDown()
+            self.cache.set(self._kv + key, value, ex=ttl or None)
         except CallFailures as err:
-            raise self._cache_failed(t, source, "SET", err, key=key, value=value, command=command,
-                                     background=background) from err
-        lasting = f"for {ttl} s" if ttl else "with no expiry"
-        yield t.step(source, "Cache", "SET", key=key, value=value, command=command, cost_ms=self.costs.cache_ms,
-                     background=background,
-                     explanation=f"{source} stores {shorten(value)} under {shorten(key)} in the cache, {lasting}.")
+            return (yield from self._cache_failed(t, source, "Cache", "SET", err, key=key, value=value, command=command,
+                                                  tolerate=tolerate, background=background))
+        if self.cache_error:
+            self._cache_answered()
+        cost = self.costs.cache_ms
+        expires = None
+        if ttl:
+            expires = self.clock.now() + cost / 1000 + ttl
+            heapq.heappush(self._expiries, (expires, key))
+        change = Change("cache", key, self.state.cache.get(key), CacheItem(value, expires, version))
+        yield t.step(source, "Cache", "SET", key=key, value=value, command=command, cost_ms=cost,
+                     background=background, changes=(change,),
+                     note=("cache-set-ttl", {"ttl": ttl}) if ttl else ("cache-set-forever", None))
         return value
 
-    def cache_delete(self, t: Recorder, source: str, key: str, *, background: bool = False) -> Steps:
+    @helper
+    def cache_delete(self, t: Recorder, source: str, key: str, *, tolerate: bool = False,
+                     background: bool = False) -> Steps:
         command = f"DEL {key}"
         try:
-            self.cache.delete(self.redis_key(key))
+            if self.cache_down:
+                raise CacheDown()
+            self.cache.delete(self._kv + key)
         except CallFailures as err:
-            raise self._cache_failed(t, source, "DEL", err, key=key, value=None, command=command,
-                                     background=background) from err
+            return (yield from self._cache_failed(t, source, "Cache", "DEL", err, key=key, value=None, command=command,
+                                                  tolerate=tolerate, background=background))
+        if self.cache_error:
+            self._cache_answered()
+        item = self.state.cache.get(key)
+        changes = (Change("cache", key, item, None, "deleted"),) if item is not None else ()
         yield t.step(source, "Cache", "DEL", key=key, command=command, cost_ms=self.costs.cache_ms,
-                     background=background,
-                     explanation=f"{source} deletes {shorten(key)} from the cache (invalidates it), so the next "
-                                 "read loads the new value from the database.")
+                     background=background, changes=changes, note=("cache-del", None))
         return None
 
+    @helper
+    def cache_call(self, t: Recorder, source: str, target: str, action: str, call: Callable[[], Any], *,
+                   command: str, note: tuple[str, dict | None] | Callable[[Any], tuple[tuple, Outcome]],
+                   key: str | None = None, value: str | None = None,
+                   changes: Callable[[Any, float], tuple[Change, ...]] | None = None, tolerate: bool = False,
+                   background: bool = False) -> Steps:
+        """Any other Redis call (a script, a stream or hash command): `changes(result, at)` says what it did;
+        `note` may be a function of the answer giving (note, outcome), for a call that can say no."""
+        try:
+            if self.cache_down:
+                raise CacheDown()
+            result = call()
+        except CallFailures as err:
+            return (yield from self._cache_failed(t, source, target, action, err, key=key, value=value,
+                                                  command=command, tolerate=tolerate, background=background))
+        if self.cache_error:
+            self._cache_answered()
+        cost = self.costs.cache_ms
+        made = changes(result, self.clock.now() + cost / 1000) if changes else ()
+        note, outcome = note(result) if callable(note) else (note, "ok")
+        yield t.step(source, target, action, key=key, value=value, command=command, cost_ms=cost,
+                     background=background, changes=made, note=note, outcome=outcome)
+        return result
+
+    @helper
     def reply(self, t: Recorder, source: str, target: str, key: str | None, value: str | None, *,
-              command: str, explanation: str, outcome: Outcome = "ok", background: bool = False,
+              command: str, note: tuple[str, dict | None], outcome: Outcome = "ok", background: bool = False,
               action: str = "REPLY") -> Steps:
         """A message along an arrow that is not a Redis or SQL call of its own (an answer, a hand-over):
         its cost is in the call it answers."""
-        yield t.step(source, target, action, key=key, value=value, command=command, explanation=explanation,
-                     outcome=outcome, background=background)
+        yield t.step(source, target, action, key=key, value=value, command=command, note=note, outcome=outcome,
+                     background=background)
         return value
 
+    @helper
     def db_select(self, t: Recorder, source: str, key: str) -> Steps:
         cost = self.costs.db_read_ms * self.db.slowdown
         try:
-            value = self.db.get(key)
+            found = self.db.get(key)
         except CallFailures as err:
             t.fail(source, "Database", "SELECT", err, key=key, command=SELECT_SQL, cost_ms=cost,
-                   explanation=f"{source} asks the database for {shorten(key)}, but the database is unavailable.")
+                   note=("db-select-failed", {"error": str(err)}))
             raise RequestFailed from err
         self.counters.db_reads += 1
         yield t.step(source, "Database", "SELECT", key=key, command=SELECT_SQL, cost_ms=cost,
-                     explanation=f"{source} reads {shorten(key)} from the database (a parameterised SELECT).")
-        found, outcome = ("1 row", "ok") if value is not None else ("no row", "miss")
-        yield from self.reply(t, "Database", source, key, value, command=found, outcome=outcome,
-                              explanation=f"The database answers with {found}: {shorten(value)}.")
-        return value
+                     note=("db-select", None))
+        if found is None:
+            yield t.step("Database", source, "REPLY", key=key, command="no row", outcome="miss",
+                         note=("db-no-row", None))
+            return None
+        yield t.step("Database", source, "REPLY", key=key, value=found[0], command=f"1 row (v{found[1]})",
+                     note=("db-row", {"version": found[1]}))
+        return Loaded(*found)
 
+    @helper
     def db_upsert(self, t: Recorder, source: str, key: str, value: str) -> Steps:
         cost = self.costs.db_write_ms * self.db.slowdown
+        at = self.clock.now() + cost / 1000
         try:
-            self.db.put(key, value)
+            version = self.db.put(key, value, at)
         except CallFailures as err:
             t.fail(source, "Database", "UPSERT", err, key=key, value=value, command=UPSERT_SQL, cost_ms=cost,
-                   explanation=f"{source} tries to write {shorten(key)} to the database, but it is unavailable: "
-                               "nothing was committed.")
+                   note=("db-upsert-failed", {"error": str(err)}))
             raise RequestFailed from err
         self.counters.db_writes += 1
+        change = Change("db", key, self.state.db.get(key), Row(key, value, version, at))
         yield t.step(source, "Database", "UPSERT", key=key, value=value, command=UPSERT_SQL, cost_ms=cost,
-                     explanation=f"{source} writes {shorten(value)} under {shorten(key)} to the database "
-                                 "and commits (the version goes up by one).")
-        yield from self.reply(t, "Database", source, key, None, command="OK (committed)",
-                              explanation="The database confirms the commit.")
-        return value
+                     changes=(change,), note=("db-upsert", None))
+        yield t.step("Database", source, "REPLY", key=key, command=f"OK (committed v{version})",
+                     note=("db-committed", {"version": version}))
+        return version
 
-    # ---- what the learner sees and resets -------------------------------------------------------
-    def cache_entries(self, queue: list[dict[str, str]] | None = None) -> list[CacheEntry]:
-        """The learner's cached keys with their values and remaining TTL, ordered by key; pass the
-        queue's entries if you already read them."""
-        prefix = self.redis_key("")
-        pending = {e["key"] for e in (self.queue_entries() if queue is None else queue)}
-        entries = []
-        for redis_key in sorted(self.cache.scan_iter(match=_glob_escape(prefix) + "*", count=500)):
-            value = self.cache.get(redis_key)
-            if value is None:  # expired between SCAN and GET
-                continue
-            ttl = self.cache.ttl(redis_key)
-            key = redis_key[len(prefix):]
-            entries.append(CacheEntry(key, value, ttl if ttl >= 0 else None, key in pending))
-        return entries
+    # ---- time ---------------------------------------------------------------------------------
+    def advance_time(self, seconds: float) -> list[Trace]:
+        """Fast-forward: move the clock and every TTL in the learner's cache by `seconds`. Keys whose time
+        runs out are gone (on fakeredis and on a real Redis alike), and background work that falls due
+        runs at its moment. Returns the traces of what happened meanwhile, oldest first."""
+        if seconds < 0:
+            raise ValueError("time does not run backwards")
+        traces = self._run_until(self.clock.now() + seconds)
+        self._sync_ttls()
+        return traces
 
-    def queue_entries(self, count: int | None = None) -> list[dict[str, str]]:
-        """Writes queued for the database, oldest first (only write-behind queues any)."""
+    def wall_time_passed(self, seconds: float) -> list[Trace]:
+        """Real time went by (the page follows the wall clock): the cache's own TTLs already moved, so
+        only the lab's clock catches up, expiring keys and running background work that fell due."""
+        return self._run_until(self.clock.now() + max(0.0, seconds))
+
+    def next_expiry_in(self) -> float | None:
+        """Seconds until the next cached key expires, or None if no key has a TTL."""
+        at = self._next_expiry()
+        return None if at is None else max(0.0, at - self.clock.now())
+
+    def _next_expiry(self) -> float | None:
+        heap, cached = self._expiries, self.state.cache
+        while heap:
+            at, key = heap[0]
+            item = cached.get(key)
+            if item is not None and item.expires_at == at:
+                return at
+            heapq.heappop(heap)       # the key was deleted or set again since: forget this moment
+        return None
+
+    def _background_due_at(self) -> float | None:
+        """When background work (write-behind's flusher) is next due; None if none is waiting."""
+        return None
+
+    def _next_event_at(self) -> float | None:
+        moments = [at for at in (self._next_expiry(), self._background_due_at()) if at is not None]
+        return min(moments) if moments else None
+
+    def _run_until(self, target: float) -> list[Trace]:
+        traces: list[Trace] = []
+        for _ in range(10_000):          # bounded; every round expires keys or runs the work that was due
+            at = self._next_event_at()
+            if at is None or at > target:
+                break
+            self.clock.advance_to(at)
+            ran = self._run_due()
+            if not ran:
+                break                    # a safety net: nothing due could run, so waiting longer cannot help
+            traces += ran
+        self.clock.advance_to(target)
+        return traces
+
+    def _run_due(self) -> list[Trace]:
+        """Expire what has run out, then let due background work run."""
+        return [trace for trace in (self._expire_due(), self.tick()) if trace is not None]
+
+    def tick(self) -> Trace | None:
+        """Let background work that is due run (only write-behind has any)."""
+        return None
+
+    def _expire_due(self) -> Trace | None:
+        now, heap, cached = self.clock.now(), self._expiries, self.state.cache
+        due = []
+        while heap and heap[0][0] <= now:
+            at, key = heapq.heappop(heap)
+            item = cached.get(key)
+            if item is not None and item.expires_at == at:
+                due.append((key, item))
+        if not due:
+            return None
+        # The cache's own clock: make sure the keys are gone there too (its TTLs may lag by a few ms).
+        self._quietly(lambda: self.cache.delete(*[self._kv + key for key, _ in due]))
+        trace = self._new_trace("expiry", due[0][0] if len(due) == 1 else None)
+        t = Recorder(self, trace)
+        for key, item in due:
+            t.step("Cache", "Cache", "EXPIRE", key=key, value=item.value, command=f"TTL of {key} ran out",
+                   changes=(Change("cache", key, item, None, "expired"),), note=("cache-expired", None))
+        return self._finished(trace)
+
+    def _sync_ttls(self) -> None:
+        """After a fast-forward, set each cached key's TTL in Redis to what the lab's clock says is left."""
+        now = self.clock.now()
+        timed = [(key, item.expires_at) for key, item in self.state.cache.items() if item.expires_at is not None]
+        if not timed:
+            return
+
+        def resync() -> None:
+            pipe = self.cache.pipeline(transaction=False)
+            for key, at in timed:
+                pipe.pexpire(self._kv + key, max(1, int((at - now) * 1000)))
+            pipe.execute()
+
+        self._quietly(resync)
+
+    def _quietly(self, call: Callable[[], Any]) -> Any:
+        """A call the cache's own machinery makes (its clock, a restart): no step of a request, and a cache
+        that does not answer only means the lab must compare notes with it later."""
+        try:
+            return call()
+        except CallFailures as err:
+            self.cache_error, self._resync_needed = str(err), True
+            return None
+
+    # ---- faults ---------------------------------------------------------------------------------
+    def crash_cache(self) -> Trace:
+        """Fault: the cache restarts empty; this learner's cached values and queued writes are gone."""
+        trace = self._new_trace("crash")
+        t = Recorder(self, trace)
+        lost = self._queued_writes()
+        try:
+            self._delete_all_keys()
+        except CallFailures as err:
+            t.fail("Cache", "Cache", "CRASH", err, command="could not reach the cache server",
+                   note=("crash-unreachable", {"error": str(err)}))
+            return self._finished(trace)
+        state = self.state
+        changes = [Change("cache", key, item, None, "crashed") for key, item in state.cache.items()]
+        changes += [Change("queue", key, item, None, "crashed") for key, item in state.queue.items()]
+        changes += [Change("pending", key, item, None, "crashed") for key, item in state.pending.items()]
+        self.counters.lost_writes += len(lost)
+        trace.lost = tuple(lost)
+        note = ("crash-lost", {"lost": len(lost), "found": tuple(key for key, _ in lost)}) if lost else \
+            ("crash-queue-empty" if self.has_queue else "crash", None)
+        t.step("Cache", "Cache", "CRASH", command="cache restarted empty", outcome="error", changes=tuple(changes),
+               note=note)
+        return self._finished(trace)
+
+    def _queued_writes(self) -> list[tuple[str, str]]:
+        """Acknowledged writes waiting in a queue, as (key, value), oldest first (write-behind only)."""
         return []
 
-    def pending_keys(self) -> set[str]:
-        """Keys with a queued write the database has not received yet."""
-        return {e["key"] for e in self.queue_entries()}
-
-    def snapshot(self) -> Snapshot:
-        """The cache, the database and the queue as they are now (read past a simulated outage)."""
-        queue = self.queue_entries()
-        return Snapshot(tuple(self.cache_entries(queue)), tuple(self.db.rows()), tuple(queue))
-
-    def clear_cache(self) -> int:
+    def _delete_all_keys(self) -> int:
         """Delete this learner's keys only (never FLUSHALL on a shared server); returns how many."""
-        names = list(self.cache.scan_iter(match=_glob_escape(self.namespace) + "*", count=500))
+        names = list(self.cache.scan_iter(match=_glob_escape(self.namespace) + "*", count=SCAN_COUNT))
         return self.cache.delete(*names) if names else 0
-
-    def crash_cache(self) -> Trace:
-        """Fault: the cache loses everything it held for this learner, queued writes included."""
-        trace = Trace(self.name, "crash", client=self.client)
-        lost = self._queued_count()
-        self.clear_cache()
-        self.counters.lost_writes += lost
-        lost_text = (f" {lost} queued write(s), acknowledged but never written to the database, are lost."
-                     if self.has_queue else " The database still holds every committed row.")
-        Recorder(trace, self.clock).step(
-            "Cache", "Cache", "CRASH", command="cache restarted empty", outcome="error",
-            explanation="The cache crashed and came back empty." + lost_text)
-        if self.record_states:
-            trace.states.append(self.snapshot())
-        self.log.append(trace)
-        return trace
-
-    def _queued_count(self) -> int:
-        return 0
 
     def reset(self) -> None:
         """Back to the seeded database, an empty cache, zero counters and an empty log."""
-        self.clear_cache()
+        self._quietly(self._delete_all_keys)
         self.db.reset()
-        self.counters = Counters()
-        self.log.clear()
+        self.cache_down = False
+        self._reset_memory()
+
+    # ---- the tables -----------------------------------------------------------------------------
+    def live(self) -> LabState:
+        """The tables as they are now (the lab's own record of every change; no call to Redis or SQLite)."""
+        self.state.now = self.clock.now()
+        return self.state
+
+    def state_at(self, trace: Trace, step_number: int) -> LabState | None:
+        """The tables right after step `step_number` of `trace`: the live state with every later change
+        undone, whichever request made it. None if that step has left the history."""
+        if not trace.steps:
+            return self.live()
+        step = trace.steps[min(max(step_number, 1), len(trace.steps)) - 1]
+        history = self.history
+        if history and history[0].seq > step.seq + 1:
+            return None              # some later step has left the history: it cannot be undone
+        state = self.state.copy()
+        for later in reversed(history):
+            if later.seq <= step.seq:
+                break
+            for change in reversed(later.changes):
+                state.undo(change)
+        state.now = step.at_ms / 1000
+        return state
+
+    def read_real_state(self) -> LabState:
+        """The learner's cache and queue as Redis holds them now, and the database as SQLite does:
+        what the lab's own record must agree with (the tests check it; `resync` repairs it)."""
+        real = LabState(self.db.rows(), self.clock.now())
+        prefix = self._kv
+        names = sorted(self.cache.scan_iter(match=_glob_escape(prefix) + "*", count=SCAN_COUNT))
+        if names:
+            pipe = self.cache.pipeline(transaction=False)
+            for name in names:
+                pipe.get(name)
+                pipe.pttl(name)
+            answers = pipe.execute()
+            known = self.state.cache
+            for name, value, pttl in zip(names, answers[::2], answers[1::2], strict=True):
+                if value is None:
+                    continue
+                key = name[len(prefix):]
+                expires = self.clock.now() + pttl / 1000 if pttl >= 0 else None
+                item = known.get(key)
+                real.cache[key] = CacheItem(value, expires, item.version if item and item.value == value else None)
+        self._read_real_queue(real)
+        return real
+
+    def _read_real_queue(self, real: LabState) -> None:
+        """Write-behind fills in its queue and pending index."""
+
+    def resync(self) -> Trace | None:
+        """Compare notes with the cache after it failed to answer (a real server that restarted may have
+        lost keys): record what differs as one step, so the tables show the cache as it really is."""
+        try:
+            real = self.read_real_state()
+        except CallFailures as err:
+            self.cache_error, self._resync_needed = str(err), True
+            return None
+        self._resync_needed = False
+        self.cache_error = None
+        changes = []
+        for table in ("cache", "queue", "pending"):
+            mine, theirs = getattr(self.state, table), getattr(real, table)
+            for key in set(mine) | set(theirs):
+                before, after = mine.get(key), theirs.get(key)
+                if before is None or after is None or _differs(before, after):
+                    changes.append(Change(table, key, before, after, "vanished" if after is None else "found"))
+        if not changes:
+            return None
+        trace = self._new_trace("resync")
+        Recorder(self, trace).step("Cache", "Cache", "RESYNC", command="compared with the cache server",
+                                   outcome="error", changes=tuple(changes),
+                                   note=("resync", {"lost": sum(c.after is None for c in changes)}))
+        return self._finished(trace)
+
+    def resync_if_needed(self) -> Trace | None:
+        return self.resync() if self._resync_needed else None
+
+
+def _differs(mine: object, theirs: object) -> bool:
+    """Whether two entries differ in what matters (a cached value: its value, not a few ms of TTL)."""
+    if isinstance(mine, CacheItem) and isinstance(theirs, CacheItem):
+        return mine.value != theirs.value or (mine.expires_at is None) != (theirs.expires_at is None)
+    return mine != theirs
 
 
 def _glob_escape(text: str) -> str:
     """Escape Redis glob metacharacters so a namespace matches only itself."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+

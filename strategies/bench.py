@@ -1,26 +1,23 @@
 """Benchmark: what the simulation core costs on top of the Redis and SQLite calls it makes.
 
-Run as `python -m strategies.bench [--ops N] [--rounds R] [--json] [--redis-url URL]`.
+Run as `python -m strategies.bench [--ops N] [--rounds R] [--json] [--redis-url URL] [--growth]`.
 
 For each pattern, the same seeded workload (N operations: 80 % reads, 20 % writes, over a fixed set of
 keys that are all in the database) runs twice, each time against a fresh cache and a fresh in-memory
 SQLite database holding the same rows:
 
 * core: through the pattern's Lab (`lab.read()` / `lab.write()`), with everything a learner's request
-  does: input validation, one Trace per request and one Step dataclass per arrow, counters, the
-  stale-read check and the log. Nothing is switched off.
-* raw:  the floor, i.e. the same Redis and SQLite calls made directly, without the core — every call the
-  core makes, its bookkeeping calls included, so the ratio is the cost of the core's own Python
-  (validation, traces and steps, stepping, counters, the log):
-    - read (every pattern): GET; on a miss also the SELECT the core's Database runs, and SET EX ttl; then
-      the stale-read check's SELECT of the committed value (and, on write-behind, when the value read
-      differs from it, the XRANGE of the queue that tells a pending write from a stale one).
-    - cache-aside / read-through write: the UPSERT (same SQL, in a BEGIN IMMEDIATE … COMMIT transaction,
-      under a lock, as `Database` does), then DEL.
+  does: input validation, one Trace per request and one Step per arrow, each with its changes applied to
+  the lab's tables and the code line that made it, counters, the stale-read check and the log.
+* raw:  the floor, i.e. the same Redis and SQLite calls made directly, without the core:
+    - read (every pattern): GET; on a miss the SELECT of value and version, and SET EX ttl; write-behind
+      first asks its pending index (HGET) and, if a write is queued, SETs that value instead.
+    - cache-aside / read-through write: the UPSERT … RETURNING version (in a BEGIN IMMEDIATE … COMMIT
+      transaction, under a lock, as `Database` does), then DEL.
     - write-through write: the UPSERT, then SET EX ttl.
-    - write-behind write: SET (no TTL), XADD, and the XLEN that tells whether a batch is full; each time
-      it is, the flush: XRANGE of the batch, one transaction upserting the (coalesced) rows, XDEL. A final
-      flush drains the rest, on both sides, so every flush is amortised over the writes.
+    - write-behind write: the enqueue script (EVALSHA: SET, HSET, XADD); each time the queue holds a full
+      batch, the flush: the read-batch script, one transaction upserting the rows, the acknowledge script.
+      A final flush drains the rest, on both sides.
 
 The cache is fakeredis with an explicit FakeServer per run, or a real Redis when --redis-url (or
 $REDIS_URL) is given; each run then uses its own key namespace and deletes its keys afterwards.
@@ -29,6 +26,12 @@ After every run the two sides are checked against each other: same hits, same da
 
 The figure of merit is ratio = core time / raw time for the same workload. The goal is ratio <= 1.15
 on fakeredis: the teaching layer should cost at most 15 % on top of the calls it teaches.
+
+--growth measures a long session instead, through the code path a page click takes (the request, then
+the diagram, the narration and the tables at the first step, from `strategies.views`): 1,000 requests
+of distinct keys (a write of a new key, then a read of it, over and over) in one lab with the page's
+settings. It prints the cost of the first and the last reads (median of 25 each) and their ratio (goal
+<= 1.2), and the memory the lab grew by per 1,000 requests (goal <= 20 MB), measured with tracemalloc.
 """
 
 from __future__ import annotations
@@ -40,13 +43,16 @@ import math
 import os
 import random
 import sqlite3
+import statistics
 import sys
+import tempfile
 import threading
 import time
+import tracemalloc
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 import fakeredis
@@ -54,8 +60,10 @@ import redis
 
 from . import PATTERNS
 from .cache import CacheUnavailable, connect_cache
-from .database import SCHEMA, SEED_ROWS, UPSERT, Database
-from .write_behind import WriteBehind
+from .database import SCHEMA, SEED_ROWS, SELECT, UPSERT, Database
+from .diagram import build_diagram
+from .views import cache_rows, db_rows, queue_rows
+from .write_behind import ACKNOWLEDGE, ENQUEUE, READ_BATCH, WriteBehind
 
 DEFAULT_OPS = 2_000
 DEFAULT_ROUNDS = 7
@@ -65,8 +73,10 @@ TTL_SECONDS = 60
 BATCH_SIZE = 10
 SEED = 20_240_501
 GOAL_RATIO = 1.15
-# The statement `Database.row()` (behind `Database.get()`) runs for a read.
-VALUE_SQL = "SELECT value FROM kv WHERE key = ?"
+GROWTH_REQUESTS = 1_000
+GROWTH_SAMPLE = 25
+GOAL_GROWTH_RATIO = 1.2
+GOAL_GROWTH_MB = 20.0
 BENCH_ROWS: tuple[tuple[str, str], ...] = tuple((f"item:{n:03d}", f"initial value {n}") for n in range(KEY_COUNT))
 
 Side = Literal["core", "raw"]
@@ -87,7 +97,6 @@ class RunResult:
     seconds: float
     hits: int
     rows: dict[str, tuple[str, int]]  # the database afterwards: key -> (value, version)
-    stale: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,21 +150,16 @@ def open_cache(redis_url: str | None) -> redis.Redis:
 
 def delete_namespace(cache: redis.Redis, namespace: str) -> None:
     """Delete one run's keys (matters on a real server; never FLUSHDB)."""
-    names = list(cache.scan_iter(match=namespace + "*", count=500))
+    names = list(cache.scan_iter(match=namespace.replace("[", "\\[") + "*", count=500))
     if names:
         cache.delete(*names)
 
 
 def new_namespace() -> str:
-    return f"bench:{uuid.uuid4().hex[:12]}:"
+    return f"bench:{{{uuid.uuid4().hex[:12]}}}:"
 
 
 # ---- the raw floor: the same calls, made directly -------------------------------------------------
-
-
-def _now() -> str:
-    """The updated_at column, computed as `Database` computes it."""
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class RawDatabase:
@@ -166,24 +170,25 @@ class RawDatabase:
         self._conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None, timeout=5.0)
         self._conn.execute("PRAGMA busy_timeout = 5000")
         self._conn.execute(SCHEMA)
+        self.clock = 0.0
         self.upsert_many(list(rows))
 
-    def select(self, key: str) -> str | None:
+    def select(self, key: str) -> tuple[str, int] | None:
         with self._lock:
-            found = self._conn.execute(VALUE_SQL, (key,)).fetchone()
-        return found[0] if found else None
+            return self._conn.execute(SELECT, (key,)).fetchone()
 
-    def upsert_many(self, items: Sequence[tuple[str, str]]) -> None:
+    def upsert_many(self, items: Sequence[tuple[str, str]]) -> list[int]:
         """One transaction, all rows or none, as `Database.put_many()`."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            execute = self._conn.execute
+            execute("BEGIN IMMEDIATE")
             try:
-                for key, value in items:
-                    self._conn.execute(UPSERT, (key, value, _now()))
+                versions = [execute(UPSERT, (key, value, self.clock)).fetchone()[0] for key, value in items]
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            execute("COMMIT")
+            return versions
 
     def snapshot(self) -> dict[str, tuple[str, int]]:
         found = self._conn.execute("SELECT key, value, version FROM kv").fetchall()
@@ -199,11 +204,18 @@ class RawPattern:
     def __init__(self, pattern: str, cache: redis.Redis, db: RawDatabase, namespace: str) -> None:
         self.cache = cache
         self.db = db
-        self.namespace = namespace
+        self.kv = f"{namespace}kv:"
         self.queue_key = f"{namespace}wb:queue"
+        self.pending_key = f"{namespace}wb:pending"
+        self.pending_ids_key = f"{namespace}wb:pending-ids"
         self.hits = 0
-        self.stale = 0
-        self.write_behind_reads = pattern == "write-behind"
+        self.queued = 0
+        self.entries = 0
+        self.behind = pattern == "write-behind"
+        if self.behind:
+            self.enqueue = cache.register_script(ENQUEUE)
+            self.read_batch = cache.register_script(READ_BATCH)
+            self.acknowledge = cache.register_script(ACKNOWLEDGE)
         writers: dict[str, Callable[[str, str], None]] = {
             "cache-aside": self.write_invalidate,
             "read-through": self.write_invalidate,
@@ -212,46 +224,53 @@ class RawPattern:
         }
         self.write = writers[pattern]
 
-    def redis_key(self, key: str) -> str:
-        return f"{self.namespace}kv:{key}"
-
     def read(self, key: str) -> str | None:
-        redis_key = self.redis_key(key)
-        value = self.cache.get(redis_key)
+        name = self.kv + key
+        value = self.cache.get(name)
         if value is not None:
             self.hits += 1
-        else:
-            value = self.db.select(key)
-            if value is not None:
-                self.cache.set(redis_key, value, ex=TTL_SECONDS)
-        if value != self.db.select(key):   # the stale-read check
-            queued = self.cache.xrange(self.queue_key) if self.write_behind_reads else []
-            pending = [fields["value"] for _, fields in queued if fields["key"] == key]
-            self.stale += not pending or pending[-1] != value
-        return value
+            return value
+        if self.behind:
+            queued = self.cache.hget(self.pending_key, key)
+            if queued is not None:
+                self.cache.set(name, queued)
+                return queued
+        found = self.db.select(key)
+        if found is None:
+            return None
+        self.cache.set(name, found[0], ex=TTL_SECONDS)
+        return found[0]
 
     def write_invalidate(self, key: str, value: str) -> None:
         self.db.upsert_many([(key, value)])
-        self.cache.delete(self.redis_key(key))
+        self.cache.delete(self.kv + key)
 
     def write_through(self, key: str, value: str) -> None:
         self.db.upsert_many([(key, value)])
-        self.cache.set(self.redis_key(key), value, ex=TTL_SECONDS)
+        self.cache.set(self.kv + key, value, ex=TTL_SECONDS)
 
     def write_behind(self, key: str, value: str) -> None:
-        self.cache.set(self.redis_key(key), value)
-        self.cache.xadd(self.queue_key, {"key": key, "value": value, "at": f"{time.monotonic():.6f}"})
-        if self.cache.xlen(self.queue_key) >= BATCH_SIZE:
+        self.entries += 1
+        status, _ = self.enqueue(keys=[self.kv + key, self.pending_key, self.pending_ids_key, self.queue_key],
+                                 args=[key, value, f"{self.entries}-1", "0.0", 1, 0])
+        self.queued += status == "queued"
+        if self.queued >= BATCH_SIZE:
             self.flush_batch()
 
     def flush_batch(self) -> None:
-        entries = self.cache.xrange(self.queue_key, count=BATCH_SIZE)
-        rows = {fields["key"]: fields["value"] for _, fields in entries}  # coalesced: the last value wins
-        self.db.upsert_many(list(rows.items()))
-        self.cache.xdel(self.queue_key, *[entry_id for entry_id, _ in entries])
+        batch = self.read_batch(keys=[self.queue_key, self.pending_key, self.pending_ids_key], args=[BATCH_SIZE])
+        last = {key: (value, entry) for entry, key, value in batch}
+        self.db.upsert_many([(key, value) for _, key, value in batch])
+        ids = [entry for entry, _, _ in batch]
+        args = [TTL_SECONDS, len(ids), *ids]
+        for key, (value, entry) in last.items():
+            args += [key, value, entry]
+        self.acknowledge(keys=[self.queue_key, self.pending_key, self.pending_ids_key,
+                               *[self.kv + key for key in last]], args=args)
+        self.queued -= len(ids)
 
     def drain(self) -> None:
-        while self.cache.xlen(self.queue_key):
+        while self.queued > 0:
             self.flush_batch()
 
 
@@ -284,11 +303,11 @@ def run_core(pattern: str, workload: Sequence[Operation], redis_url: str | None)
 
     try:
         seconds = _timed(run)
-        failed = [trace for trace in lab.log if not trace.ok]
+        failed = [trace for trace in lab.log.values() if not trace.ok]
         if failed:
             raise RuntimeError(f"{pattern}: {len(failed)} core request(s) failed, first: {failed[0].error}")
         rows = {row.key: (row.value, row.version) for row in db.rows()}
-        return RunResult(seconds, lab.counters.hits, rows, lab.counters.stale_reads)
+        return RunResult(seconds, lab.counters.hits, rows)
     finally:
         delete_namespace(cache, namespace)
         cache.close()
@@ -311,7 +330,7 @@ def run_raw(pattern: str, workload: Sequence[Operation], redis_url: str | None) 
 
     try:
         seconds = _timed(run)
-        return RunResult(seconds, raw.hits, db.snapshot(), raw.stale)
+        return RunResult(seconds, raw.hits, db.snapshot())
     finally:
         delete_namespace(cache, namespace)
         cache.close()
@@ -323,8 +342,6 @@ def check_same_work(pattern: str, core: RunResult, raw: RunResult) -> None:
     if core.hits != raw.hits:
         raise RuntimeError(f"{pattern}: core had {core.hits} hits, raw {raw.hits}; the bench is not comparing "
                            "like with like")
-    if core.stale != raw.stale:
-        raise RuntimeError(f"{pattern}: core counted {core.stale} stale reads, raw {raw.stale}")
     if core.rows != raw.rows:
         raise RuntimeError(f"{pattern}: core and raw left different database rows")
 
@@ -349,6 +366,86 @@ def bench(ops: int, rounds: int, redis_url: str | None) -> list[PatternFigures]:
             for pattern in PATTERNS]
 
 
+# ---- a long session: the cost of a click after many requests --------------------------------------------
+
+
+@dataclass(frozen=True)
+class GrowthFigures:
+    pattern: str
+    requests: int
+    first_read_ms: float
+    last_read_ms: float
+    mb_per_1000: float
+
+    @property
+    def ratio(self) -> float:
+        return self.last_read_ms / self.first_read_ms
+
+    def line(self) -> str:
+        return (f"{self.pattern:<15} first read {self.first_read_ms:6.3f} ms   last read {self.last_read_ms:6.3f} ms"
+                f"   ratio {self.ratio:.2f}   memory {self.mb_per_1000:5.1f} MB per 1,000 requests")
+
+    def as_json(self) -> dict[str, float]:
+        return {"requests": self.requests, "first_read_ms": round(self.first_read_ms, 4),
+                "last_read_ms": round(self.last_read_ms, 4), "ratio": round(self.ratio, 4),
+                "mb_per_1000": round(self.mb_per_1000, 3)}
+
+
+def page_click(lab, operation: Operation) -> None:
+    """What one click makes the page do, without Streamlit: the request, then the diagram, the narration
+    and the tables at its first step (playback starts there), as `pages/` renders them."""
+    trace = lab.read(operation.key) if operation.is_read else lab.write(operation.key, operation.value)
+    build_diagram(lab.topology, trace, 1).source
+    trace.steps[0].explanation
+    state = lab.state_at(trace, 1)
+    changed = frozenset(change.key for change in trace.steps[0].changes)
+    cache_rows(state, changed=changed), db_rows(state, changed=changed)
+    if lab.has_queue:
+        queue_rows(state)
+
+
+def growth_workload(requests: int) -> list[Operation]:
+    """A write of a new key, then a read of it, and again: every request on a key no earlier pair used."""
+    workload = []
+    for number in range(requests // 2):
+        key = f"learner:{number:05d}"
+        workload += [Operation(key, f"value {number}"), Operation(key)]
+    return workload
+
+
+def growth(pattern: str, requests: int = GROWTH_REQUESTS) -> GrowthFigures:
+    """One lab as a page builds it (file SQLite, the page's TTL and batch settings), `requests` clicks."""
+    workload = growth_workload(requests)
+    with tempfile.TemporaryDirectory() as folder:
+        lab = PATTERNS[pattern](fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
+                                Database(str(Path(folder) / "lab.sqlite3")), ttl_seconds=TTL_SECONDS)
+        reads: list[float] = []
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for operation in workload:
+            start = time.perf_counter()
+            page_click(lab, operation)
+            if operation.is_read:
+                reads.append(time.perf_counter() - start)
+        grown = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        # Timed again without tracemalloc, which slows every allocation: a fresh lab, the same clicks.
+        lab.db.close()
+        lab = PATTERNS[pattern](fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
+                                Database(str(Path(folder) / "timed.sqlite3")), ttl_seconds=TTL_SECONDS)
+        reads = []
+        gc.collect()
+        for operation in workload:
+            start = time.perf_counter()
+            page_click(lab, operation)
+            if operation.is_read:
+                reads.append(time.perf_counter() - start)
+        lab.db.close()
+    first = statistics.median(reads[:GROWTH_SAMPLE]) * 1000
+    last = statistics.median(reads[-GROWTH_SAMPLE:]) * 1000
+    return GrowthFigures(pattern, len(workload), first, last, grown / 1e6 * 1000 / len(workload))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m strategies.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=DEFAULT_OPS, help=f"operations per run (default {DEFAULT_OPS})")
@@ -357,39 +454,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or None,
                         help="a real Redis server (default: $REDIS_URL, else fakeredis)")
-    parser.add_argument("--browser", action="store_true",
-                        help="also time click-to-diagram in Chromium, app page vs a bare Streamlit page "
-                             "(strategies/bench_browser.py)")
-    parser.add_argument("--browser-only", action="store_true", help="the browser part only (implies --browser)")
+    parser.add_argument("--growth", action="store_true",
+                        help=f"also measure a long session: {GROWTH_REQUESTS:,} requests through a page's code path")
+    parser.add_argument("--growth-only", action="store_true", help="the long-session part only")
     args = parser.parse_args(argv)
     if args.ops < 1 or args.rounds < 1:
         parser.error("--ops and --rounds must be at least 1")
-    figures: list[PatternFigures] = []
-    if not args.browser_only:
+    found: dict[str, object] = {}
+    if not args.growth_only:
         try:
             figures = bench(args.ops, args.rounds, args.redis_url)
         except CacheUnavailable as err:
             print(err, file=sys.stderr)
             return 2
-        if not args.json:
-            for f in figures:
+        for f in figures:
+            found[f.pattern] = f.as_json()
+            if not args.json:
                 print(f.line(), flush=True)
-    browser = None
-    if args.browser or args.browser_only:
-        from . import bench_browser
-
-        try:
-            browser = bench_browser.run()
-        except bench_browser.BrowserBenchError as err:
-            print(f"browser bench failed: {err}", file=sys.stderr)
-            return 2
+    if args.growth or args.growth_only:
+        grown = [growth(pattern) for pattern in PATTERNS]
+        found["growth"] = {g.pattern: g.as_json() for g in grown}
+        if not args.json:
+            print(f"\nA long session ({GROWTH_REQUESTS:,} requests of distinct keys, through the page's code path; "
+                  f"goals: ratio <= {GOAL_GROWTH_RATIO}, <= {GOAL_GROWTH_MB:g} MB per 1,000 requests)")
+            for g in grown:
+                print(g.line(), flush=True)
     if args.json:
-        found: dict[str, object] = {f.pattern: f.as_json() for f in figures}
-        if browser is not None:
-            found["browser"] = browser.as_json()
         print(json.dumps(found, indent=2))
-    elif browser is not None:
-        print("\n".join(browser.lines()))
     return 0
 
 

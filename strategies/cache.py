@@ -12,6 +12,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import fakeredis
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+# A learner's click must say "the cache is not answering" within a moment, not after long retries.
+FAIL_FAST = dict(socket_connect_timeout=1, socket_timeout=2, retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1))
 
 
 class CacheUnavailable(RuntimeError):
@@ -41,7 +46,7 @@ def connect_cache(url: str | None = None) -> redis.Redis:
     if not url:
         return fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
     try:
-        client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5)
+        client = redis.Redis.from_url(url, decode_responses=True, **FAIL_FAST)
         client.ping()
     except (redis.RedisError, ValueError, OSError) as err:
         raise CacheUnavailable(f"Cannot reach the Redis server at {redact(url)}: {err}") from None

@@ -4,13 +4,18 @@ read:  App → Cache GET ─ hit ─→ Cache → App value                     
                        └ miss → Cache → App nil, App → Database SELECT, Database → App row,
                                 App → Cache SET key value EX ttl                         (5 steps)
 write: App → Database UPSERT, Database → App OK, App → Cache DEL key (invalidate)        (3 steps)
+
+The cache is optional here, and that is the pattern's strength: when the cache does not answer,
+a read falls back to the database (a degraded read: slower, nothing cached) and a write still
+commits; only its invalidation fails, and the cache may serve the old value once it is back,
+until the TTL ends it.
 """
 
 from __future__ import annotations
 
-from .base import Lab, Steps, shorten
+from .base import FAILED, Lab, Steps
 from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
-from .trace import Recorder
+from .narration import explain_warning
 
 
 class CacheAside(Lab):
@@ -28,20 +33,32 @@ class CacheAside(Lab):
         rows=(("Cache", "App", "Database"),),
     )
 
-    def _read(self, t: Recorder, key: str) -> Steps:
-        cached = yield from self.cache_get(t, "App", key)
+    def _read(self, t, key: str) -> Steps:
+        cached = yield from self.cache_get(t, "App", key, tolerate=True)
+        if cached is FAILED:                    # the cache did not answer: read around it
+            t.trace.degraded = True
+            t.trace.warning = explain_warning("cache-aside-read-around")
+            loaded = yield from self.db_select(t, "App", key)
+            return loaded.value if loaded else None
         t.trace.hit = cached is not None
         if cached is not None:
             return (yield from self.reply(t, "Cache", "App", key, cached, command="hit", outcome="hit",
-                                          explanation=f"Hit: the cache returns {shorten(cached)}; "
-                                                      "the database is not touched."))
+                                          note=("cache-aside-hit", None)))
         yield from self.reply(t, "Cache", "App", key, None, command="(nil) miss", outcome="miss",
-                              explanation="Miss: the cache has no such key, so the app must go to the database.")
-        value = yield from self.db_select(t, "App", key)
-        if value is not None:
-            yield from self.cache_set(t, "App", key, value, ttl=self.ttl_seconds)
-        return value
+                              note=("cache-aside-miss", None))
+        loaded = yield from self.db_select(t, "App", key)
+        if loaded is None:
+            return None
+        stored = yield from self.cache_set(t, "App", key, loaded.value, ttl=self.ttl_seconds,
+                                           version=loaded.version, tolerate=True)
+        if stored is FAILED:                    # the value is still good; only the next read misses again
+            t.trace.degraded = True
+            t.trace.warning = explain_warning("cache-aside-fill-failed")
+        return loaded.value
 
-    def _write(self, t: Recorder, key: str, value: str) -> Steps:
+    def _write(self, t, key: str, value: str) -> Steps:
         yield from self.db_upsert(t, "App", key, value)
-        yield from self.cache_delete(t, "App", key)
+        deleted = yield from self.cache_delete(t, "App", key, tolerate=True)
+        if deleted is FAILED:                   # committed, but the old value may outlive the outage
+            t.trace.degraded = True
+            t.trace.warning = explain_warning("invalidation-failed")

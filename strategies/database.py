@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import NamedTuple
 
 SEED_ROWS: tuple[tuple[str, str], ...] = (
     ("user:1", "Ada Lovelace"),
@@ -27,14 +26,16 @@ CREATE TABLE IF NOT EXISTS kv (
     key        TEXT PRIMARY KEY,
     value      TEXT NOT NULL,
     version    INTEGER NOT NULL DEFAULT 1,
-    updated_at TEXT NOT NULL
+    updated_at REAL NOT NULL
 )
 """
 UPSERT = """
 INSERT INTO kv (key, value, version, updated_at) VALUES (?, ?, 1, ?)
 ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = kv.version + 1,
                                updated_at = excluded.updated_at
+RETURNING version
 """
+SELECT = "SELECT value, version FROM kv WHERE key = ?"
 # What the diagram prints on the arrows: the statements above, as the learner would read them.
 SELECT_SQL = "SELECT … WHERE key=?"
 UPSERT_SQL = "INSERT … ON CONFLICT"
@@ -44,20 +45,19 @@ class DatabaseUnavailable(RuntimeError):
     """The simulated outage: the database refuses every call while `down` is set."""
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     key: str
     value: str
     version: int
-    updated_at: str
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    updated_at: float    # simulated seconds, the lab's clock at the commit
 
 
 class Database:
-    """SQLite key/value store. `down` and `slowdown` are the simulation's database faults."""
+    """SQLite key/value store. `down` and `slowdown` are the simulation's database faults.
+
+    Only the lab writes its database, so the lab's `LabState` mirrors it from the versions these
+    methods return; `rows()` is read once, when the lab starts or is reset.
+    """
 
     def __init__(self, path: str = ":memory:", *, seed: bool = True) -> None:
         self.path = path
@@ -80,29 +80,25 @@ class Database:
     def _seed_if_empty(self) -> None:
         (count,) = self._conn.execute("SELECT COUNT(*) FROM kv").fetchone()
         if count == 0:
-            self._write_batch(SEED_ROWS)
+            self._write_batch(SEED_ROWS, 0.0)
 
-    def _write_batch(self, items) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
+    def _write_batch(self, items, at: float) -> list[int]:
+        """One transaction, all rows or none; the version each row has after it."""
+        execute = self._conn.execute
+        execute("BEGIN IMMEDIATE")
         try:
-            for key, value in items:
-                self._conn.execute(UPSERT, (key, value, _now()))
+            versions = [execute(UPSERT, (key, value, at)).fetchone()[0] for key, value in items]
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        execute("COMMIT")
+        return versions
 
-    def get(self, key: str) -> str | None:
-        """The committed value of `key`, or None."""
+    def get(self, key: str) -> tuple[str, int] | None:
+        """The committed (value, version) of `key`, or None."""
         with self._lock:
             self._check_up()
-            found = self._conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        return found[0] if found else None
-
-    def row(self, key: str) -> Row | None:
-        with self._lock:
-            self._check_up()
-            return self.peek_row(key)
+            return self._conn.execute(SELECT, (key,)).fetchone()
 
     def rows(self) -> list[Row]:
         """Every row, ordered by key; an observer's view that ignores the simulated outage."""
@@ -110,28 +106,17 @@ class Database:
             found = self._conn.execute("SELECT key, value, version, updated_at FROM kv ORDER BY key").fetchall()
         return [Row(*r) for r in found]
 
-    def peek(self, key: str) -> str | None:
-        """The committed value, read past the simulated outage (for counters, never for requests)."""
+    def put(self, key: str, value: str, at: float = 0.0) -> int:
+        """Insert or update one row (version + 1), committed before returning; the row's new version."""
         with self._lock:
-            found = self._conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        return found[0] if found else None
+            self._check_up()
+            return self._write_batch(((key, value),), at)[0]
 
-    def peek_row(self, key: str) -> Row | None:
-        """The committed row, read past the simulated outage (for the learner's view, never for requests)."""
-        with self._lock:
-            found = self._conn.execute(
-                "SELECT key, value, version, updated_at FROM kv WHERE key = ?", (key,)).fetchone()
-        return Row(*found) if found else None
-
-    def put(self, key: str, value: str) -> None:
-        """Insert or update one row (version + 1), committed before returning."""
-        self.put_many([(key, value)])
-
-    def put_many(self, items: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> None:
+    def put_many(self, items, at: float = 0.0) -> list[int]:
         """Write several rows in one transaction: all of them commit, or none does."""
         with self._lock:
             self._check_up()
-            self._write_batch(items)
+            return self._write_batch(items, at)
 
     def reset(self) -> None:
         """Back to the seeded rows (the learner's "Reset my lab")."""

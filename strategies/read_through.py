@@ -5,15 +5,17 @@ read:  App → Cache GET ─ hit ─→ Cache → App value                     
                                 Loader → Cache SET key value EX ttl, Cache → App value  (5 steps)
 write: App → Database UPSERT, Database → App OK, App → Cache DEL key (invalidate)        (3 steps)
 
-The application never reads the database itself. Write-through and write-behind read this way too,
-with the cache itself as the loader (`loader = "Cache"`).
+The application never reads the database itself, so for reads the cache is a hard dependency: when it
+does not answer, the read fails cleanly (nothing is read around it). A write is the application's own
+database write followed by an invalidation, as in cache-aside: it commits even when the DEL fails. Write-through and write-behind read this
+way too, with the cache itself as the loader (`loader = "Cache"`).
 """
 
 from __future__ import annotations
 
-from .base import Lab, Steps, shorten
+from .base import FAILED, Lab, Steps
 from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
-from .trace import Recorder
+from .narration import explain_warning
 
 
 class ReadThrough(Lab):
@@ -32,19 +34,32 @@ class ReadThrough(Lab):
         rows=(("App", "Cache", ""), ("", "Loader", "Database")),
     )
 
-    def _read(self, t: Recorder, key: str) -> Steps:
+    def _read(self, t, key: str) -> Steps:
         cached = yield from self.cache_get(t, "App", key)
         t.trace.hit = cached is not None
         if cached is None:
-            cached = yield from self.db_select(t, self.loader, key)
-            if cached is not None:
-                yield from self.cache_set(t, self.loader, key, cached, ttl=self.ttl_seconds)
-        outcome = "hit" if t.trace.hit else "miss"
-        answer = "the value it already held" if t.trace.hit else "what it loaded"
-        command = "value (hit)" if t.trace.hit else "value (loaded)" if cached is not None else "(nil) not found"
-        return (yield from self.reply(t, "Cache", "App", key, cached, command=command, outcome=outcome,
-                                      explanation=f"The cache returns {answer}: {shorten(cached)}."))
+            cached = yield from self._load(t, key)
+        if t.trace.hit:
+            command, note = "value (hit)", "read-through-hit"
+        elif cached is not None:
+            command, note = "value (loaded)", "read-through-loaded"
+        else:
+            command, note = "(nil) not found", "read-through-not-found"
+        return (yield from self.reply(t, "Cache", "App", key, cached, command=command,
+                                      outcome="hit" if t.trace.hit else "miss", note=(note, None)))
 
-    def _write(self, t: Recorder, key: str, value: str) -> Steps:
+    def _load(self, t, key: str) -> Steps:
+        """The loader: read the row, store it for next time; the value, or None if there is no row."""
+        loaded = yield from self.db_select(t, self.loader, key)
+        if loaded is None:
+            return None
+        yield from self.cache_set(t, self.loader, key, loaded.value, ttl=self.ttl_seconds, version=loaded.version)
+        return loaded.value
+
+    def _write(self, t, key: str, value: str) -> Steps:
+        # Read-through covers reads only: the app writes the database itself, then invalidates.
         yield from self.db_upsert(t, "App", key, value)
-        yield from self.cache_delete(t, "App", key)
+        deleted = yield from self.cache_delete(t, "App", key, tolerate=True)
+        if deleted is FAILED:                   # committed, but the old value may outlive the outage
+            t.trace.degraded = True
+            t.trace.warning = explain_warning("invalidation-failed")

@@ -1,13 +1,20 @@
 """One learner's lab: a cache (own fakeredis server, or own namespace on a shared Redis) and, per
 pattern, its own namespace and its own SQLite database, so each page shows only its pattern's doing
 and no learner ever sees another's writes.
+
+Simulated time follows the wall clock here (a TTL counts down while the learner watches), plus whatever
+the learner fast-forwards. With LAB_CLOCK=manual it moves only with requests and fast-forwards: tests
+use that, so that no test depends on how long it took to run.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -16,6 +23,7 @@ from . import PATTERNS
 from .base import Lab
 from .cache import backend_description, connect_cache
 from .database import Database
+from .trace import Trace
 
 
 def default_data_dir() -> Path:
@@ -23,32 +31,58 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("LAB_DATA_DIR", "data")) / "sessions"
 
 
-class LearnerSession:
-    """Everything one browser session owns. Labs are built on first use."""
+def clock_follows_wall() -> bool:
+    return os.environ.get("LAB_CLOCK", "").strip().lower() != "manual"
 
-    def __init__(self, *, redis_url: str | None = None, data_dir: Path | None = None) -> None:
+
+class LearnerSession:
+    """Everything one browser session owns. Labs are built on first use.
+
+    `lock` serialises what the session's reruns do to its labs (Streamlit may run a fragment's timer and a
+    click on different threads)."""
+
+    def __init__(self, *, redis_url: str | None = None, data_dir: Path | None = None,
+                 wall: Callable[[], float] | None = None) -> None:
         self.id = uuid.uuid4().hex[:16]
         self.cache: redis.Redis = connect_cache(redis_url)
         self.backend = backend_description(redis_url)
         self.folder = (data_dir or default_data_dir()) / self.id
         self.folder.mkdir(parents=True, exist_ok=True)
         self.labs: dict[str, Lab] = {}
-        self._walls: dict[str, float] = {}
+        self.lock = threading.RLock()
+        self.follows_wall = wall is not None or clock_follows_wall()
+        self._wall = wall or time.monotonic
+        self._marks: dict[str, float] = {}
 
     def lab(self, pattern: str) -> Lab:
         if pattern not in self.labs:
             db = Database(str(self.folder / f"{pattern}.sqlite3"))
-            lab = PATTERNS[pattern](cache=self.cache, db=db, namespace=f"lab:{self.id}:{pattern}:")
-            lab.record_states = True   # the page shows what each step left behind
-            self.labs[pattern] = lab
+            # {id} is a Redis Cluster hash tag: all of a learner's keys live in one slot.
+            self.labs[pattern] = PATTERNS[pattern](cache=self.cache, db=db, namespace=f"lab:{{{self.id}}}:{pattern}:")
+            self._marks[pattern] = self._wall()
         return self.labs[pattern]
 
-    def catch_up_clock(self, lab: Lab) -> None:
-        """Let simulated time follow the wall clock between reruns (requests add their own costs)."""
-        now = time.monotonic()
-        lab.clock.advance(max(0.0, now - self._walls.get(lab.name, now)))
-        self._walls[lab.name] = now
+    def follow_wall_clock(self, lab: Lab) -> list[Trace]:
+        """Let simulated time catch up with the wall clock since the last call (requests add their own
+        costs on top): keys expire and due background work runs. Returns what happened."""
+        now = self._wall()
+        elapsed = now - self._marks.get(lab.name, now)
+        self._marks[lab.name] = now
+        if not self.follows_wall or elapsed <= 0:
+            return []
+        return lab.wall_time_passed(elapsed)
 
     def reset(self) -> None:
         for lab in self.labs.values():
             lab.reset()
+
+    def close(self) -> None:
+        """Release what this session built: its keys, its SQLite files and, for fakeredis, its server."""
+        for lab in self.labs.values():
+            lab._quietly(lab._delete_all_keys)
+            lab.db.close()
+        self.labs.clear()
+        try:
+            self.cache.close()
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,20 +1,32 @@
 """What a request leaves behind: its steps as data, the simulated clock and the latency model.
 
 Each pattern performs real Redis and SQLite calls and records one `Step` per arrow a textbook figure
-would draw. Time is simulated: a step advances an injected clock by its modelled cost, so tests and
-the UI control time (as `cachetools.TTLCache(timer=...)` does) and nothing ever sleeps.
+would draw. A step carries the changes its call made (see `state`), the line of the pattern's own code
+that made it, and a note from which its explanation is written when somebody reads it. Time is
+simulated: a step advances an injected clock by its modelled cost, and `Lab.advance_time()` moves the
+clock and the cache's TTLs together, so tests and the UI control time (as `cachetools.TTLCache(timer=...)`
+does) and nothing ever sleeps.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from types import CodeType
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from .narration import explain
+
+if TYPE_CHECKING:
+    from .state import Change
 
 Outcome = Literal["hit", "miss", "ok", "error"]
 
 
 class SimClock:
     """Simulated time in seconds; it only moves when somebody advances it."""
+
+    __slots__ = ("_now",)
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = start
@@ -27,6 +39,11 @@ class SimClock:
             raise ValueError("time does not run backwards")
         self._now += seconds
 
+    def advance_to(self, moment: float) -> None:
+        """Move to `moment` if it is later than now (never backwards)."""
+        if moment > self._now:
+            self._now = moment
+
 
 @dataclass
 class Costs:
@@ -37,10 +54,27 @@ class Costs:
     db_write_ms: float = 20.0
 
 
+class CodeRef(NamedTuple):
+    """The line of a pattern's own code that performed a step: its code object and line number."""
+
+    code: CodeType
+    line: int
+
+    @property
+    def filename(self) -> str:
+        return self.code.co_filename
+
+    @property
+    def function(self) -> str:
+        return self.code.co_qualname
+
+
 class Step(NamedTuple):
     """One arrow of the figure: `source` asked `target` to do `action`, with this outcome.
 
-    A NamedTuple: immutable, and cheap enough to record on every call of every request.
+    A NamedTuple: immutable, and cheap enough to record on every call of every request. `seq` orders
+    steps across all requests of a lab (interleaved clients included); `changes` are what the call did
+    to the cache, the database or the queue; `note` is (narration id, fields) for `explanation`.
     """
 
     number: int
@@ -51,15 +85,23 @@ class Step(NamedTuple):
     value: str | None
     outcome: Outcome
     cost_ms: float
-    explanation: str
     command: str
     at_ms: float
-    background: bool = False
-    client: str = "A"
+    background: bool
+    client: str
+    seq: int
+    changes: tuple[Change, ...]
+    code: CodeRef | None
+    note: tuple[str, dict | None]
 
     @property
     def failed(self) -> bool:
         return self.outcome == "error"
+
+    @property
+    def explanation(self) -> str:
+        """One sentence for the learner, written from the note only when somebody reads it."""
+        return explain(self)
 
 
 @dataclass
@@ -73,6 +115,8 @@ class Counters:
     queued_writes: int = 0
     lost_writes: int = 0
     stale_reads: int = 0
+    degraded: int = 0      # requests served around a cache that did not answer
+    failed: int = 0        # requests that ended with an error
 
     @property
     def hit_ratio(self) -> float | None:
@@ -80,10 +124,15 @@ class Counters:
         return self.hits / lookups if lookups else None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Trace:
-    """Everything one request did, step by step, and how it ended."""
+    """Everything one request did, step by step, and how it ended.
 
+    `number` is the request's number in its lab for good (#17 stays #17 after older requests leave
+    the log). `operation` is read, write, flush, crash, expiry, time or resync.
+    """
+
+    number: int
     pattern: str
     operation: str
     key: str | None = None
@@ -91,11 +140,13 @@ class Trace:
     hit: bool | None = None
     ok: bool = True
     error: str | None = None
+    warning: str | None = None     # the request succeeded, but something the learner should know went wrong
     stale: bool = False
+    degraded: bool = False
+    finished: bool = False
     client: str = "A"
     steps: list[Step] = field(default_factory=list)
-    # One Snapshot (strategies.base) per step, taken right after it, when the lab records states.
-    states: list = field(default_factory=list)
+    lost: tuple[tuple[str, str], ...] = ()   # a crash: the acknowledged writes it destroyed (key, value)
 
     @property
     def latency_ms(self) -> float:
@@ -104,50 +155,38 @@ class Trace:
 
     @property
     def db_calls(self) -> int:
-        return sum(1 for step in self.steps if "Database" in (step.source, step.target) and step.action != "REPLY")
+        return sum(1 for step in self.steps if step.target == "Database")
 
     @property
     def outcome(self) -> str:
+        if not self.finished:
+            return "running"
         if not self.ok:
             return "error"
         if self.hit is not None:
             return "hit" if self.hit else "miss"
         return "ok"
 
+    @property
+    def label(self) -> str:
+        """e.g. "#3 read user:1", as the request log names it."""
+        return f"#{self.number} {self.operation} {self.key or ''}".rstrip()
 
-class Recorder:
-    """Builds a Trace: each `step()` appends a Step and advances the clock by its cost."""
 
-    __slots__ = ("trace", "clock")
+# Functions whose frames are skipped when a step looks for the pattern code that performed it.
+HELPER_CODES: set[CodeType] = set()
 
-    def __init__(self, trace: Trace, clock: SimClock) -> None:
-        self.trace = trace
-        self.clock = clock
 
-    def step(
-        self,
-        source: str,
-        target: str,
-        action: str,
-        *,
-        command: str,
-        explanation: str,
-        key: str | None = None,
-        value: str | None = None,
-        outcome: Outcome = "ok",
-        cost_ms: float = 0.0,
-        background: bool = False,
-    ) -> Step:
-        clock, steps = self.clock, self.trace.steps
-        if cost_ms:
-            clock.advance(cost_ms / 1000)
-        step = Step(len(steps) + 1, source, target, action, key, value, outcome, cost_ms, explanation, command,
-                    clock.now() * 1000, background, self.trace.client)
-        steps.append(step)
-        return step
+def helper(function):
+    """Mark a recording helper: a step records the line that called it, not a line inside it."""
+    HELPER_CODES.add(function.__code__)
+    return function
 
-    def fail(self, source: str, target: str, action: str, error: Exception | str, **details) -> Step:
-        """Record a failed call; the request ends with ok=False and this error."""
-        self.trace.ok = False
-        self.trace.error = str(error)
-        return self.step(source, target, action, outcome="error", **details)
+
+def calling_code(depth: int = 2) -> CodeRef | None:
+    """The first frame outside the recording helpers: the pattern's own line that made this call."""
+    frame = sys._getframe(depth)
+    helpers = HELPER_CODES
+    while frame is not None and frame.f_code in helpers:
+        frame = frame.f_back
+    return CodeRef(frame.f_code, frame.f_lineno) if frame is not None else None

@@ -2,32 +2,100 @@
 the change waits in a queue in Redis (a Stream, as RedisGears' rgsync keeps it) and a flusher later
 writes it to the database in batches.
 
-write:  App → Cache SET key value, Cache → Queue XADD, Cache → App acknowledged           (3 steps)
+write:  App → Cache: one Lua script sets the value and queues the change atomically (SET, HSET into
+        the pending index, XADD to the queue), Cache → Queue: queued, Cache → App: acknowledged  (3 steps)
         then, in the background, if a batch is due: a flush (below)
-flush:  Flusher → Queue XRANGE (oldest batch), Flusher → Database UPSERT × n in one transaction,
-        Database → Flusher OK, Flusher → Queue XDEL                                        (4 steps)
+flush:  Flusher → Queue: read the oldest batch (a script: XRANGE, values from the pending index),
+        Flusher → Database: UPSERT × n in one transaction, Database → Flusher: OK,
+        Flusher → Queue: acknowledge (a script: XDEL, settle the pending index, give the keys their TTL) (4 steps)
         a failed batch is rolled back and stays queued; it is retried after a backoff
-read:   through the cache, which loads a miss from the database itself (see read_through)
+read:   through the cache, which loads a miss itself: first from the pending index (a queued write
+        is newer than the database), else from the database (see read_through)
 
 A flush is due when the queue holds a full batch, when its oldest write has waited longer than the
-maximum delay, or when somebody calls `flush()`. Coalescing folds several queued writes to one key
-into one database write (the last value wins). The core starts no threads: time is the simulated
-clock, moved by requests and by whoever calls `tick()`.
+maximum delay, or when somebody calls `flush()`. With coalescing on (as Hazelcast's coalescing queue),
+a key has at most one queued entry: a newer write to it replaces the value waiting in the pending index
+and keeps its place, so 25 writes to a hot key are one pending write. The core starts no threads: time
+is the simulated clock, moved by requests, `advance_time()` and `tick()`.
+
+Written keys carry no TTL while their write waits: until the flush, the cache holds the only copy.
 """
 
 from __future__ import annotations
 
-from .base import CallFailures, RequestFailed, Steps, shorten
-from .database import UPSERT_SQL
+import heapq
+
+from .base import FAILED, Recorder, Request, Steps
+from .database import UPSERT_SQL, Row
 from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
+from .narration import explain_warning, plural
 from .read_through import ReadThrough
-from .trace import Recorder, Trace
+from .state import CacheItem, Change, LabState, PendingWrite, QueueItem
+from .trace import Trace
 
 MAX_BACKOFF_SECONDS = 60.0
 
+# KEYS: the cache entry, the pending values, the pending entry ids, the queue.
+# ARGV: key, value, entry id, queued at, coalesce ("1"/"0"), queue limit (0: none).
+ENQUEUE = """
+local key, value, id = ARGV[1], ARGV[2], ARGV[3]
+local coalesced = ARGV[5] == '1' and redis.call('HEXISTS', KEYS[2], key) == 1
+local limit = tonumber(ARGV[6])
+if not coalesced and limit > 0 and redis.call('XLEN', KEYS[4]) >= limit then
+  return {'full', ''}
+end
+redis.call('SET', KEYS[1], value)
+redis.call('HSET', KEYS[2], key, value)
+if coalesced then
+  return {'coalesced', redis.call('HGET', KEYS[3], key)}
+end
+if ARGV[5] == '1' then
+  redis.call('XADD', KEYS[4], id, 'key', key, 'at', ARGV[4])
+else
+  redis.call('XADD', KEYS[4], id, 'key', key, 'value', value, 'at', ARGV[4])
+end
+redis.call('HSET', KEYS[3], key, id)
+return {'queued', id}
+"""
 
-def _count(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+# KEYS: the queue, the pending values, the pending entry ids. ARGV: how many entries.
+# The oldest entries, each as {id, key, value}. A key's newest entry carries the newest value, which
+# waits in the pending index (a coalesced write replaces it there, not in the stream).
+READ_BATCH = """
+local batch = {}
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])) do
+  local fields = {}
+  for i = 1, #entry[2], 2 do fields[entry[2][i]] = entry[2][i + 1] end
+  local key, value = fields['key'], fields['value']
+  if redis.call('HGET', KEYS[3], key) == entry[1] then value = redis.call('HGET', KEYS[2], key) end
+  table.insert(batch, {entry[1], key, value or ''})
+end
+return batch
+"""
+
+# KEYS: the queue, the pending values, the pending entry ids, then the cache entry of each flushed key.
+# ARGV: ttl (0: none), n, n entry ids, then per flushed key: key, the value written, its last entry id.
+# A key leaves the pending index only if no newer write arrived meanwhile; then it gets its TTL, if the
+# cache still holds the value that was written.
+ACKNOWLEDGE = """
+local n = tonumber(ARGV[2])
+redis.call('XDEL', KEYS[1], unpack(ARGV, 3, 2 + n))
+local settled, timed, k = {}, {}, 0
+for i = 3 + n, #ARGV, 3 do
+  k = k + 1
+  local key, value, id = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if redis.call('HGET', KEYS[3], key) == id and redis.call('HGET', KEYS[2], key) == value then
+    redis.call('HDEL', KEYS[2], key)
+    redis.call('HDEL', KEYS[3], key)
+    table.insert(settled, key)
+    if tonumber(ARGV[1]) > 0 and redis.call('GET', KEYS[3 + k]) == value then
+      redis.call('EXPIRE', KEYS[3 + k], ARGV[1])
+      table.insert(timed, key)
+    end
+  end
+end
+return {settled, timed}
+"""
 
 
 class WriteBehind(ReadThrough):
@@ -49,143 +117,217 @@ class WriteBehind(ReadThrough):
     )
 
     def __init__(self, *args, batch_size: int = 10, max_delay_seconds: float = 5.0, coalesce: bool = True,
-                 **kwargs) -> None:
+                 queue_limit: int | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.batch_size = batch_size
         self.max_delay_seconds = max_delay_seconds
         self.coalesce = coalesce
+        self.queue_limit = queue_limit
+        self.queue_key = f"{self.namespace}wb:queue"
+        self.pending_key = f"{self.namespace}wb:pending"
+        self.pending_ids_key = f"{self.namespace}wb:pending-ids"
+        self._enqueue = self.cache.register_script(ENQUEUE)
+        self._read_batch = self.cache.register_script(READ_BATCH)
+        self._acknowledge = self.cache.register_script(ACKNOWLEDGE)
         self.retry_at = 0.0
         self.backoff_seconds = 1.0
+        self._entries = 0
 
-    @property
-    def queue_key(self) -> str:
-        return f"{self.namespace}wb:queue"
-
-    def _write(self, t: Recorder, key: str, value: str) -> Steps:
-        # No TTL: until it is flushed, the cache holds the only copy of this write.
-        yield from self.cache_set(t, "App", key, value)
-        yield from self._queue_call(
-            t, "Cache", "XADD", key=key, value=value, command=f"XADD queue {key}",
-            call=lambda: self.cache.xadd(self.queue_key, {"key": key, "value": value, "at": f"{self.clock.now():.6f}"}),
-            explanation=f"The change to {shorten(key)} joins the write-behind queue (a Redis Stream).")
+    # ---- the write ------------------------------------------------------------------------------
+    def _write(self, t, key: str, value: str) -> Steps:
+        self._entries += 1
+        entry = f"{self._entries}-1"
+        keys = [self._kv + key, self.pending_key, self.pending_ids_key, self.queue_key]
+        args = [key, value, entry, repr(self.clock.now()), int(self.coalesce), self.queue_limit or 0]
+        status, entry = yield from self.cache_call(
+            t, "App", "Cache", "SET", lambda: self._enqueue(keys=keys, args=args),
+            command=f"SET {key} + XADD queue (one script)", key=key, value=value,
+            changes=lambda answer, at: self._enqueued(key, value, answer, at),
+            note=lambda answer: (("wb-queue-full", {"limit": self.queue_limit}), "error") if answer[0] == "full"
+            else (("wb-write", None), "ok"))
+        if status == "full":                    # back-pressure: refused, so never acknowledged
+            t.trace.ok, t.trace.error = False, f"the queue is full ({self.queue_limit} writes waiting)"
+            yield from self.reply(t, "Cache", "App", key, None, command="refused: queue full", outcome="error",
+                                  note=("wb-refused", None))
+            return
         self.counters.queued_writes += 1
-        yield from self.reply(t, "Cache", "App", key, None, command="OK (queued)",
-                              explanation="Acknowledged at once: the database has not been written yet.")
+        yield from self.reply(t, "Cache", "Queue", key, value, action="XADD",
+                              command=f"queued as {entry}" if status == "queued" else f"coalesced into {entry}",
+                              note=(f"wb-{status}", {"entry": entry}))
+        yield from self.reply(t, "Cache", "App", key, None, command="OK (queued)", note=("wb-ack", None))
         reason = self._flush_due()
         if reason:
             yield from self._flush_batch(t, reason)
 
+    def _enqueued(self, key: str, value: str, answer: list[str], at: float) -> tuple[Change, ...]:
+        status, entry = answer
+        if status == "full":
+            return ()
+        state = self.state
+        changes = [Change("cache", key, state.cache.get(key), CacheItem(value, None, None)),
+                   Change("pending", key, state.pending.get(key), PendingWrite(value, entry))]
+        if status == "queued":
+            changes.append(Change("queue", entry, None,
+                                  QueueItem(entry, key, None if self.coalesce else value, self.clock.now())))
+        return tuple(changes)
+
+    # ---- the read's loader: a queued write is newer than the database ---------------------------
+    def _load(self, t, key: str) -> Steps:
+        queued = yield from self.cache_call(t, "Cache", "Queue", "HGET", lambda: self.cache.hget(self.pending_key, key),
+                                            command=f"HGET pending {key}", key=key, note=("wb-pending-lookup", None))
+        if queued is None:
+            return (yield from super()._load(t, key))
+        yield from self.reply(t, "Queue", "Cache", key, queued, command="a queued write", note=("wb-pending-found", None))
+        yield from self.cache_set(t, "Cache", key, queued, ttl=None, version=None)
+        return queued
+
     # ---- the flusher ----------------------------------------------------------------------------
     def flush(self) -> Trace:
         """Drain everything queued now, batch after batch, until the queue is empty or a batch fails."""
-        trace = Trace(self.name, "flush", client=self.client)
-        return self._run(trace, self._drain(Recorder(trace, self.clock)))
+        trace = self._new_trace("flush")
+        return Request(self, trace, self._drain(Recorder(self, trace))).run()
 
-    def _drain(self, t: Recorder) -> Steps:
-        while self._queued_count():
-            flushed = yield from self._flush_batch(t, "flush requested", background=False)
+    def _drain(self, t) -> Steps:
+        while self.state.queue:
+            flushed = yield from self._flush_batch(t, "requested", background=False)
             if not flushed:
                 break
         if not t.trace.steps:
-            yield from self.reply(t, "Flusher", "Queue", None, None, command="XLEN queue → 0", action="XLEN",
-                                  explanation="Nothing to flush: the queue is empty.")
+            yield from self.reply(t, "Flusher", "Queue", None, None, command="queue is empty", action="XLEN",
+                                  note=("wb-nothing-to-flush", None))
 
     def tick(self) -> Trace | None:
-        """Run the flusher if the oldest queued write has waited past the maximum delay."""
+        """Run the flusher if a batch is due (full, or its oldest write waited past the maximum delay)."""
         reason = self._flush_due()
         if not reason:
             return None
-        trace = Trace(self.name, "flush", client=self.client)
-        return self._run(trace, self._flush_batch(Recorder(trace, self.clock), reason))
+        trace = self._new_trace("flush")
+        return Request(self, trace, self._flush_batch(Recorder(self, trace), reason)).run()
+
+    def _background_due_at(self) -> float | None:
+        queue = self.state.queue
+        if not queue:
+            return None
+        if len(queue) >= self.batch_size:
+            due = self.clock.now()
+        else:
+            due = next(iter(queue.values())).at + self.max_delay_seconds
+        due = max(due, self.retry_at)
+        return None if due == float("inf") else due
 
     def _flush_due(self) -> str | None:
-        if self.clock.now() < self.retry_at:
+        """Why a batch should be written now ("full" or "max-delay"), or None."""
+        due = self._background_due_at()
+        if due is None or due > self.clock.now():
             return None
-        queued = self._queued_count()
-        if queued >= self.batch_size:
-            return f"the queue holds a full batch ({self.batch_size})"
-        if not queued or self.max_delay_seconds == float("inf"):
-            return None
-        waited = self.clock.now() - float(self.queue_entries(count=1)[0]["at"])
-        if waited >= self.max_delay_seconds:
-            return f"the oldest write has waited {waited:.1f} s (max delay {self.max_delay_seconds:g} s)"
-        return None
+        return "full" if len(self.state.queue) >= self.batch_size else "max-delay"
 
-    def _flush_batch(self, t: Recorder, reason: str, *, background: bool = True) -> Steps:
+    def _oldest_wait(self) -> float:
+        queue = self.state.queue
+        return round(self.clock.now() - next(iter(queue.values())).at, 1) if queue else 0.0
+
+    def _flush_batch(self, t, reason: str, *, background: bool = True) -> Steps:
         """Write the oldest batch to the database in one transaction; True if it committed."""
-        entries = yield from self._queue_call(
-            t, "Flusher", "XRANGE", lambda: self.queue_entries(count=self.batch_size), key=None, value=None,
-            command=f"XRANGE queue COUNT {self.batch_size}", background=background,
-            explanation=f"The flusher wakes up because {reason} and reads the oldest queued writes.")
-        rows = [(e["key"], e["value"]) for e in entries]
-        if self.coalesce:
-            rows = list(dict(rows).items())   # one row per key, the last value wins
+        batch = yield from self.cache_call(
+            t, "Flusher", "Queue", "XRANGE",
+            lambda: self._read_batch(keys=[self.queue_key, self.pending_key, self.pending_ids_key],
+                                     args=[self.batch_size]),
+            command=f"XRANGE queue COUNT {self.batch_size}", background=background, tolerate=background,
+            note=(f"wb-flush-read-{reason}", {"batch": self.batch_size, "delay": self.max_delay_seconds,
+                                              "waited": self._oldest_wait()}))
+        if batch is FAILED:
+            return self._retry_later(t, background, "the queue did not answer")
+        last: dict[str, tuple[str, str]] = {}        # key -> (value written, its last entry id)
+        for entry, key, value in batch:
+            last[key] = (value, entry)
+        rows = [(key, value) for _, key, value in batch]
+        keys = tuple(last)
         cost = (self.costs.db_write_ms + self.costs.cache_ms * (len(rows) - 1)) * self.db.slowdown
-        folded = f" (coalesced from {len(entries)} writes)" if len(rows) < len(entries) else ""
-        command = f"{UPSERT_SQL} × {_count(len(rows), 'row')}"
+        command = f"{UPSERT_SQL} × {plural(len(rows), 'row')}"
+        at = self.clock.now() + cost / 1000
         try:
-            self.db.put_many(rows)
-        except CallFailures as err:
-            return (yield from self._batch_failed(t, command, cost, err, background))
+            versions = self.db.put_many(rows, at)
+        except Exception as err:            # noqa: BLE001 — any failure rolls the batch back
+            return (yield from self._batch_failed(t, command, cost, err, background, keys))
         self.counters.db_writes += len(rows)
         self.backoff_seconds, self.retry_at = 1.0, 0.0
+        changes, before = [], dict(self.state.db)
+        for (key, value), version in zip(rows, versions, strict=True):
+            row = Row(key, value, version, at)
+            changes.append(Change("db", key, before.get(key), row))
+            before[key] = row
         yield t.step("Flusher", "Database", "UPSERT", command=command, cost_ms=cost, background=background,
-                     explanation=f"The flusher writes {len(rows)} row(s){folded} to the database in one "
-                                 "transaction (BEGIN IMMEDIATE … COMMIT).")
+                     changes=tuple(changes), note=("wb-flush-write", {"rows": len(rows), "found": keys}))
         yield from self.reply(t, "Database", "Flusher", None, None, command="OK (committed)", background=background,
-                              explanation="The database commits the whole batch at once.")
-        yield from self._queue_call(
-            t, "Flusher", "XDEL", lambda: self.cache.xdel(self.queue_key, *[e["id"] for e in entries]), key=None,
-            value=None, command=f"XDEL queue ({_count(len(entries), 'id')})", background=background,
-            explanation="Only after the commit are the flushed entries removed from the queue.")
+                              note=("wb-flush-committed", None))
+        ids = [entry for entry, _, _ in batch]
+        args = [self.ttl_seconds or 0, len(ids), *ids]
+        for key, (value, entry) in last.items():
+            args += [key, value, entry]
+        settled = yield from self.cache_call(
+            t, "Flusher", "Queue", "XDEL",
+            lambda: self._acknowledge(keys=[self.queue_key, self.pending_key, self.pending_ids_key,
+                                            *[self._kv + key for key in last]], args=args),
+            command=f"XDEL queue ({plural(len(ids), 'id')})", background=background, tolerate=background,
+            changes=lambda answer, when: self._acknowledged(ids, answer, when),
+            note=("wb-flush-acknowledge" if self.ttl_seconds else "wb-flush-acknowledge-no-ttl",
+                  {"ttl": self.ttl_seconds or 0}))
+        if settled is FAILED:       # committed, but still queued: the next flush writes it again (harmless)
+            return self._retry_later(t, background, "the queue did not answer the acknowledgement")
         return True
 
-    def _batch_failed(self, t: Recorder, command: str, cost: float, err: Exception, background: bool) -> Steps:
+    def _acknowledged(self, ids: list[str], answer, at: float) -> tuple[Change, ...]:
+        settled, timed = answer
+        state = self.state
+        changes = [Change("queue", entry, state.queue.get(entry), None, "flushed") for entry in ids]
+        changes += [Change("pending", key, state.pending.get(key), None, "flushed") for key in settled]
+        for key in timed:
+            item = state.cache.get(key)
+            expires = at + self.ttl_seconds
+            heapq.heappush(self._expiries, (expires, key))
+            changes.append(Change("cache", key, item, CacheItem(item.value if item else "", expires,
+                                                                state.db.get(key).version if key in state.db
+                                                                else None)))
+        return tuple(changes)
+
+    def _batch_failed(self, t, command: str, cost: float, err: Exception, background: bool,
+                      keys: tuple[str, ...]) -> Steps:
         """The batch was rolled back: it stays queued and is retried after a growing backoff."""
-        self.retry_at = self.clock.now() + self.backoff_seconds
-        failed = t.step("Flusher", "Database", "UPSERT", command=command, outcome="error", cost_ms=cost,
-                        background=background,
-                        explanation=f"The batch failed ({err}); it is rolled back and stays queued, nothing is "
-                                    f"lost. The flusher tries again at its next trigger, after at least "
-                                    f"{self.backoff_seconds:g} s.")
-        self.backoff_seconds = min(self.backoff_seconds * 2, MAX_BACKOFF_SECONDS)
-        if not background or t.trace.operation == "flush":   # a write stays acknowledged; a flush failed
-            t.trace.ok, t.trace.error = False, str(err)
-        yield failed
+        yield t.step("Flusher", "Database", "UPSERT", command=command, outcome="error", cost_ms=cost,
+                     background=background,
+                     note=("wb-flush-failed", {"error": str(err), "backoff": self.backoff_seconds, "found": keys}))
+        return self._retry_later(t, background, str(err))
+
+    def _retry_later(self, t, background: bool, error: str) -> bool:
+        """Back off: the next attempt waits twice as long as the last, up to MAX_BACKOFF_SECONDS."""
+        wait = self.backoff_seconds
+        self.retry_at = self.clock.now() + wait
+        self.backoff_seconds = min(wait * 2, MAX_BACKOFF_SECONDS)
+        trace = t.trace
+        if background and trace.operation == "write":    # the write itself stays acknowledged
+            trace.warning = explain_warning("wb-background-flush-failed", error=error, wait=wait)
+        else:
+            trace.ok, trace.error = False, error
         return False
 
-    def _queue_call(self, t: Recorder, source: str, action: str, call, *, key, value, command, explanation,
-                    background: bool = False) -> Steps:
-        try:
-            result = call()
-        except CallFailures as err:
-            t.fail(source, "Queue", action, f"cache unavailable: {err}", key=key, value=value, command=command,
-                   explanation=f"The queue did not answer {action}: {err}.", cost_ms=self.costs.cache_ms,
-                   background=background)
-            raise RequestFailed from err
-        yield t.step(source, "Queue", action, key=key, value=value, command=command, explanation=explanation,
-                     cost_ms=self.costs.cache_ms, background=background)
-        return result
-
     # ---- what the learner sees ------------------------------------------------------------------
-    def queue_entries(self, count: int | None = None) -> list[dict[str, str]]:
-        """Queued writes, oldest first: each a dict with id, key, value and the simulated time queued."""
-        return [{"id": entry_id, **fields} for entry_id, fields in self.cache.xrange(self.queue_key, count=count)]
+    def queue_entries(self) -> list[QueueItem]:
+        """Queued writes, oldest first."""
+        return self.state.queue_in_order()
 
-    def _queued_count(self) -> int:
-        return self.cache.xlen(self.queue_key)
+    def _queued_writes(self) -> list[tuple[str, str]]:
+        state = self.state
+        return [(item.key, item.value if item.value is not None else state.pending[item.key].value)
+                for item in state.queue_in_order() if item.value is not None or item.key in state.pending]
 
-    def latest_value(self, key: str) -> str | None:
-        queued = [e["value"] for e in self.queue_entries() if e["key"] == key]
-        return queued[-1] if queued else self.db.peek(key)
-
-    def _is_stale(self, trace: Trace) -> bool:
-        """Reading your own write before it is flushed is not stale: the database is behind, not the cache."""
-        if not super()._is_stale(trace):
-            return False
-        queued = [e["value"] for e in self.queue_entries() if e["key"] == trace.key]
-        return not queued or trace.value != queued[-1]
+    def _read_real_queue(self, real: LabState) -> None:
+        for entry, fields in self.cache.xrange(self.queue_key):
+            real.queue[entry] = QueueItem(entry, fields["key"], fields.get("value"), float(fields["at"]))
+        ids = self.cache.hgetall(self.pending_ids_key)
+        for key, value in self.cache.hgetall(self.pending_key).items():
+            real.pending[key] = PendingWrite(value, ids.get(key, ""))
 
     def reset(self) -> None:
         super().reset()
-        self.retry_at, self.backoff_seconds = 0.0, 1.0
+        self.retry_at, self.backoff_seconds, self._entries = 0.0, 1.0, 0
+

@@ -9,16 +9,18 @@ value the database never committed (the dual-write problem):
     App → Cache write, Cache → Cache SET, Cache → Database UPSERT, Database → Cache OK,
     Cache → App acknowledged                                                              (5 steps)
 read: through the cache, which loads a miss from the database itself (see read_through).
+
+The cache is in the write path: when it does not answer, the hand-over fails and nothing is written.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from .base import Steps, shorten
+from .base import CacheDown, Steps
 from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
 from .read_through import ReadThrough
-from .trace import Recorder
+from .trace import helper
 
 Ordering = Literal["safe", "naive"]
 
@@ -43,14 +45,20 @@ class WriteThrough(ReadThrough):
         super().__init__(*args, **kwargs)
         self.ordering: Ordering = ordering
 
-    def _write(self, t: Recorder, key: str, value: str) -> Steps:
-        yield from self.reply(t, "App", "Cache", key, value, command=f"write {key}", action="WRITE",
-                              explanation=f"The app hands the write of {shorten(key)} to the cache and waits.")
+    def _write(self, t, key: str, value: str) -> Steps:
+        yield from self.hand_over(t, key, value)
         if self.ordering == "naive":
-            yield from self.cache_set(t, "Cache", key, value, ttl=self.ttl_seconds)
-        yield from self.db_upsert(t, "Cache", key, value)
+            yield from self.cache_set(t, "Cache", key, value, ttl=self.ttl_seconds, version=None)
+        version = yield from self.db_upsert(t, "Cache", key, value)
         if self.ordering == "safe":
-            yield from self.cache_set(t, "Cache", key, value, ttl=self.ttl_seconds)
-        yield from self.reply(t, "Cache", "App", key, None, command="acknowledged",
-                              explanation="Only now, with cache and database both updated, is the write "
-                                          "acknowledged to the app.")
+            yield from self.cache_set(t, "Cache", key, value, ttl=self.ttl_seconds, version=version)
+        yield from self.reply(t, "Cache", "App", key, None, command="acknowledged", note=("write-through-ack", None))
+
+    @helper
+    def hand_over(self, t, key: str, value: str) -> Steps:
+        """App → Cache: the write is handed to the cache layer, which the app waits on."""
+        if self.cache_down:
+            return (yield from self._cache_failed(t, "App", "Cache", "WRITE", CacheDown(), key=key, value=value,
+                                                  command=f"write {key}", tolerate=False, background=False))
+        return (yield from self.reply(t, "App", "Cache", key, value, command=f"write {key}", action="WRITE",
+                                      note=("write-through-hand-over", None)))

@@ -1,0 +1,143 @@
+"""The learner's tables as changes, not copies.
+
+Every call a pattern makes records the change it made — which entry of the cache, the database, the
+queue or the pending index, before and after — as a small `Change` on its step. A `LabState` is what
+the tables show: it is kept up to date by applying each change as it is recorded, and the state at any
+earlier step is the live state with the later changes undone. So a step costs no extra Redis or SQL
+call to be shown, and memory grows with the number of steps, not with the size of the cache.
+
+Transitions (table: before → after):
+    cache:   None → CacheItem (SET, a load)    CacheItem → None (DEL, expiry, crash)   item → item (SET again)
+    db:      None → Row (first write)          Row → Row (version + 1)
+    queue:   None → QueueItem (XADD)           QueueItem → None (XDEL after a flush, crash)
+    pending: None → PendingWrite (queued)      PendingWrite → None (flushed, crash)    pending → newer
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from .database import Row
+
+TABLES = ("cache", "db", "queue", "pending")
+
+
+class CacheItem(NamedTuple):
+    value: str
+    expires_at: float | None     # simulated seconds; None: no expiry
+    version: int | None          # the database version this value was read as or committed as;
+                                 # None: it was set before (or without) any commit
+
+
+class QueueItem(NamedTuple):
+    id: str                      # the Redis Stream id
+    key: str
+    value: str | None            # None when writes are coalesced: the value waits in the pending index
+    at: float                    # simulated time it was queued
+
+
+class PendingWrite(NamedTuple):
+    value: str                   # the newest acknowledged value not yet in the database
+    entry: str                   # the queue entry that will carry it
+
+
+class Change(NamedTuple):
+    table: str                   # one of TABLES
+    key: str                     # a cache key, a row key, a queue id or a pending key
+    before: object | None
+    after: object | None
+    why: str = ""                # for a removal from the cache: deleted, expired, vanished, crashed
+
+
+class LabState:
+    """The cache, the database, the write-behind queue and its pending index as the lab last saw them.
+
+    Each table is a dict in order of last change (the most recently changed entry last), so the newest
+    rows of a big table can be shown without sorting it.
+    """
+
+    __slots__ = ("cache", "db", "queue", "pending", "now")
+
+    def __init__(self, rows: Iterable[Row] = (), now: float = 0.0) -> None:
+        self.cache: dict[str, CacheItem] = {}
+        self.db: dict[str, Row] = {row.key: row for row in rows}
+        self.queue: dict[str, QueueItem] = {}
+        self.pending: dict[str, PendingWrite] = {}
+        self.now = now
+
+    def apply(self, change: Change) -> None:
+        table = getattr(self, change.table)
+        table.pop(change.key, None)
+        if change.after is not None:
+            table[change.key] = change.after
+
+    def undo(self, change: Change) -> None:
+        table = getattr(self, change.table)
+        table.pop(change.key, None)
+        if change.before is not None:
+            table[change.key] = change.before
+
+    def copy(self) -> LabState:
+        other = LabState.__new__(LabState)
+        other.cache, other.db = self.cache.copy(), self.db.copy()
+        other.queue, other.pending = self.queue.copy(), self.pending.copy()
+        other.now = self.now
+        return other
+
+    # ---- what the tables say about an entry -------------------------------------------------------
+    def ttl(self, key: str) -> float | None:
+        """Seconds the cached `key` has left at `now`; None if it has no expiry (or is not cached)."""
+        item = self.cache.get(key)
+        if item is None or item.expires_at is None:
+            return None
+        return max(0.0, item.expires_at - self.now)
+
+    def latest(self, key: str) -> str | None:
+        """The newest acknowledged value of `key`: a queued write if there is one, else the database's."""
+        pending = self.pending.get(key)
+        if pending is not None:
+            return pending.value
+        row = self.db.get(key)
+        return row.value if row is not None else None
+
+    def cache_mark(self, key: str) -> str:
+        """How the cached value of `key` relates to the database, in words (and which side is ahead)."""
+        item, row = self.cache[key], self.db.get(key)
+        if key in self.pending:
+            return "newer than DB: write queued" if item.value == self.pending[key].value else \
+                "⚠ older than the queued write"
+        if row is not None and row.value == item.value:
+            return "✓ same as DB"
+        if item.version is None:
+            return "⚠ ahead: DB never committed this"
+        return f"⚠ stale: DB has v{row.version}" if row is not None else "⚠ stale: no such row"
+
+    def db_mark(self, key: str) -> str:
+        item, row = self.cache.get(key), self.db[key]
+        if key in self.pending:
+            return "behind: newer write queued"
+        if item is None:
+            return "not cached"
+        if item.value == row.value:
+            return "✓ cached, same"
+        return "⚠ cache is ahead" if item.version is None else "⚠ cache is stale"
+
+    def queue_in_order(self) -> list[QueueItem]:
+        """The queue oldest first (stream ids are numbers, so order by them)."""
+        return sorted(self.queue.values(), key=lambda item: stream_order(item.id))
+
+
+def stream_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def newest(table: dict, limit: int) -> list:
+    """The `limit` most recently changed entries of a table, newest first."""
+    found = []
+    for key in reversed(table):
+        found.append(key)
+        if len(found) >= limit:
+            break
+    return found

@@ -1,0 +1,75 @@
+"""What the learner's tables show, as plain rows: pure functions of a `LabState`, no pandas, no Streamlit.
+
+A big table shows only its 50 most recently changed rows (TABLE_LIMIT), sorted by key: the browser would
+virtualise the rest anyway, and building rows nobody sees is what made a long session slow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .state import LabState, newest, stream_order
+
+TABLE_LIMIT = 50
+CACHE_COLUMNS = ("Key", "Value", "TTL (s)", "State")
+DB_COLUMNS = ("Key", "Value", "Version", "Updated at (s)", "In cache")
+QUEUE_COLUMNS = ("#", "Key", "Value", "Queued at (s)", "Stream id")
+
+
+@dataclass(frozen=True)
+class TableRows:
+    columns: tuple[str, ...]
+    rows: list[tuple]
+    total: int                                  # rows in the whole table
+    changed: frozenset[str] = field(default_factory=frozenset)   # keys the step on screen changed
+
+    @property
+    def shown(self) -> int:
+        return len(self.rows)
+
+    @property
+    def cut(self) -> bool:
+        return self.shown < self.total
+
+
+def _keys(table: dict, limit: int, order=None) -> list[str]:
+    keys = list(table) if len(table) <= limit else newest(table, limit)
+    return sorted(keys, key=order) if order else sorted(keys)
+
+
+def ttl_text(ttl: float | None) -> str:
+    """Whole seconds left, rounded up (a key with 0.4 s left still shows 1)."""
+    if ttl is None:
+        return "no expiry"
+    whole = int(ttl) + (ttl > int(ttl))
+    return str(whole)
+
+
+def cache_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[str] = frozenset()) -> TableRows:
+    cache = state.cache
+    rows = [(key, cache[key].value, ttl_text(state.ttl(key)), state.cache_mark(key))
+            for key in _keys(cache, limit)]
+    return TableRows(CACHE_COLUMNS, rows, len(cache), changed)
+
+
+def db_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[str] = frozenset()) -> TableRows:
+    db = state.db
+    rows = [(key, row.value, row.version, f"{row.updated_at:.3f}", state.db_mark(key))
+            for key in _keys(db, limit) for row in (db[key],)]
+    return TableRows(DB_COLUMNS, rows, len(db), changed)
+
+
+def queue_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[str] = frozenset()) -> TableRows:
+    """The queue oldest first; a coalesced entry shows the newest value waiting for its key."""
+    queue, pending = state.queue, state.pending
+    rows = []
+    for number, entry in enumerate(_keys(queue, limit, order=stream_order), start=1):
+        item = queue[entry]
+        waiting = pending.get(item.key)
+        value = waiting.value if waiting is not None and waiting.entry == entry else item.value
+        rows.append((number, item.key, value if value is not None else "", f"{item.at:.3f}", entry))
+    return TableRows(QUEUE_COLUMNS, rows, len(queue), changed)
+
+
+def changed_keys(changes, table: str) -> frozenset[str]:
+    return frozenset(change.key for change in changes if change.table == table)
