@@ -1,16 +1,21 @@
 """A pattern's figure as a graphviz.Digraph: a pure function of its topology and a recorded trace.
 
-Layout comes from the topology alone (invisible edges order its rows; every step's arrow has
-`constraint=false`), so the boxes never move while a request plays. Each step is one numbered arrow;
-its DOT `class` says where playback stands: `done`, `active` (exactly one, the current step) or
-`todo`. Page CSS animates `.active` (st.graphviz_chart draws inline SVG and keeps the classes).
-Learners' keys and values reach the DOT only as escaped, shortened label text, so they can never
-change the diagram's structure.
+Layout comes from the topology alone, so the boxes keep their places whichever request is drawn:
+invisible edges order its rows, every step's arrow has `constraint=false`, and each of the topology's
+lanes carries an invisible arrow both ways whose label is as wide as the widest step label, so room for
+labels is reserved whether or not a request uses that lane. Each step is one numbered arrow; its DOT
+`class` says where playback stands: `done`, `active` (exactly one, the current step) or `todo`. Page CSS
+animates `.active` (st.graphviz_chart draws inline SVG and keeps the classes). Learners' keys and values
+reach the DOT only as escaped, shortened label text, so they can never change the diagram's structure.
+
+Graphviz's own formatting (quoting, attribute lists) is memoised per line: a diagram is redrawn on every
+playback tick, and the same arrows come back again and again.
 """
 
 from __future__ import annotations
 
 import zlib
+from functools import lru_cache
 
 import graphviz
 
@@ -20,10 +25,12 @@ from .trace import Step, Trace
 INK = "#1f2a33"
 DONE = "#2f6f9f"
 ACTIVE = "#d9480f"
-TODO = "#c5ced6"
+TODO = "#8a96a3"
 FAILED = "#c92a2a"
+CLIENT_COLORS = {"A": DONE, "B": "#7b3fa0"}
 FONT = "Helvetica,Arial,sans-serif"
 LABEL_LIMIT = 34
+LANE_RESERVE = "0" * 28     # about as wide as the widest LABEL_LIMIT-character label
 
 
 def safe_label(*lines: str, limit: int = LABEL_LIMIT) -> str:
@@ -43,55 +50,82 @@ def build_diagram(topology: Topology, trace: Trace | None = None, current: int |
                   compact: bool = False) -> graphviz.Digraph:
     """The figure of `topology`, with `trace`'s steps as numbered arrows and step `current` (1-based)
     active. Without a trace, the textbook's own numbered arrows are drawn."""
-    graph = graphviz.Digraph("pattern")
-    # Edge labels set the width of a row, so fonts are sized against them: the chart is scaled to
-    # the page's width and a short, large-lettered figure stays legible at the back of a classroom.
-    graph.attr(rankdir="TB", bgcolor="transparent", nodesep="0.5", ranksep="0.6" if compact else "0.9",
-               fontname=FONT, pad="0.1")
-    graph.attr("node", shape="box", style="rounded,filled", fillcolor="white", color=INK, fontname=FONT,
-               fontcolor=INK, fontsize="14" if compact else "18", penwidth="1.5", margin="0.15,0.08")
-    graph.attr("edge", fontname=FONT, fontsize="12" if compact else "15", arrowsize="0.8")
-
     steps = trace.steps if trace else []
     active = steps[current - 1] if steps and current and 1 <= current <= len(steps) else None
-    involved = {active.source, active.target} if active else set()
-    _add_actors(graph, topology, involved)
-    _add_rows(graph, topology)
+    involved = frozenset((active.source, active.target)) if active else frozenset()
+    body = list(_frame(topology, involved, compact))
     if steps:
+        across = _across_rows(topology)
         for step in steps:
-            phase = "todo" if current is not None and step.number > current else "done"
-            _add_step(graph, step, "active" if step is active else phase)
+            phase = "active" if step is active else "todo" if current is not None and step.number > current else "done"
+            body.append(_step_line(step.source, step.target, step_label(step), phase, step.failed, step.background,
+                                   step.client, frozenset((step.source, step.target)) in across))
     else:
-        for arrow in topology.figure:
-            graph.edge(arrow.source, arrow.target, label=safe_label(arrow.label), constraint="false",
-                       color=INK, fontcolor=INK, style="dashed" if arrow.background else "solid",
-                       **_ports(arrow.source, arrow.target), **{"class": "figure"})
+        body += _figure_lines(topology)
+    graph = graphviz.Digraph("pattern", body=body)
     # A name unique to this drawing: the browser's renderer (d3-graphviz) then draws it afresh
     # instead of morphing the previous drawing into it, which samples every outline point by point.
     graph.name = f"pattern_{zlib.crc32(graph.source.encode()):08x}"
     return graph
 
 
-def _add_actors(graph: graphviz.Digraph, topology: Topology, involved: set[str]) -> None:
-    for actor in topology.actors:
-        lit = actor.name in involved
-        graph.node(actor.name, label=safe_label(*actor.label.split("\n")), shape=actor.shape,
-                   style="filled" if actor.shape == "cylinder" else "rounded,filled",
-                   fillcolor="#fff1dc" if lit else "white", penwidth="2.6" if lit else "1.5",
-                   **{"class": "actor involved" if lit else "actor"})
+def _lines(build) -> tuple[str, ...]:
+    """The DOT lines graphviz writes for what `build(graph)` adds to an empty graph."""
+    graph = graphviz.Digraph()
+    build(graph)
+    return tuple(graph.body)
 
 
-def _add_rows(graph: graphviz.Digraph, topology: Topology) -> None:
-    for row in topology.rows:
-        actors = [name for name in row if name]
-        with graph.subgraph() as same:
-            same.attr(rank="same")
-            for left, right in zip(actors, actors[1:], strict=False):
-                same.edge(left, right, style="invis", weight="10")
-    for upper, lower in zip(topology.rows, topology.rows[1:], strict=False):
-        for above, below in zip(upper, lower, strict=False):
-            if above and below:
-                graph.edge(above, below, style="invis", weight="10")
+@lru_cache(maxsize=256)
+def _frame(topology: Topology, involved: frozenset[str], compact: bool) -> tuple[str, ...]:
+    """Everything but the arrows: graph style, the actors (lit when the current step involves them), the
+    invisible edges that hold the rows in place, and the lanes' reserved room."""
+
+    def build(graph: graphviz.Digraph) -> None:
+        # Edge labels set the width of a row, so fonts are sized against them: the chart is scaled to
+        # the page's width and a short, large-lettered figure stays legible at the back of a classroom.
+        graph.attr(rankdir="TB", bgcolor="transparent", nodesep="0.5", ranksep="0.6" if compact else "0.9",
+                   fontname=FONT, pad="0.1,0.3")
+        graph.attr("node", shape="box", style="rounded,filled", fillcolor="white", color=INK, fontname=FONT,
+                   fontcolor=INK, fontsize="14" if compact else "18", penwidth="1.5", margin="0.15,0.08")
+        graph.attr("edge", fontname=FONT, fontsize="12" if compact else "15", arrowsize="0.8")
+        for actor in topology.actors:
+            lit = actor.name in involved
+            graph.node(actor.name, label=safe_label(*actor.label.split("\n")), shape=actor.shape,
+                       style="filled" if actor.shape == "cylinder" else "rounded,filled",
+                       fillcolor="#fff1dc" if lit else "white", penwidth="2.6" if lit else "1.5",
+                       **{"class": "actor involved" if lit else "actor"})
+        for row in topology.rows:
+            actors = [name for name in row if name]
+            with graph.subgraph() as same:
+                same.attr(rank="same")
+                for left, right in zip(actors, actors[1:], strict=False):
+                    same.edge(left, right, style="invis", weight="10")
+        for upper, lower in zip(topology.rows, topology.rows[1:], strict=False):
+            for above, below in zip(upper, lower, strict=False):
+                if above and below:
+                    graph.edge(above, below, style="invis", weight="10")
+        if not compact:
+            across = _across_rows(topology)
+            for one, other in topology.lanes:
+                if frozenset((one, other)) in across:
+                    continue
+                for source, target in ((one, other), (other, one)) if one != other else ((one, one),):
+                    graph.edge(source, target, label=LANE_RESERVE, style="invis", constraint="false",
+                               **_ports(source, target), **{"class": "lane"})
+
+    return _lines(build)
+
+
+@lru_cache(maxsize=64)
+def _figure_lines(topology: Topology) -> tuple[str, ...]:
+    def build(graph: graphviz.Digraph) -> None:
+        for arrow in topology.figure:
+            graph.edge(arrow.source, arrow.target, label=safe_label(arrow.label), constraint="false",
+                       color=INK, fontcolor=INK, style="dashed" if arrow.background else "solid",
+                       **_ports(arrow.source, arrow.target), **{"class": "figure"})
+
+    return _lines(build)
 
 
 def _ports(source: str, target: str) -> dict[str, str]:
@@ -99,15 +133,27 @@ def _ports(source: str, target: str) -> dict[str, str]:
     return {"tailport": "s", "headport": "s"} if source == target else {}
 
 
-def _add_step(graph: graphviz.Digraph, step: Step, phase: str) -> None:
-    color = {"done": DONE, "active": ACTIVE, "todo": TODO}[phase]
-    if step.failed and phase != "todo":
+@lru_cache(maxsize=64)
+def _across_rows(topology: Topology) -> frozenset[frozenset[str]]:
+    """Pairs of actors in different rows: dot would give their labels room of their own, moving the boxes,
+    so their labels are placed after the layout (xlabel) instead."""
+    row_of = {name: number for number, row in enumerate(topology.rows) for name in row if name}
+    return frozenset(frozenset((a, b)) for a in row_of for b in row_of if row_of[a] != row_of[b])
+
+
+@lru_cache(maxsize=8192)
+def _step_line(source: str, target: str, label: str, phase: str, failed: bool, background: bool,
+               client: str, across: bool) -> str:
+    color = {"done": CLIENT_COLORS.get(client, DONE), "active": ACTIVE, "todo": TODO}[phase]
+    if failed and phase != "todo":
         color = FAILED
-    style = "dashed" if phase == "active" or step.background else "solid"
-    classes = [phase] + (["failed"] if step.failed else []) + (["background"] if step.background else [])
-    if step.client != "A":
-        classes.append(f"client-{step.client.lower()}")
-    graph.edge(step.source, step.target, label=step_label(step), constraint="false", color=color,
-               **_ports(step.source, step.target),
-               fontcolor="#9aa6b1" if phase == "todo" else INK, style=style,
-               penwidth={"active": "3.5", "done": "2"}.get(phase, "1.2"), **{"class": " ".join(classes)})
+    style = "dashed" if phase == "active" or background else "solid"
+    classes = [phase] + (["failed"] if failed else []) + (["background"] if background else [])
+    if client != "A":
+        classes.append(f"client-{client.lower()}")
+    text = {"xlabel": label} if across else {"label": label}
+    [line] = _lines(lambda graph: graph.edge(
+        source, target, **text, constraint="false", color=color, **_ports(source, target),
+        fontcolor="#5f6b76" if phase == "todo" else INK, style=style,
+        penwidth={"active": "3.5", "done": "2"}.get(phase, "1.2"), **{"class": " ".join(classes)}))
+    return line

@@ -30,6 +30,10 @@ class Topology:
     # Top to bottom, the rows of the figure, each read left to right; "" leaves a slot empty so that
     # actors in the same position of two rows stand one above the other.
     rows: tuple[tuple[str, ...], ...] = field(default=())
+    # Every pair of actors a step may connect (either direction; ("Cache", "Cache") for the cache's own
+    # doings). The diagram reserves room for a label both ways on each lane, so boxes keep their places
+    # whichever arrows a request draws.
+    lanes: tuple[tuple[str, str], ...] = field(default=())
 
     def actor(self, name: str) -> Actor:
         return next(a for a in self.actors if a.name == name)

@@ -114,6 +114,8 @@ class WriteBehind(ReadThrough):
             FigureArrow("Flusher", "Database", "5. batch write", background=True),
         ),
         rows=(("App", "Cache", "Queue"), ("", "Database", "Flusher")),
+        lanes=(("App", "Cache"), ("Cache", "Queue"), ("Flusher", "Queue"), ("Flusher", "Database"),
+               ("Cache", "Database"), ("Cache", "Cache")),
     )
 
     def __init__(self, *args, batch_size: int = 10, max_delay_seconds: float = 5.0, coalesce: bool = True,

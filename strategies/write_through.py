@@ -39,6 +39,7 @@ class WriteThrough(ReadThrough):
             FigureArrow("Cache", "App", "5. acknowledged"),
         ),
         rows=(("App", "Cache", "Database"),),
+        lanes=(("App", "Cache"), ("Cache", "Database"), ("Cache", "Cache")),
     )
 
     def __init__(self, *args, ordering: Ordering = "safe", **kwargs) -> None:
