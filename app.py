@@ -1,5 +1,5 @@
-"""Cache Patterns Lab: the entry point only routes to the pages (see pages/lab_ui.py: route)."""
+"""Cache Patterns Lab: the entry point only routes to the pages (see lab_ui/routing.py: route)."""
 
-from pages.lab_ui import route
+from lab_ui import route
 
 route()

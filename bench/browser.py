@@ -1,6 +1,6 @@
 """Browser benchmark: click-to-diagram latency in Chromium, the app's pattern pages against a bare Streamlit page.
 
-Run through `python -m strategies.bench --browser [--browser-only] [--json]`.
+Run as `python -m bench.browser [--json]` (needs Debian's chromium; the servers come from the tests' helper).
 
 What is timed: from clicking `Read` until the diagram's SVG shows the request that click sent. Two Streamlit
 servers run as subprocesses (this module never imports streamlit), each page in its own Chromium page:
@@ -29,27 +29,22 @@ The figure of merit is ratio = app median / bare median, goal <= 1.5. Every wait
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
-import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, ServerError, StreamlitServer
+
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1400, "height": 1000}
 CLICKS = 20
 WARMUP = 3
@@ -280,76 +275,6 @@ class BrowserFigures:
 # ---- the servers --------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class StreamlitServer:
-    """`python -m streamlit run SCRIPT` in its own process group, logging to a file in `workdir`."""
-
-    def __init__(self, script: Path, cwd: Path, workdir: Path) -> None:
-        self.script, self.cwd, self.workdir = script, cwd, workdir
-        self.port = free_port()
-        self.log_path = workdir / f"streamlit-{script.stem}-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> StreamlitServer:
-        env = dict(os.environ)
-        env.pop("REDIS_URL", None)            # the app then gives each browser session its own fakeredis
-        env["LAB_DATA_DIR"] = str(self.workdir / "data")
-        env["PYTHONUNBUFFERED"] = "1"
-        env["STREAMLIT_SERVER_FILE_WATCHER_TYPE"] = "none"
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(self.script), "--server.headless", "true",
-                 "--server.port", str(self.port), "--server.address", "127.0.0.1",
-                 "--browser.gatherUsageStats", "false"],
-                cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        return self
-
-    def wait_until_answering(self, timeout: float = SERVER_START_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process is None or self.process.poll() is not None:
-                raise BrowserBenchError(f"streamlit ({self.script.name}) exited before answering:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise BrowserBenchError(f"streamlit ({self.script.name}) did not answer within {timeout:g} s:\n"
-                                        f"{self.log_tail()}")
-            time.sleep(0.1)
-
-    def log_tail(self, chars: int = 2000) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
-        except OSError:
-            return "(no server log)"
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-
-
 # ---- one page's clicks -------------------------------------------------------------------------------
 
 
@@ -462,3 +387,21 @@ def run(clicks: int = CLICKS, warmup: int = WARMUP, patterns: Sequence[str] = tu
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     return BrowserFigures(bare, app, time.monotonic() - started)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.browser", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--clicks", type=int, default=CLICKS, help=f"timed clicks per page (default {CLICKS})")
+    args = parser.parse_args(argv)
+    try:
+        figures = run(clicks=args.clicks)
+    except (BrowserBenchError, ServerError) as err:
+        print(f"browser bench failed: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(figures.as_json(), indent=2) if args.json else "\n".join(figures.lines()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,8 @@
 import streamlit as st
 
-from pages.lab_ui import PAGE_FILES, ensure_routed, home_intro, inject_css, sections
+from lab_ui import ensure_routed
+from lab_ui.routing import inject_css
+from lab_ui.text import PAGE_FILES, home_intro, sections
 from strategies import PATTERNS
 from strategies.diagram import build_diagram
 
@@ -15,7 +17,8 @@ for row in (list(PATTERNS)[:2], list(PATTERNS)[2:]):
         lab, text = PATTERNS[name], sections(name)
         with column.container(border=True):
             st.subheader(lab.title)
-            st.graphviz_chart(build_diagram(lab.topology, compact=True), width="stretch")
+            st.graphviz_chart(build_diagram(lab.topology, compact=True), width="stretch",
+                              alt=f"The textbook figure of {lab.title}.")
             st.markdown(text["In one line"])
             st.markdown("**When to use:** " + text["When to use"].splitlines()[0].lstrip("- "))
             st.page_link(f"pages/{PAGE_FILES[name]}.py", label=f"Open {lab.title} →")

@@ -1,4 +1,4 @@
-from pages.lab_ui import ensure_routed, pattern_page
+from lab_ui import ensure_routed, pattern_page
 
 ensure_routed()
 

@@ -635,12 +635,16 @@ class Lab:
                 before, after = mine.get(key), theirs.get(key)
                 if before is None or after is None or _differs(before, after):
                     changes.append(Change(table, key, before, after, "vanished" if after is None else "found"))
+                    if table == "cache" and after is not None and after.expires_at is not None:
+                        heapq.heappush(self._expiries, (after.expires_at, key))   # it expires like any other
         if not changes:
+            self._sync_ttls()        # fast-forwards made while the cache did not answer reach its TTLs now
             return None
         trace = self._new_trace("resync")
         Recorder(self, trace).step("Cache", "Cache", "RESYNC", command="compared with the cache server",
                                    outcome="error", changes=tuple(changes),
                                    note=("resync", {"lost": sum(c.after is None for c in changes)}))
+        self._sync_ttls()
         return self._finished(trace)
 
     def resync_if_needed(self) -> Trace | None:

@@ -31,7 +31,7 @@ class CacheAside(Lab):
             FigureArrow("App", "Cache", "5. store"),
         ),
         rows=(("Cache", "App", "Database"),),
-        lanes=(("App", "Cache"), ("App", "Database"), ("Cache", "Cache")),
+        lanes=(("App", "Cache"), ("App", "Database")),
     )
 
     def _read(self, t, key: str) -> Steps:

@@ -29,8 +29,8 @@ TODO = "#8a96a3"
 FAILED = "#c92a2a"
 CLIENT_COLORS = {"A": DONE, "B": "#7b3fa0"}
 FONT = "Helvetica,Arial,sans-serif"
-LABEL_LIMIT = 34
-LANE_RESERVE = "0" * 28     # about as wide as the widest LABEL_LIMIT-character label
+LABEL_LIMIT = 30
+LANE_RESERVE = "0" * 22     # about as wide as the widest LABEL_LIMIT-character label
 
 
 def safe_label(*lines: str, limit: int = LABEL_LIMIT) -> str:
@@ -87,8 +87,8 @@ def _frame(topology: Topology, involved: frozenset[str], compact: bool) -> tuple
         graph.attr(rankdir="TB", bgcolor="transparent", nodesep="0.5", ranksep="0.6" if compact else "0.9",
                    fontname=FONT, pad="0.1,0.3")
         graph.attr("node", shape="box", style="rounded,filled", fillcolor="white", color=INK, fontname=FONT,
-                   fontcolor=INK, fontsize="14" if compact else "18", penwidth="1.5", margin="0.15,0.08")
-        graph.attr("edge", fontname=FONT, fontsize="12" if compact else "15", arrowsize="0.8")
+                   fontcolor=INK, fontsize="14" if compact else "20", penwidth="1.5", margin="0.15,0.08")
+        graph.attr("edge", fontname=FONT, fontsize="12" if compact else "18", arrowsize="0.8")
         for actor in topology.actors:
             lit = actor.name in involved
             graph.node(actor.name, label=safe_label(*actor.label.split("\n")), shape=actor.shape,
@@ -129,8 +129,9 @@ def _figure_lines(topology: Topology) -> tuple[str, ...]:
 
 
 def _ports(source: str, target: str) -> dict[str, str]:
-    """A self-loop (the cache storing what it just wrote through) hangs below its box, clear of the row."""
-    return {"tailport": "s", "headport": "s"} if source == target else {}
+    """A self-loop (the cache storing what it loaded or wrote through, a key expiring) sits on top of its
+    box, clear of the row and of the arrows to the database below."""
+    return {"tailport": "n", "headport": "n"} if source == target else {}
 
 
 @lru_cache(maxsize=64)

@@ -30,9 +30,10 @@ class Topology:
     # Top to bottom, the rows of the figure, each read left to right; "" leaves a slot empty so that
     # actors in the same position of two rows stand one above the other.
     rows: tuple[tuple[str, ...], ...] = field(default=())
-    # Every pair of actors a step may connect (either direction; ("Cache", "Cache") for the cache's own
-    # doings). The diagram reserves room for a label both ways on each lane, so boxes keep their places
-    # whichever arrows a request draws.
+    # Every pair of actors a request's steps connect (either direction; ("Cache", "Cache") where the
+    # cache stores on its own). The diagram reserves room for a label both ways on each lane, so boxes
+    # keep their places whichever arrows a request draws. (A key expiring or a crash, drawn as a loop on
+    # the cache, may still nudge a figure whose requests never loop.)
     lanes: tuple[tuple[str, str], ...] = field(default=())
 
     def actor(self, name: str) -> Actor:

@@ -32,8 +32,7 @@ class ReadThrough(Lab):
             FigureArrow("Cache", "App", "5. value"),
         ),
         rows=(("App", "Cache", ""), ("", "Loader", "Database")),
-        lanes=(("App", "Cache"), ("Loader", "Database"), ("Loader", "Cache"), ("App", "Database"),
-               ("Cache", "Cache")),
+        lanes=(("App", "Cache"), ("Loader", "Database"), ("Loader", "Cache"), ("App", "Database")),
     )
 
     def _read(self, t, key: str) -> Steps:

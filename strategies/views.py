@@ -12,8 +12,8 @@ from .state import LabState, newest, stream_order
 
 TABLE_LIMIT = 50
 CACHE_COLUMNS = ("Key", "Value", "TTL (s)", "State")
-DB_COLUMNS = ("Key", "Value", "Version", "Updated at (s)", "In cache")
-QUEUE_COLUMNS = ("#", "Key", "Value", "Queued at (s)", "Stream id")
+DB_COLUMNS = ("Key", "Value", "Version", "At (s)", "In cache")
+QUEUE_COLUMNS = ("#", "Key", "Value", "At (s)", "Stream id")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class TableRows:
     rows: list[tuple]
     total: int                                  # rows in the whole table
     changed: frozenset[str] = field(default_factory=frozenset)   # keys the step on screen changed
+    key_column: str = "Key"                     # the column `changed` names entries by
 
     @property
     def shown(self) -> int:
@@ -54,7 +55,7 @@ def cache_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[
 
 def db_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[str] = frozenset()) -> TableRows:
     db = state.db
-    rows = [(key, row.value, row.version, f"{row.updated_at:.3f}", state.db_mark(key))
+    rows = [(key, row.value, row.version, f"{row.updated_at:.1f}", state.db_mark(key))
             for key in _keys(db, limit) for row in (db[key],)]
     return TableRows(DB_COLUMNS, rows, len(db), changed)
 
@@ -67,8 +68,8 @@ def queue_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[
         item = queue[entry]
         waiting = pending.get(item.key)
         value = waiting.value if waiting is not None and waiting.entry == entry else item.value
-        rows.append((number, item.key, value if value is not None else "", f"{item.at:.3f}", entry))
-    return TableRows(QUEUE_COLUMNS, rows, len(queue), changed)
+        rows.append((number, item.key, value if value is not None else "", f"{item.at:.1f}", entry))
+    return TableRows(QUEUE_COLUMNS, rows, len(queue), changed, key_column="Stream id")
 
 
 def changed_keys(changes, table: str) -> frozenset[str]:

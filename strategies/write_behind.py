@@ -36,10 +36,18 @@ from .trace import Trace
 MAX_BACKOFF_SECONDS = 60.0
 
 # KEYS: the cache entry, the pending values, the pending entry ids, the queue.
-# ARGV: key, value, entry id, queued at, coalesce ("1"/"0"), queue limit (0: none).
+# ARGV: key, value, entry id, queued at, coalesce ("1"/"0"), queue limit (0: none), then the ids of the
+# batch a flush has read and not yet acknowledged: a write never coalesces into one of those (the flush
+# already holds the older value), it is queued afresh instead.
 ENQUEUE = """
 local key, value, id = ARGV[1], ARGV[2], ARGV[3]
 local coalesced = ARGV[5] == '1' and redis.call('HEXISTS', KEYS[2], key) == 1
+if coalesced then
+  local waiting = redis.call('HGET', KEYS[3], key)
+  for i = 7, #ARGV do
+    if ARGV[i] == waiting then coalesced = false end
+  end
+end
 local limit = tonumber(ARGV[6])
 if not coalesced and limit > 0 and redis.call('XLEN', KEYS[4]) >= limit then
   return {'full', ''}
@@ -134,13 +142,15 @@ class WriteBehind(ReadThrough):
         self.retry_at = 0.0
         self.backoff_seconds = 1.0
         self._entries = 0
+        self._in_flight: tuple[str, ...] = ()   # the batch a flush has read and not yet acknowledged
 
     # ---- the write ------------------------------------------------------------------------------
     def _write(self, t, key: str, value: str) -> Steps:
         self._entries += 1
         entry = f"{self._entries}-1"
         keys = [self._kv + key, self.pending_key, self.pending_ids_key, self.queue_key]
-        args = [key, value, entry, repr(self.clock.now()), int(self.coalesce), self.queue_limit or 0]
+        args = [key, value, entry, repr(self.clock.now()), int(self.coalesce), self.queue_limit or 0,
+                *self._in_flight]
         status, entry = yield from self.cache_call(
             t, "App", "Cache", "SET", lambda: self._enqueue(keys=keys, args=args),
             command=f"SET {key} + XADD queue (one script)", key=key, value=value,
@@ -190,6 +200,11 @@ class WriteBehind(ReadThrough):
         return Request(self, trace, self._drain(Recorder(self, trace))).run()
 
     def _drain(self, t) -> Steps:
+        if self._in_flight:                     # one flush at a time: a second could commit older values last
+            t.trace.ok, t.trace.error = False, "another flush is still in progress"
+            yield from self.reply(t, "Flusher", "Queue", None, None, command="a flush is in progress",
+                                  action="XLEN", outcome="error", note=("wb-flush-busy", None))
+            return
         while self.state.queue:
             flushed = yield from self._flush_batch(t, "requested", background=False)
             if not flushed:
@@ -208,7 +223,7 @@ class WriteBehind(ReadThrough):
 
     def _background_due_at(self) -> float | None:
         queue = self.state.queue
-        if not queue:
+        if not queue or self._in_flight:        # nothing to write, or a batch is still being written
             return None
         if len(queue) >= self.batch_size:
             due = self.clock.now()
@@ -230,15 +245,28 @@ class WriteBehind(ReadThrough):
 
     def _flush_batch(self, t, reason: str, *, background: bool = True) -> Steps:
         """Write the oldest batch to the database in one transaction; True if it committed."""
-        batch = yield from self.cache_call(
-            t, "Flusher", "Queue", "XRANGE",
-            lambda: self._read_batch(keys=[self.queue_key, self.pending_key, self.pending_ids_key],
-                                     args=[self.batch_size]),
-            command=f"XRANGE queue COUNT {self.batch_size}", background=background, tolerate=background,
-            note=(f"wb-flush-read-{reason}", {"batch": self.batch_size, "delay": self.max_delay_seconds,
-                                              "waited": self._oldest_wait()}))
-        if batch is FAILED:
-            return self._retry_later(t, background, "the queue did not answer")
+        try:
+            batch = yield from self.cache_call(
+                t, "Flusher", "Queue", "XRANGE",
+                lambda: self._claim(self._read_batch(keys=[self.queue_key, self.pending_key, self.pending_ids_key],
+                                                     args=[self.batch_size])),
+                command=f"XRANGE queue COUNT {self.batch_size}", background=background, tolerate=background,
+                note=(f"wb-flush-read-{reason}", {"batch": self.batch_size, "delay": self.max_delay_seconds,
+                                                  "waited": self._oldest_wait()}))
+            if batch is FAILED:
+                return self._retry_later(t, background, "the queue did not answer")
+            return (yield from self._write_batch(t, batch, background))
+        finally:
+            self._in_flight = ()     # acknowledged, failed or abandoned: the next flush may run
+
+    def _claim(self, batch: list) -> list:
+        """The batch just read is in flight until it is acknowledged: no other flush starts meanwhile, and no
+        write coalesces into one of its entries."""
+        self._in_flight = tuple(entry for entry, _, _ in batch)
+        return batch
+
+    def _write_batch(self, t, batch: list, background: bool) -> Steps:
+        """Commit a batch the flusher has read, then acknowledge it; True if it committed."""
         last: dict[str, tuple[str, str]] = {}        # key -> (value written, its last entry id)
         for entry, key, value in batch:
             last[key] = (value, entry)
@@ -331,5 +359,5 @@ class WriteBehind(ReadThrough):
 
     def reset(self) -> None:
         super().reset()
-        self.retry_at, self.backoff_seconds, self._entries = 0.0, 1.0, 0
+        self.retry_at, self.backoff_seconds, self._entries, self._in_flight = 0.0, 1.0, 0, ()
 

@@ -8,17 +8,23 @@ Every wait is bounded; none of them sleeps for a fixed long time.
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-# One way to run the app and Chromium, shared with the browser bench.
-from strategies.bench_browser import CHROMIUM, CHROMIUM_ARGS, BrowserBenchError, StreamlitServer
-
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "test-artifacts"   # screenshots; git-ignored
 VIEWPORT = {"width": 1400, "height": 1000}
 SERVER_START_TIMEOUT = 60.0
@@ -38,13 +44,90 @@ def skip_or_fail(reason: str) -> None:
 
 
 # ---- the server ----------------------------------------------------------------------------------------
-def start_server(data_dir: Path) -> StreamlitServer:
-    """A started app server (fakeredis, a private data folder), or a test failure quoting its log."""
+class ServerError(RuntimeError):
+    """A Streamlit server did not start or answer; the message quotes its log."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StreamlitServer:
+    """`python -m streamlit run SCRIPT` in its own process group, logging to a file in `workdir`."""
+
+    def __init__(self, script: Path, cwd: Path, workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.script, self.cwd, self.workdir, self.extra_env = script, cwd, workdir, env or {}
+        self.port = free_port()
+        self.log_path = workdir / f"streamlit-{script.stem}-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> StreamlitServer:
+        env = dict(os.environ)
+        env.pop("REDIS_URL", None)            # the app then gives each browser session its own fakeredis
+        env["LAB_DATA_DIR"] = str(self.workdir / "data")
+        env["PYTHONUNBUFFERED"] = "1"
+        env["STREAMLIT_SERVER_FILE_WATCHER_TYPE"] = "none"
+        env.update(self.extra_env)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", str(self.script), "--server.headless", "true",
+                 "--server.port", str(self.port), "--server.address", "127.0.0.1",
+                 "--browser.gatherUsageStats", "false"],
+                cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        return self
+
+    def wait_until_answering(self, timeout: float = SERVER_START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process is None or self.process.poll() is not None:
+                raise ServerError(f"streamlit ({self.script.name}) exited before answering:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise ServerError(f"streamlit ({self.script.name}) did not answer within {timeout:g} s:\n"
+                                        f"{self.log_tail()}")
+            time.sleep(0.1)
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
+        except OSError:
+            return "(no server log)"
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+
+
+def start_server(data_dir: Path, env: dict[str, str] | None = None) -> StreamlitServer:
+    """A started app server (fakeredis unless `env` says otherwise, a private data folder), or a test
+    failure quoting its log."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = StreamlitServer(ROOT / "app.py", ROOT, data_dir).start()
+    server = StreamlitServer(ROOT / "app.py", ROOT, data_dir, env).start()
     try:
         server.wait_until_answering(SERVER_START_TIMEOUT)
-    except BrowserBenchError as err:
+    except ServerError as err:
         server.stop()
         pytest.fail(str(err), pytrace=False)
     return server

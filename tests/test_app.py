@@ -1,7 +1,8 @@
 """Page logic through Streamlit's AppTest: every page starts from app.py, as a learner's browser does.
 
-`run_every` fragments never tick inside AppTest, so playback is driven by its buttons here; the
-browser tests cover the animation itself.
+`run_every` fragments never tick inside AppTest, and the lab's clock is manual here (LAB_CLOCK=manual):
+time moves only with requests and the fast-forward buttons, never with how long a test took. Playback
+is driven by its buttons; the browser tests cover the animation itself.
 """
 
 from __future__ import annotations
@@ -17,17 +18,26 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"cache-aside": "cache_aside", "read-through": "read_through", "write-through": "write_through",
          "write-behind": "write_behind"}
 ACTIVE = re.compile(r'class="?active"?[\s\]]')
+TABLE_COLUMNS = {"Cache": "TTL (s)", "Database": "Version", "Requests": "Latency (ms)", "Queue": "Stream id"}
+EMPTY = {"Cache": "The cache is empty.", "Queue": "The queue is empty", "Requests": "No requests yet."}
 
 
 @pytest.fixture(autouse=True)
-def private_data_dir(tmp_path, monkeypatch):
+def private_lab(tmp_path, monkeypatch):
     monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LAB_CLOCK", "manual")
     monkeypatch.delenv("REDIS_URL", raising=False)
 
 
 def open_page(pattern: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     at.switch_page(f"pages/{PAGES[pattern]}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def click(at: AppTest, key: str) -> AppTest:
+    at.button(key=key).click().run()
     assert not at.exception, at.exception
     return at
 
@@ -40,33 +50,52 @@ def send(at: AppTest, pattern: str, button: str, key: str | None = None, value: 
         at.text_input(key=f"{pattern}:key").input(key)
     if value is not None:
         at.text_input(key=f"{pattern}:value").input(value)
-    at.button(key=f"{pattern}:{button}").click().run()
-    assert not at.exception, at.exception
-    while to_end and has_button(at, f"{pattern}:forward") and not at.button(key=f"{pattern}:forward").disabled:
-        at.button(key=f"{pattern}:forward").click().run()
+    click(at, f"{pattern}:{button}")
+    if to_end:
+        step_to_end(at, pattern)
     return at
 
 
-def has_button(at: AppTest, key: str) -> bool:
-    return any(b.key == key for b in at.button)
+def step_to_end(at: AppTest, pattern: str) -> None:
+    for _ in range(30):
+        if not has_counter(at):
+            return
+        step, steps = step_counter(at)
+        if step >= steps:
+            return
+        click(at, f"{pattern}:forward")
+    raise AssertionError(f"playback did not reach its end: {step_counter(at)}")
 
 
 def table(at: AppTest, heading: str) -> pd.DataFrame:
-    """The dataframe shown under a heading ("Cache", "Database", "Requests"), by its columns."""
-    columns = {"Cache": "TTL (s)", "Database": "Version", "Requests": "Latency (ms)", "Queue": "Stream id"}[heading]
+    """The dataframe shown under a heading, by its columns; fails if that table did not render."""
     for frame in at.dataframe:
-        if columns in frame.value.columns:
+        if TABLE_COLUMNS[heading] in frame.value.columns:
             return frame.value
-    return pd.DataFrame(columns=["Key", "Value"])
+    raise AssertionError(f"no {heading} table on the page")
+
+
+def is_empty(at: AppTest, heading: str) -> bool:
+    """True only if the page says this table is empty (the sentence it shows instead of a table)."""
+    said = any(EMPTY[heading] in c.value for c in at.caption)
+    drawn = any(TABLE_COLUMNS[heading] in frame.value.columns for frame in at.dataframe)
+    assert said != drawn, f"{heading}: both or neither of the table and its 'empty' sentence"
+    return said
 
 
 def values(at: AppTest, heading: str) -> dict[str, str]:
+    if heading in EMPTY and is_empty(at, heading):
+        return {}
     frame = table(at, heading)
     return dict(zip(frame["Key"], frame["Value"], strict=True))
 
 
 def dot(at: AppTest) -> str:
     return at.get("graphviz_chart")[0].proto.spec
+
+
+def has_counter(at: AppTest) -> bool:
+    return any(re.fullmatch(r"\*\*step (\d+) of (\d+)\*\*", block.value) for block in at.markdown)
 
 
 def step_counter(at: AppTest) -> tuple[int, int]:
@@ -77,6 +106,23 @@ def step_counter(at: AppTest) -> tuple[int, int]:
     raise AssertionError("no step counter on the page")
 
 
+def texts(at: AppTest) -> list[str]:
+    return [t.value for t in at.text]
+
+
+def settings(at: AppTest, pattern: str, **changes) -> AppTest:
+    """Change widgets of "Settings and faults" by their key suffix (e.g. down=True, ttl=10)."""
+    for suffix, value in changes.items():
+        key = f"{pattern}:{suffix.replace('_', '-')}"
+        widget = next(w for kind in ("toggle", "number_input", "radio", "select_slider")
+                      for w in getattr(at, kind) if w.key == key)
+        widget.set_value(value)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+# ---- the home page and each pattern page ---------------------------------------------------------------
 def test_home_orients_a_newcomer():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     assert not at.exception
@@ -86,16 +132,15 @@ def test_home_orients_a_newcomer():
     assert len(charts) == 4
     assert all("App" in chart.proto.spec and "Cache" in chart.proto.spec for chart in charts)
     assert any("How to use this lab" in m.value for m in at.markdown)
-    assert at.sidebar.button[0].label == "Reset my lab"
 
 
 @pytest.mark.parametrize("pattern", PAGES)
 def test_read_misses_then_hits_and_draws_numbered_steps(pattern):
     at = open_page(pattern)
     assert "1. look up" in dot(at) or "1. read" in dot(at) or "1. write" in dot(at)   # the textbook figure
+    assert is_empty(at, "Cache") and is_empty(at, "Requests")
     send(at, pattern, "read", key="user:1")
-    log = table(at, "Requests")
-    assert list(log["Outcome"]) == ["miss"]
+    assert list(table(at, "Requests")["Outcome"]) == ["miss"]
     spec = dot(at)
     assert "1. GET user:1" in spec and "SELECT … WHERE key=?" in spec
     assert len(ACTIVE.findall(spec)) == 1
@@ -103,25 +148,33 @@ def test_read_misses_then_hits_and_draws_numbered_steps(pattern):
 
     send(at, pattern, "read")
     assert list(table(at, "Requests")["Outcome"]) == ["hit", "miss"]   # newest first
+    assert list(table(at, "Requests")["#"]) == [2, 1]
     assert "SELECT" not in dot(at)
+
+
+def arrow_phase(spec: str, label_start: str) -> str:
+    """The playback class (done, active, todo) of the step arrow whose label starts so."""
+    [line] = [line for line in spec.splitlines() if f'label="{label_start}' in line]
+    return re.search(r'class="?(\w+)', line)[1]
 
 
 @pytest.mark.parametrize("pattern", PAGES)
 def test_step_buttons_move_the_active_arrow(pattern):
     at = send(open_page(pattern), pattern, "read", key="user:2", to_end=False)
-    assert step_counter(at) == (1, 5)
-    assert re.search(r'label="1\. GET user:2"[^\]]*class=active', dot(at))
-    at.button(key=f"{pattern}:forward").click().run()
-    at.button(key=f"{pattern}:forward").click().run()
-    assert step_counter(at) == (3, 5)
+    first, steps = step_counter(at)
+    assert first == 1 and steps >= 5
+    assert arrow_phase(dot(at), "1. GET user:2") == "active"
+    click(at, f"{pattern}:forward")
+    click(at, f"{pattern}:forward")
+    assert step_counter(at) == (3, steps)
     spec = dot(at)
     assert len(ACTIVE.findall(spec)) == 1
-    assert re.search(r'label="3\. [^"]*"[^\]]*class=active', spec)
-    assert re.search(r'label="1\. GET user:2"[^\]]*class=done', spec)
-    assert re.search(r'label="5\. [^"]*"[^\]]*class=todo', spec)
-    at.button(key=f"{pattern}:back").click().run()
-    assert step_counter(at) == (2, 5)
-    assert re.search(r'label="2\. [^"]*"[^\]]*class=active', dot(at))
+    assert arrow_phase(spec, "3. ") == "active"
+    assert arrow_phase(spec, "1. GET user:2") == "done"
+    assert arrow_phase(spec, f"{steps}. ") == "todo"
+    click(at, f"{pattern}:back")
+    assert step_counter(at) == (2, steps)
+    assert arrow_phase(dot(at), "2. ") == "active"
 
 
 def test_cache_aside_write_updates_db_then_invalidates():
@@ -131,6 +184,17 @@ def test_cache_aside_write_updates_db_then_invalidates():
     assert values(at, "Database")["user:1"] == "Grace"
     assert "user:1" not in values(at, "Cache")
     assert "1. INSERT … ON CONFLICT" in dot(at) and "DEL user:1" in dot(at)
+
+
+def test_cache_aside_tables_show_the_window_between_commit_and_delete():
+    """Between the UPSERT (step 1) and the DEL (step 3) the cache still holds the old value: stale."""
+    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
+    send(at, "cache-aside", "write", key="user:1", value="Grace", to_end=False)
+    assert values(at, "Database")["user:1"] == "Grace"
+    assert values(at, "Cache")["user:1"] == "Ada Lovelace"
+    assert table(at, "Cache").set_index("Key").loc["user:1", "State"].startswith("⚠ stale")
+    step_to_end(at, "cache-aside")
+    assert "user:1" not in values(at, "Cache")
 
 
 def test_read_through_write_invalidates_through_the_cache():
@@ -150,16 +214,29 @@ def test_write_through_updates_cache_and_db_together():
     assert set(table(at, "Cache")["State"]) == {"✓ same as DB"}
 
 
-def test_write_through_naive_ordering_with_db_down_shows_a_stale_cache():
+def test_write_through_naive_ordering_with_db_down_says_the_cache_is_ahead():
     at = open_page("write-through")
-    at.radio(key="write-through:ordering").set_value("naive")
-    at.toggle(key="write-through:down").set_value(True)
+    settings(at, "write-through", ordering="naive", down=True)
     send(at, "write-through", "write", key="user:1", value="Grace")
     assert values(at, "Cache")["user:1"] == "Grace"
     assert values(at, "Database")["user:1"] == "Ada Lovelace"
-    assert table(at, "Cache").set_index("Key").loc["user:1", "State"].startswith("⚠ stale")
+    assert table(at, "Cache").set_index("Key").loc["user:1", "State"] == "⚠ ahead: DB never committed this"
     assert list(table(at, "Requests")["Outcome"]) == ["error"]
     assert "✗" in dot(at)
+    send(at, "write-through", "read")            # the cache serves what the database never committed
+    summary = [t for t in texts(at) if t.startswith("Done in")][-1]
+    assert "the cache is ahead of the database" in summary and "newer value" not in summary
+
+
+def test_cache_aside_stale_read_says_the_cache_is_behind():
+    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
+    settings(at, "cache-aside", cache_down=True)
+    send(at, "cache-aside", "write", key="user:1", value="Grace")        # committed; the DEL failed
+    assert any("invalidation failed" in w.value or "did not answer the DEL" in w.value for w in at.warning)
+    settings(at, "cache-aside", cache_down=False)
+    send(at, "cache-aside", "read")
+    summary = [t for t in texts(at) if t.startswith("Done in")][-1]
+    assert "STALE" in summary and "the cache is behind" in summary
 
 
 def test_write_behind_db_waits_for_flush_now():
@@ -167,24 +244,81 @@ def test_write_behind_db_waits_for_flush_now():
     send(at, "write-behind", "write", key="user:1", value="Grace")
     assert values(at, "Cache")["user:1"] == "Grace"
     assert values(at, "Database")["user:1"] == "Ada Lovelace"
-    assert table(at, "Cache").set_index("Key").loc["user:1", "State"] == "pending flush"
+    assert table(at, "Cache").set_index("Key").loc["user:1", "State"] == "newer than DB: write queued"
     assert list(table(at, "Queue")["Key"]) == ["user:1"]
-    send(at, "write-behind", "flush")
+    send(at, "write-behind", "Flush now")
     assert values(at, "Database")["user:1"] == "Grace"
-    assert table(at, "Queue").empty
+    assert is_empty(at, "Queue")
     assert "XDEL queue" in dot(at)
 
 
 def test_write_behind_full_batch_flushes_in_the_background():
     at = open_page("write-behind")
-    at.number_input(key="write-behind:batch").set_value(2)
+    settings(at, "write-behind", batch=2)
     send(at, "write-behind", "write", key="user:1", value="one")
     send(at, "write-behind", "write", key="user:2", value="two", to_end=False)
     assert 'class="todo background"' in dot(at)   # the flush is drawn, dashed, after the acknowledgement
-    send(at, "write-behind", "read", key="user:3")
+    step_to_end(at, "write-behind")
     assert values(at, "Database")["user:1"] == "one" and values(at, "Database")["user:2"] == "two"
+    assert is_empty(at, "Queue")
 
 
+# ---- time ----------------------------------------------------------------------------------------------
+def test_fast_forward_expires_a_key_and_the_next_read_misses():
+    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
+    assert table(at, "Cache").set_index("Key").loc["user:1", "TTL (s)"] == "60"
+    click(at, "cache-aside:ff10")
+    assert table(at, "Cache").set_index("Key").loc["user:1", "TTL (s)"] == "50"   # the TTL moved with the clock
+    click(at, "cache-aside:ff-next")                                               # to just past its expiry
+    assert is_empty(at, "Cache")
+    assert list(table(at, "Requests")["Request"])[0] == "expiry"
+    assert "EXPIRE" not in dot(at) and "TTL of user:1 ran out" in dot(at)
+    send(at, "cache-aside", "read")
+    assert list(table(at, "Requests")["Outcome"])[0] == "miss"
+
+
+def test_next_expiry_without_any_ttl_says_so():
+    at = click(open_page("write-through"), "write-through:ff-next")
+    assert any("nothing will expire" in i.value for i in at.info)
+
+
+def test_write_behind_max_delay_flush_runs_when_time_is_fast_forwarded():
+    at = open_page("write-behind")
+    send(at, "write-behind", "write", key="user:1", value="later")
+    assert values(at, "Database")["user:1"] == "Ada Lovelace"
+    click(at, "write-behind:ff10")                                   # past the 5 s max delay
+    step_to_end(at, "write-behind")
+    assert values(at, "Database")["user:1"] == "later"
+    assert list(table(at, "Requests")["Request"])[0] == "flush"
+
+
+# ---- the cache as a fault --------------------------------------------------------------------------------
+@pytest.mark.parametrize("pattern", PAGES)
+def test_cache_down_on_every_page(pattern):
+    at = send(open_page(pattern), pattern, "read", key="user:1")
+    settings(at, pattern, cache_down=True)
+    assert any("The cache is down" in w.value for w in at.warning)
+    send(at, pattern, "read", key="user:2")
+    outcome = list(table(at, "Requests")["Outcome"])[0]
+    if pattern == "cache-aside":      # read around the cache: the value, degraded
+        assert outcome == "miss" or outcome == "ok"
+        assert any("'Alan Turing'" in t for t in texts(at))
+        assert "user:2" not in values(at, "Cache")
+    else:                             # the cache is a hard dependency: a clean failure
+        assert outcome == "error"
+    send(at, pattern, "write", key="user:2", value="while down")
+    db = values(at, "Database")
+    if pattern in ("cache-aside", "read-through"):
+        assert db["user:2"] == "while down"              # committed; only the invalidation failed
+    else:
+        assert db["user:2"] == "Alan Turing"             # nothing acknowledged, nothing written
+        assert list(table(at, "Requests")["Outcome"])[0] == "error"
+    settings(at, pattern, cache_down=False)
+    send(at, pattern, "read", key="user:1")
+    assert list(table(at, "Requests")["Outcome"])[0] == "hit"   # the cache kept its data
+
+
+# ---- bad input, isolation, reset ---------------------------------------------------------------------
 @pytest.mark.parametrize("key, value, rule", [
     ("", "x", "empty"),
     ("   ", "x", "empty"),
@@ -199,7 +333,7 @@ def test_bad_input_shows_the_rule_and_changes_nothing(key, value, rule):
     send(at, "cache-aside", "write", key=key, value=value)
     assert len(at.error) == 1 and rule in at.error[0].value
     assert values(at, "Database") == before
-    assert table(at, "Requests").empty
+    assert is_empty(at, "Requests")
     send(at, "cache-aside", "read", key="user:2")   # the page keeps working
     assert values(at, "Cache")["user:2"] == "Alan Turing"
 
@@ -211,7 +345,8 @@ def test_hostile_text_is_data_not_markup(key):
     assert values(at, "Database")[key] == '"; DROP TABLE kv; --'
     assert values(at, "Cache")[key] == '"; DROP TABLE kv; --'
     assert not any(key in m.value for m in at.markdown)    # shown only as plain text, never as Markdown
-    assert any(key in t.value for t in at.text)
+    assert not any(key in c.value for c in at.caption)
+    assert any(key in t for t in texts(at))
     assert len(ACTIVE.findall(dot(at))) == 1
 
 
@@ -225,24 +360,38 @@ def test_two_sessions_never_see_each_others_writes():
     assert values(bob, "Cache")["user:1"] == "Ada Lovelace"
 
 
-def test_reset_my_lab_restores_the_seed_for_this_session_only():
+def test_reset_my_lab_restores_the_seed_and_switches_the_faults_off():
     at = send(open_page("write-through"), "write-through", "write", key="user:9", value="new")
     assert "user:9" in values(at, "Database")
-    at.sidebar.button[0].click().run()
+    settings(at, "write-through", down=True, cache_down=True)
+    click(at, "write-through:reset")
     assert "user:9" not in values(at, "Database")
-    assert values(at, "Cache") == {}
-    assert table(at, "Requests").empty
+    assert is_empty(at, "Cache") and is_empty(at, "Requests")
+    assert at.toggle(key="write-through:down").value is False
+    assert at.toggle(key="write-through:cache-down").value is False
+    send(at, "write-through", "read", key="user:2")
+    assert list(table(at, "Requests")["Outcome"]) == ["miss"]
 
 
+# ---- narration, code, playback ---------------------------------------------------------------------------
 def test_each_step_shows_the_line_of_code_that_performs_it():
     at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1", to_end=False)
-    codes = [block.value for block in at.code]
-    assert "yield from self.cache_get(t, \"App\", key)" in codes[-1]           # step 1: GET
-    assert any("def _read(self, t: Recorder, key: str) -> Steps:" in c for c in codes)   # the Code tab
-    at.button(key="cache-aside:forward").click().run()
-    at.button(key="cache-aside:forward").click().run()
-    assert "db_select(" in [block.value for block in at.code][-1]                  # step 3: SELECT
+    assert at.code[0].value == 'cached = yield from self.cache_get(t, "App", key, tolerate=True)'   # step 1: GET
+    assert any("def _read(self, t, key: str) -> Steps:" in c.value for c in at.code)             # the Code tab
+    click(at, "cache-aside:forward")
+    click(at, "cache-aside:forward")
+    assert at.code[0].value == 'loaded = yield from self.db_select(t, "App", key)'                 # step 3
     assert any("strategies/cache_aside.py, line" in c.value for c in at.caption)
+
+
+def test_write_through_safe_ordering_points_at_the_set_after_the_commit():
+    at = send(open_page("write-through"), "write-through", "write", key="user:1", value="Grace", to_end=False)
+    lines = []
+    for _ in range(5):
+        lines.append(at.code[0].value)
+        click(at, "write-through:forward")
+    assert lines[3].startswith("yield from self.cache_set(") and "version=version" in lines[3]
+    assert lines[1].startswith("version = yield from self.db_upsert(")
 
 
 def test_selecting_a_past_request_replays_it():
@@ -251,32 +400,41 @@ def test_selecting_a_past_request_replays_it():
     assert "SELECT" not in dot(at)                  # the hit is on the diagram
     at.selectbox(key="cache-aside:replay").set_value(1).run()
     assert "SELECT … WHERE key=?" in dot(at)        # the first request, a miss, plays again
+    assert step_counter(at)[1] == 5
 
 
 def test_narration_says_what_each_step_left_behind():
     at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1", to_end=False)
-    assert "After this step, for 'user:1': the cache has nothing; the database has 'Ada Lovelace' (version 1)." in [
-        t.value for t in at.text]
-    assert "user:1" not in values(at, "Cache")        # the tables replay the request, step by step
+    assert "After this step, for 'user:1': the cache has nothing; the database has 'Ada Lovelace' (version 1)." \
+        in texts(at)
+    assert is_empty(at, "Cache")        # the tables replay the request, step by step
     for _ in range(4):
-        at.button(key="cache-aside:forward").click().run()
-    assert "After this step, for 'user:1': the cache has 'Ada Lovelace'; the database has 'Ada Lovelace' " \
-           "(version 1)." in [t.value for t in at.text]
+        click(at, "cache-aside:forward")
+    assert "After this step, for 'user:1': the cache has 'Ada Lovelace' (60 s left); the database has " \
+           "'Ada Lovelace' (version 1)." in texts(at)
     assert values(at, "Cache")["user:1"] == "Ada Lovelace"
 
 
 def test_pause_and_play_toggle_and_play_restarts_a_finished_request():
     at = send(open_page("write-through"), "write-through", "write", key="user:1", value="Grace", to_end=False)
     assert at.button(key="write-through:play").label == "Pause"       # a new request plays by itself
-    at.button(key="write-through:play").click().run()
+    click(at, "write-through:play")
     assert at.button(key="write-through:play").label == "Play"
-    for _ in range(4):
-        at.button(key="write-through:forward").click().run()
+    step_to_end(at, "write-through")
     assert step_counter(at) == (5, 5)
-    assert at.button(key="write-through:forward").disabled
-    at.button(key="write-through:play").click().run()                 # from the end: play again
+    click(at, "write-through:play")                                   # from the end: play again
     assert at.button(key="write-through:play").label == "Pause"
     assert step_counter(at)[0] == 1
+
+
+def test_speed_survives_runs_in_which_nothing_plays():
+    at = open_page("cache-aside")
+    at.segmented_control(key="cache-aside:speed-choice").set_value("4×").run()
+    assert at.session_state["cache-aside:speed"] == "4×"
+    click(at, "cache-aside:reset")                                    # playback forgotten, preference kept
+    send(at, "cache-aside", "read", key="user:1")
+    assert at.session_state["cache-aside:speed"] == "4×"
+    assert at.segmented_control(key="cache-aside:speed-choice").value == "4×"
 
 
 def test_write_without_a_value_is_refused():
@@ -285,12 +443,11 @@ def test_write_without_a_value_is_refused():
     assert values(at, "Database")["user:1"] == "Ada Lovelace"
 
 
-def test_reset_switches_the_faults_off():
+def test_db_down_is_a_failed_step_and_a_banner():
     at = open_page("cache-aside")
-    at.toggle(key="cache-aside:down").set_value(True).run()
+    settings(at, "cache-aside", down=True)
+    assert any("The database is down" in w.value for w in at.warning)
     send(at, "cache-aside", "read", key="user:2")
     assert list(table(at, "Requests")["Outcome"]) == ["error"]
-    at.sidebar.button[0].click().run()
-    assert at.toggle(key="cache-aside:down").value is False
-    send(at, "cache-aside", "read", key="user:2")
-    assert list(table(at, "Requests")["Outcome"]) == ["miss"]
+    assert "✗" in dot(at)
+    assert any("The request failed" in t for t in texts(at))

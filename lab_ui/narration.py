@@ -1,0 +1,126 @@
+"""What the lab says under the diagram: the step, what it left in the cache and the database, the exact
+line of the pattern's code that performed it, and, at the end, how the request went.
+
+Learners' keys and values reach the page only as plain text (`st.text`) or escaped Markdown.
+"""
+
+from __future__ import annotations
+
+import ast
+import linecache
+import re
+import textwrap
+from functools import cache
+from pathlib import Path
+
+import streamlit as st
+
+from strategies import Lab, LabState, Trace
+from strategies.narration import shorten
+from strategies.trace import CodeRef
+
+from .text import say
+
+ROOT = Path(__file__).resolve().parent.parent
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:])")
+
+
+def plain(text: str) -> str:
+    """Text that Markdown shows literally (every ASCII punctuation a directive could start with, escaped)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def narration(lab: Lab, trace: Trace | None, number: int, state: LabState | None) -> None:
+    with st.container(border=True):
+        if trace is None:
+            st.markdown(say("figure-intro"))
+            return
+        step = trace.steps[number - 1]
+        who = f"Client {step.client} · " if step.client != "A" else ""
+        where = " · background" if step.background else ""
+        outcome = " · ✗ failed" if step.failed else ""
+        st.markdown(f"**{who}Step {step.number}: {step.source} → {step.target}**{where}{outcome} · "
+                    f"{step.cost_ms:g} ms simulated")
+        st.text(step.explanation)     # may quote the learner's key or value: never parsed as Markdown
+        if state is not None and trace.key is not None:
+            st.text(after(state, trace.key, lab.has_queue))
+        located = code_line(step.code)
+        if located is not None:
+            st.caption(say("code-caption", where=located[0]))
+            st.code(located[1], language="python")
+        if number >= len(trace.steps):
+            summary(trace, state)
+
+
+def after(state: LabState, key: str, queued: bool) -> str:
+    item, row = state.cache.get(key), state.db.get(key)
+    if item is None:
+        cached = "nothing"
+    else:
+        ttl = state.ttl(key)
+        cached = shorten(item.value) + (f" ({ttl:.0f} s left)" if ttl is not None else " (no expiry)")
+    stored = "no row" if row is None else f"{shorten(row.value)} (version {row.version})"
+    waiting = f"; {len(state.queue)} write(s) queued" if queued else ""
+    return f"After this step, for {shorten(key)}: the cache has {cached}; the database has {stored}{waiting}."
+
+
+def summary(trace: Trace, state: LabState | None) -> None:
+    """How the request ended, in one line, and any warning it carried."""
+    if trace.operation == "crash":
+        lost = f" {len(trace.lost)} acknowledged write(s) were lost." if trace.lost else ""
+        st.text(say("summary-crash") + lost)
+        return
+    if trace.operation in ("expiry", "resync"):
+        st.text(say(f"summary-{trace.operation}"))
+        return
+    if not trace.ok:
+        st.text(say("summary-failed", error=trace.error))
+        return
+    parts = [f"Done in {trace.latency_ms:g} ms (simulated)"]
+    if trace.operation == "read":
+        parts.append(f"{trace.outcome}: returned {shorten(trace.value)}" if trace.value is not None else "no such key")
+        if trace.stale and state is not None and trace.key is not None:
+            parts.append(stale_side(state, trace))
+    st.text("; ".join(parts) + ".")
+    if trace.warning:
+        st.warning(plain(trace.warning), icon=":material/warning:")
+
+
+def stale_side(state: LabState, trace: Trace) -> str:
+    """Which side is ahead when a read returned something other than the newest acknowledged value."""
+    item = state.cache.get(trace.key)
+    if item is not None and item.value == trace.value and item.version is None:
+        return say("stale-cache-ahead")
+    return say("stale-db-ahead")
+
+
+# ---- the exact code line ---------------------------------------------------------------------------
+def code_line(ref: CodeRef | None) -> tuple[str, str] | None:
+    """("strategies/x.py, line N", the whole statement that line starts), or None."""
+    if ref is None:
+        return None
+    span = _statement_at(ref.filename, ref.line)
+    lines = [linecache.getline(ref.filename, n).rstrip("\n") for n in range(span[0], span[1] + 1)]
+    try:
+        shown = Path(ref.filename).resolve().relative_to(ROOT)
+    except ValueError:
+        shown = Path(ref.filename).name
+    return f"{shown}, line {ref.line}", textwrap.dedent("\n".join(lines))
+
+
+def _statement_at(filename: str, line: int) -> tuple[int, int]:
+    """The first and last line of the innermost statement that starts at `line` (or contains it)."""
+    for start, end in _statements(filename):
+        if start <= line <= end and start == line:
+            return start, end
+    containing = [(s, e) for s, e in _statements(filename) if s <= line <= e]
+    return min(containing, key=lambda span: span[1] - span[0]) if containing else (line, line)
+
+
+@cache
+def _statements(filename: str) -> tuple[tuple[int, int], ...]:
+    source = "".join(linecache.getlines(filename))
+    spans = [(node.lineno, node.end_lineno or node.lineno) for node in ast.walk(ast.parse(source))
+             if isinstance(node, ast.stmt) and not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.If,
+                                                                     ast.For, ast.While, ast.With, ast.Try))]
+    return tuple(sorted(spans))

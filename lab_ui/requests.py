@@ -1,0 +1,55 @@
+"""The counters and the request log, with "play an earlier request again"."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from strategies import Lab
+
+from . import playback
+from .learner import safely
+from .text import say
+
+LOG_ROWS = 100
+
+
+@safely
+def replay(pattern: str, lab: Lab) -> None:
+    number = st.session_state.get(f"{pattern}:replay")
+    trace = lab.request(number) if number else None
+    if trace is not None and trace.steps:
+        playback.play(pattern, trace)
+    st.session_state[f"{pattern}:replay"] = None
+
+
+def counters(lab: Lab) -> None:
+    c = lab.counters
+    metrics = [("Hits", c.hits), ("Misses", c.misses),
+               ("Hit ratio", "–" if c.hit_ratio is None else f"{c.hit_ratio:.0%}"),
+               ("DB reads", c.db_reads), ("DB writes", c.db_writes), ("Stale reads", c.stale_reads),
+               ("Degraded", c.degraded), ("Failed", c.failed)]
+    if lab.has_queue:
+        metrics += [("Queued writes", len(lab.live().queue)), ("Lost writes", c.lost_writes)]
+    row = st.container(horizontal=True)
+    for label, value in metrics:
+        row.metric(label, value, width="content")
+
+
+def request_log(pattern: str, lab: Lab) -> None:
+    st.subheader("Requests")
+    counters(lab)
+    if not lab.log:
+        st.caption(say("no-requests"))
+        return
+    recent = list(lab.log.values())[-LOG_ROWS:]
+    frame = pd.DataFrame([{"#": t.number, "Request": t.operation, "Key": t.key or "",
+                           "Outcome": t.outcome, "DB calls": t.db_calls, "Latency (ms)": round(t.latency_ms, 1),
+                           "Note": t.error or t.warning or ("stale read" if t.stale else "")}
+                          for t in reversed(recent)])
+    st.dataframe(frame, hide_index=True, width="stretch", height=min(38 + 35 * len(frame), 318))
+    if len(lab.log) > LOG_ROWS:
+        st.caption(say("log-cut", shown=LOG_ROWS, total=len(lab.log)))
+    st.selectbox("Play an earlier request again", list(frame["#"]), index=None, key=f"{pattern}:replay",
+                 placeholder="Choose a request by its #", on_change=replay, args=(pattern, lab),
+                 format_func=lambda n: lab.request(n).label if lab.request(n) else f"#{n}")

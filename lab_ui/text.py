@@ -1,0 +1,45 @@
+"""The learners' text, from assets/: each pattern's sections and the home page, read once."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+PAGE_FILES = {"cache-aside": "cache_aside", "read-through": "read_through", "write-through": "write_through",
+              "write-behind": "write_behind"}
+
+
+@cache
+def sections(pattern: str) -> dict[str, str]:
+    """The pattern's Markdown from assets/, split on its level-2 headings."""
+    return _sections(ASSETS / f"{PAGE_FILES[pattern]}.md")
+
+
+@cache
+def ui_text() -> dict[str, str]:
+    """The page's own sentences (empty states, help texts, summaries), from assets/ui.md."""
+    return _sections(ASSETS / "ui.md")
+
+
+def _sections(path: Path) -> dict[str, str]:
+    text = path.read_text(encoding="utf-8")
+    found: dict[str, str] = {}
+    for chunk in text.split("\n## ")[1:]:
+        heading, _, body = chunk.partition("\n")
+        found[heading.strip()] = body.strip()
+    return found
+
+
+@cache
+def home_intro() -> tuple[str, str]:
+    """The welcome paragraph and the how-to steps from assets/home.md."""
+    text = (ASSETS / "home.md").read_text(encoding="utf-8")
+    body = text.split("\n", 1)[1] if text.startswith("# ") else text
+    intro, _, how_to = body.partition("## How to use this lab")
+    return intro.strip(), how_to.strip()
+
+
+def say(name: str, **fields: object) -> str:
+    """One sentence of assets/ui.md, its {fields} filled in."""
+    return ui_text()[name].format(**fields) if fields else ui_text()[name]
