@@ -29,8 +29,8 @@ TODO = "#8a96a3"
 FAILED = "#c92a2a"
 CLIENT_COLORS = {"A": DONE, "B": "#7b3fa0"}
 FONT = "Helvetica,Arial,sans-serif"
-LABEL_LIMIT = 30
-LANE_RESERVE = "0" * 22     # about as wide as the widest LABEL_LIMIT-character label
+LABEL_LIMIT = 28
+LANE_RESERVE = "0" * 27     # as wide as a LABEL_LIMIT-character label of commands and keys
 
 
 def safe_label(*lines: str, limit: int = LABEL_LIMIT) -> str:
@@ -43,7 +43,10 @@ def safe_label(*lines: str, limit: int = LABEL_LIMIT) -> str:
 def step_label(step: Step) -> str:
     number = f"{step.number}." if step.client == "A" else f"{step.client}{step.number}."
     mark = " ✗" if step.failed else ""
-    return safe_label(f"{number} {step.command}{mark}")
+    text = f"{number} {step.command}"
+    if mark and len(text) + len(mark) > LABEL_LIMIT:      # cut the command, never the failure mark
+        text = text[: LABEL_LIMIT - len(mark) - 1] + "…"
+    return safe_label(text + mark)
 
 
 def build_diagram(topology: Topology, trace: Trace | None = None, current: int | None = None, *,

@@ -7,6 +7,10 @@
 
 Every test gets its own `namespace` ("test:<uuid>:"); afterwards only the keys under it are deleted
 (SCAN MATCH + DEL; never FLUSHALL/FLUSHDB), so tests can share a real server with anything else.
+
+Every lab built through `make_lab` has the explanation of each logged step formatted when the test ends
+(`check_explanations`): a narration id missing from assets/narration.md, or a sentence that does not
+format, fails the test that produced it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import uuid
 import fakeredis
 import pytest
 import redis
+from core_support import check_explanations
 
 from strategies import PATTERNS, Database, Lab, SimClock
 
@@ -83,10 +88,16 @@ def make_lab(cache, db, namespace, clock):
     """Build a lab: make_lab("cache-aside", batch_size=3, ...) on this test's cache, db, namespace and clock.
 
     Any of cache / db / namespace / clock can be overridden (e.g. a second lab on a sibling namespace).
+    When the test ends, every step its labs logged is explained (see `check_explanations`).
     """
+    built: list[Lab] = []
 
     def build(name: str, *, cache: redis.Redis = cache, db: Database = db, namespace: str = namespace,
               clock: SimClock = clock, **options) -> Lab:
-        return PATTERNS[name](cache=cache, db=db, namespace=namespace, clock=clock, **options)
+        lab = PATTERNS[name](cache=cache, db=db, namespace=namespace, clock=clock, **options)
+        built.append(lab)
+        return lab
 
-    return build
+    yield build
+    for lab in built:
+        check_explanations(lab.log.values())

@@ -1,0 +1,298 @@
+"""What every step carries besides its arrow: the line of the pattern's own code that performed it (`step.code`)
+and its explanation, written from assets/narration.md.
+
+The narration is checked three ways: every id the core's source names exists in narration.md; a tour of every
+situation the lab can be in produces every sentence of narration.md (so none is dead, and each one formats
+with the fields its steps record); and conftest.py formats the explanation of every step every test records.
+"""
+
+from __future__ import annotations
+
+import ast
+import linecache
+from pathlib import Path
+
+import fakeredis
+import pytest
+from core_support import check_explanations
+
+from strategies import PATTERNS, Database, SimClock
+from strategies.narration import explain_warning, templates
+
+CORE = Path(__file__).resolve().parent.parent / "strategies"
+MODULES = {"cache-aside": "cache_aside.py", "read-through": "read_through.py", "write-through": "write_through.py",
+           "write-behind": "write_behind.py"}
+WARNINGS = {"cache-aside-read-around", "cache-aside-fill-failed", "invalidation-failed", "wb-background-flush-failed"}
+
+
+def source_line(step) -> str:
+    return linecache.getline(step.code.filename, step.code.line)
+
+
+def performing_call(step) -> tuple[str, ...]:
+    """What the pattern's line that performed `step` must call (any one of these)."""
+    action, source = step.action, step.source
+    if source == "Database" and action == "REPLY":         # the answer comes back inside the same helper call
+        return ("db_select", "db_upsert", "self.reply(")
+    return {
+        "GET": ("cache_get",),
+        "SET": ("cache_set", "cache_call"),                # write-behind's enqueue script is a cache_call
+        "DEL": ("cache_delete",),
+        "SELECT": ("db_select",),
+        "UPSERT": ("db_upsert", '"UPSERT"'),               # a flush records its batch UPSERT itself
+        "HGET": ("cache_call",),
+        "XRANGE": ("cache_call",),
+        "XDEL": ("cache_call",),
+        "WRITE": ("hand_over",),
+        "REPLY": ("self.reply(",),
+        "XADD": ("self.reply(",),
+        "XLEN": ("self.reply(",),
+        "EXPIRE": ('"EXPIRE"',),
+        "CRASH": ('"CRASH"',),
+        "RESYNC": ('"RESYNC"',),
+    }[action]
+
+
+def traces_of_every_kind(make_lab, name, **options):
+    lab = make_lab(name, ttl_seconds=5, **options)
+    traces = [lab.read("user:1"), lab.read("user:1"), lab.read("ghost"), lab.write("user:1", "new"),
+              lab.write("fresh", "row")]
+    if name == "write-behind":
+        traces.append(lab.flush())
+        lab.batch_size = 1
+        traces.append(lab.write("user:2", "flushed in the background"))
+    traces.append(lab.read("user:2"))
+    traces += lab.advance_time(100)
+    lab.read("user:3")
+    traces.append(lab.crash_cache())
+    lab.db.down = True
+    traces += [lab.read("user:2"), lab.write("user:2", "refused")]
+    lab.db.down = False
+    lab.cache_down = True
+    traces += [lab.read("user:2"), lab.write("user:2", "down")]
+    lab.cache_down = False
+    return lab, traces
+
+
+CONFIGS = [("cache-aside", {}), ("read-through", {}), ("write-through", {"ordering": "safe"}),
+           ("write-through", {"ordering": "naive"}), ("write-behind", {"batch_size": 10})]
+
+
+@pytest.mark.parametrize(("name", "options"), CONFIGS, ids=lambda c: c if isinstance(c, str) else
+                         c.get("ordering", ""))
+def test_every_step_points_at_the_line_of_pattern_code_that_performed_it(make_lab, name, options):
+    lab, traces = traces_of_every_kind(make_lab, name, **options)
+    kinds = {trace.operation for trace in traces}
+    assert kinds >= {"read", "write", "expiry", "crash"} | ({"flush"} if name == "write-behind" else set())
+    for trace in traces:
+        for step in trace.steps:
+            where = f"{trace.label} step {step.number} {step.action}"
+            assert step.code is not None, where
+            line = source_line(step)
+            assert any(call in line for call in performing_call(step)), f"{where}: {line.strip()!r}"
+            filename = Path(step.code.filename).name
+            if trace.operation in ("read", "write", "flush"):
+                allowed = {MODULES[name]} | ({"read_through.py"} if trace.operation == "read" else set())
+                assert filename in allowed, f"{where}: recorded in {filename}"
+                assert step.code.function.split(".")[0] in {cls.__name__ for cls in type(lab).__mro__}
+            else:
+                assert filename == "base.py", where
+
+
+@pytest.mark.parametrize("ordering", ["safe", "naive"])
+def test_write_through_orderings_point_at_their_own_lines(make_lab, db, ordering):
+    lab = make_lab("write-through", ordering=ordering)
+    write = lab.write("user:1", "x")
+    by_action = {step.action: step for step in write.steps}
+    set_line, upsert_line = by_action["SET"].code.line, by_action["UPSERT"].code.line
+    assert "cache_set" in source_line(by_action["SET"]) and "db_upsert" in source_line(by_action["UPSERT"])
+    assert by_action["SET"].code.function == by_action["UPSERT"].code.function == "WriteThrough._write"
+    if ordering == "safe":
+        assert set_line > upsert_line, "the safe ordering stores in the cache only after the commit"
+    else:
+        assert set_line < upsert_line, "the naive ordering stores in the cache before the commit"
+
+    db.down = True
+    failed = lab.write("user:1", "y")
+    assert failed.steps[-1].failed and failed.steps[-1].code.line == upsert_line
+
+
+def test_the_two_orderings_record_different_set_lines(make_lab, namespace):
+    lines = set()
+    for ordering in ("safe", "naive"):
+        lab = make_lab("write-through", ordering=ordering, namespace=f"{namespace}{ordering}:", db=Database(":memory:"))
+        lines.add(next(s.code.line for s in lab.write("k", "v").steps if s.action == "SET"))
+    assert len(lines) == 2
+
+
+def test_a_failed_call_points_at_the_pattern_line_too(make_lab, db):
+    lab = make_lab("cache-aside")
+    ok = lab.read("user:1")
+    db.down = True
+    failed = lab.read("user:2")
+    assert failed.steps[-1].failed and failed.steps[-1].code.line == ok.steps[2].code.line      # the miss's SELECT
+    lab.cache_down = True
+    around = lab.read("user:3")
+    assert around.steps[0].failed and around.steps[0].code.line == ok.steps[0].code.line        # the GET line
+    assert around.steps[-1].failed and "db_select" in source_line(around.steps[-1])
+    assert around.steps[-1].code.line < ok.steps[2].code.line, "the read-around's own SELECT, before the miss path"
+
+
+# ---- the narration ---------------------------------------------------------------------------------------
+
+
+def _note_ids(node) -> list[tuple[str, bool]]:
+    """(id, exact) for a note's first element: a literal, an f-string's literal prefix, or both branches of an if."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [(node.value, True)]
+    if isinstance(node, ast.JoinedStr):
+        prefix = node.values[0].value if node.values and isinstance(node.values[0], ast.Constant) else ""
+        return [(prefix, False)]
+    if isinstance(node, ast.IfExp):
+        return _note_ids(node.body) + _note_ids(node.orelse)
+    return []
+
+
+def narration_ids_in_source() -> list[tuple[str, bool, str]]:
+    found = []
+    for path in sorted(CORE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Tuple) and len(node.elts) == 2 and (
+                    isinstance(node.elts[1], ast.Dict)
+                    or (isinstance(node.elts[1], ast.Constant) and node.elts[1].value is None)):
+                found += [(name, exact, path.name) for name, exact in _note_ids(node.elts[0])]
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "explain_warning":
+                found += [(name, exact, path.name) for name, exact in _note_ids(node.args[0])]
+    return found
+
+
+def test_every_narration_id_in_the_core_exists_in_narration_md():
+    known = templates()
+    ids = narration_ids_in_source()
+    assert len(ids) > 40
+    for name, exact, filename in ids:
+        if exact:
+            assert name in known, f"{filename} records narration id {name!r}, which narration.md lacks"
+        else:
+            assert any(template.startswith(name) for template in known), f"{filename}: no id starts with {name!r}"
+
+
+def tour(make_lab, namespace) -> list:
+    """Every situation the lab can narrate, on this test's cache; returns all the traces it made."""
+    labs = []
+
+    def lab(name, **options):
+        made = make_lab(name, db=Database(":memory:"), clock=SimClock(), namespace=f"{namespace}{len(labs)}:",
+                        **options)
+        labs.append(made)
+        return made
+
+    aside = lab("cache-aside", ttl_seconds=1)
+    aside.read("user:1")
+    aside.read("user:1")
+    aside.read("ghost")
+    aside.write("user:1", "x")
+    aside.read("user:1")
+    aside.cache.delete(aside.redis_key("user:1"))       # gone within its last second: taken as expired
+    aside.read("user:1")
+    aside.cache.set(aside.redis_key("user:2"), "planted")
+    aside.read("user:2")
+    aside.advance_time(5)
+    aside.crash_cache()
+    aside.cache_down = True
+    aside.read("user:3")
+    aside.write("user:3", "y")
+    aside.cache_down = False
+    filling = aside.start_read("user:3")
+    for _ in range(4):
+        filling.advance()
+    aside.cache_down = True
+    filling.run()
+    aside.cache_down = False
+    aside.db.down = True
+    aside.read("nobody")
+    aside.write("k", "v")
+    aside.db.down = False
+
+    through = lab("read-through")
+    through.read("user:1")
+    through.read("user:1")
+    through.read("ghost")
+    through.cache.delete(through.redis_key("user:1"))   # 60 s left: the cache lost it
+    through.read("user:1")
+
+    write_through = lab("write-through", ttl_seconds=None)
+    write_through.write("user:1", "forever")
+
+    behind = lab("write-behind", batch_size=10, queue_limit=2)
+    behind.write("a", "1")
+    behind.write("a", "2")
+    behind.cache.delete(behind.redis_key("a"))
+    behind.read("a")
+    behind.write("b", "1")
+    behind.write("c", "1")
+    behind.flush()
+    behind.flush()
+    behind.write("a", "3")
+    behind.advance_time(6)
+    behind.write("d", "1")
+    behind.crash_cache()
+    behind.crash_cache()
+
+    full = lab("write-behind", batch_size=2)
+    full.write("a", "1")
+    full.write("b", "1")
+    full.write("c", "1")
+    busy = full.start_write("d", "1")
+    while busy.advance().action != "XRANGE":
+        pass
+    full.flush()
+    busy.run()
+
+    failing = lab("write-behind", batch_size=2)
+    failing.db.down = True
+    failing.write("a", "1")
+    failing.write("b", "1")
+
+    untimed = lab("write-behind", ttl_seconds=None)
+    untimed.write("a", "1")
+    untimed.flush()
+    return [trace for each in labs for trace in each.log.values()]
+
+
+def outage_tour() -> list:
+    server = fakeredis.FakeServer()
+    client = fakeredis.FakeRedis(server=server, decode_responses=True)
+    lab = PATTERNS["read-through"](client, Database(":memory:"), namespace="tour:", clock=SimClock())
+    lab.read("user:1")
+    server.connected = False
+    lab.crash_cache()
+    lab.read("user:1")
+    server.connected = True
+    client.delete(lab.redis_key("user:1"))
+    lab.read("user:2")
+    return list(lab.log.values())
+
+
+def test_every_sentence_of_the_narration_is_reachable_and_formats(make_lab, namespace):
+    traces = tour(make_lab, namespace) + outage_tour()
+    seen = check_explanations(traces)
+    sentences = set(templates()) - WARNINGS
+    assert sentences - seen == set(), "narration.md has sentences no step uses (or the tour misses them)"
+    assert seen <= sentences
+    warnings = {trace.warning for trace in traces if trace.warning}
+    for name in WARNINGS - {"wb-background-flush-failed"}:
+        assert explain_warning(name) in warnings, name
+    assert explain_warning("wb-background-flush-failed", error="database is down: connection refused",
+                           wait=1.0) in warnings
+
+
+def test_learners_text_is_quoted_and_cut_never_formatted(make_lab):
+    lab = make_lab("cache-aside")
+    key, value = "{source} {0} {key!r}", "{value}" + "x" * 100
+    lab.write(key, value)
+    read = lab.read(key)
+    explanations = [step.explanation for step in read.steps]
+    assert "'{source} {0} {key!r}'" in explanations[0]
+    db_row = read.steps[3].explanation
+    assert "'{value}" in db_row and "…'" in db_row and "x" * 100 not in db_row
