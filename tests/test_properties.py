@@ -25,7 +25,6 @@ VALUES = st.one_of(
 )
 READ = st.tuples(st.just("read"), st.sampled_from(KEYS))
 WRITE = st.tuples(st.just("write"), st.sampled_from(KEYS), VALUES)
-REQUEST = st.one_of(READ, WRITE)
 SEQUENTIAL = st.one_of(
     READ, WRITE, WRITE,
     st.sampled_from([("flush",), ("tick",), ("db_down",), ("db_up",), ("crash",)]),
@@ -40,15 +39,19 @@ HOT_REQUEST = st.one_of(st.tuples(st.just("read"), HOT), HOT_WRITE, HOT_WRITE)
 RUNS = st.lists(st.tuples(st.booleans(), st.integers(1, 6)), max_size=4).map(
     lambda runs: [turn for turn, count in runs for _ in range(count)])
 PAIR = st.tuples(st.just("pair"), HOT_REQUEST, HOT_REQUEST, RUNS)
-ANYTHING = st.one_of(SEQUENTIAL, PAIR, st.sampled_from([("cache_down",), ("cache_up",)]))
-NO_CRASH = st.one_of(
-    READ, WRITE, PAIR, st.sampled_from([("flush",), ("tick",), ("db_down",), ("db_up",), ("cache_down",),
-                                        ("cache_up",)]),
+# A request stopped after a few steps while something else happens (a crash, a time jump, an outage...).
+EVENT = st.one_of(SEQUENTIAL, st.sampled_from([("cache_down",), ("cache_up",)]))
+MIDWAY = st.tuples(st.just("midway"), HOT_REQUEST, st.integers(1, 6), EVENT)
+ANYTHING = st.one_of(SEQUENTIAL, PAIR, MIDWAY, st.sampled_from([("cache_down",), ("cache_up",)]))
+CALM_EVENT = st.one_of(
+    st.sampled_from([("flush",), ("tick",), ("db_down",), ("db_up",), ("cache_down",), ("cache_up",)]),
     st.tuples(st.just("advance"), st.sampled_from([0.3, 1.5, 6.0])),
 )
+CALM_MIDWAY = st.tuples(st.just("midway"), HOT_REQUEST, st.integers(1, 6), CALM_EVENT)
+NO_CRASH = st.one_of(READ, WRITE, PAIR, CALM_EVENT, CALM_MIDWAY)
 
 PROPERTY_SETTINGS = settings(
-    max_examples=20,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -108,6 +111,12 @@ def apply(lab, operation):
         for turn in schedule:
             (a if turn else b).advance()
         return a.run(), b.run()
+    if kind == "midway":
+        request, steps, event = args
+        started = start(lab, request, "A")
+        for _ in range(steps):
+            started.advance()
+        return apply(lab, event), started.run()
     if kind == "advance":
         return lab.advance_time(args[0])
     if kind in ("db_down", "db_up"):
@@ -118,7 +127,7 @@ def apply(lab, operation):
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))
-@PROPERTY_SETTINGS
+@settings(PROPERTY_SETTINGS, max_examples=40)
 @given(operations=st.lists(ANYTHING, max_size=20))
 def test_the_tables_always_agree_with_redis_and_sqlite(make_lab, namespace, config, operations):
     """Whatever happens (interleaved clients, crashes, outages, time jumps), the lab's own record of the
