@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fakeredis
 import pytest
-from core_support import arrows, assert_live_is_real, cached, namespace_keys
+from core_support import arrows, assert_live_is_real, cached, check_explanations, namespace_keys
 
 from strategies import PATTERNS, CacheDown, Database, SimClock
 from strategies.narration import explain_warning
@@ -152,15 +152,27 @@ def test_a_failed_fill_still_returns_the_value(make_lab, db):
 # ---- a real connection failure (fakeredis server.connected = False) -----------------------------------------
 
 
-def outage_lab(name, **options):
-    server = fakeredis.FakeServer()
-    client = fakeredis.FakeRedis(server=server, decode_responses=True)
-    lab = PATTERNS[name](client, Database(":memory:"), namespace="outage:", clock=SimClock(), **options)
-    return server, client, lab
+@pytest.fixture
+def outage_lab():
+    """outage_lab(name, **options) -> (server, client, lab) on a private fakeredis server whose connection a
+    test can cut (server.connected = False); every step the lab logged is explained when the test ends."""
+    labs = []
+
+    def build(name, **options):
+        server = fakeredis.FakeServer()
+        client = fakeredis.FakeRedis(server=server, decode_responses=True)
+        lab = PATTERNS[name](client, Database(":memory:"), namespace="outage:", clock=SimClock(), **options)
+        labs.append(lab)
+        return server, client, lab
+
+    yield build
+    for lab in labs:
+        check_explanations(lab.log.values())
+        lab.db.close()
 
 
 @pytest.mark.parametrize("name", ALL_PATTERNS)
-def test_a_real_outage_is_recorded_not_raised(name):
+def test_a_real_outage_is_recorded_not_raised(outage_lab, name):
     server, client, lab = outage_lab(name)
     lab.read("user:1")
     server.connected = False
@@ -188,11 +200,10 @@ def test_a_real_outage_is_recorded_not_raised(name):
     again = lab.read("user:3")
     assert again.ok and lab.cache_error is None
     assert_live_is_real(lab, context=name)
-    lab.db.close()
 
 
 @pytest.mark.parametrize("name", ALL_PATTERNS)
-def test_keys_lost_during_an_outage_are_resynced(name):
+def test_keys_lost_during_an_outage_are_resynced(outage_lab, name):
     server, client, lab = outage_lab(name, **({"batch_size": 10} if name == "write-behind" else {}))
     lab.read("user:1")
     lab.read("user:2")
@@ -220,10 +231,9 @@ def test_keys_lost_during_an_outage_are_resynced(name):
     assert read.ok and read.hit is False and read.value == "Alan Turing"
     assert_live_is_real(lab, context=name)
     assert lab.resync_if_needed() is None
-    lab.db.close()
 
 
-def test_no_resync_trace_when_nothing_was_lost():
+def test_no_resync_trace_when_nothing_was_lost(outage_lab):
     server, client, lab = outage_lab("read-through")
     lab.read("user:1")
     server.connected = False
@@ -235,7 +245,7 @@ def test_no_resync_trace_when_nothing_was_lost():
     assert lab.cache_error is None
 
 
-def test_a_key_the_lab_expired_during_an_outage_is_found_again_and_expires_later():
+def test_a_key_the_lab_expired_during_an_outage_is_found_again_and_expires_later(outage_lab):
     server, client, lab = outage_lab("cache-aside", ttl_seconds=30)
     lab.read("user:1")
     lab.advance_time(10)
@@ -252,7 +262,7 @@ def test_a_key_the_lab_expired_during_an_outage_is_found_again_and_expires_later
     assert_live_is_real(lab)
 
 
-def test_crash_of_an_unreachable_cache_loses_nothing():
+def test_crash_of_an_unreachable_cache_loses_nothing(outage_lab):
     server, client, lab = outage_lab("write-behind", batch_size=10)
     lab.write("k", "v")
     server.connected = False
