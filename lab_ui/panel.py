@@ -73,8 +73,10 @@ def draw(lab: Lab, pb: playback.Playback | None, trace: Trace | None,
          status_line: Callable[[Lab], str] | None) -> None:
     number = min(max(pb.step, 1), len(trace.steps)) if pb and trace else 0
     step = trace.steps[number - 1] if trace else None
-    latest = step is not None and lab.history and step.seq == lab.history[-1].seq
-    state = lab.live() if step is None or latest else lab.state_at(trace, number)
+    # Mid-request, the tables replay the state right after the step on screen; at its last step they
+    # are live (keys keep expiring, other requests may have run since).
+    replaying = trace is not None and number < len(trace.steps)
+    state = lab.state_at(trace, number) if replaying else lab.live()
     left, right = st.columns([5, 3], gap="medium")
     with left:
         if trace is not None:
@@ -85,8 +87,8 @@ def draw(lab: Lab, pb: playback.Playback | None, trace: Trace | None,
                           alt=step.explanation if step is not None else say("figure-alt"))
         narration(lab, trace, number, state)
     with right:
-        when = say("tables-live", now=f"{lab.clock.now():.1f}") if state is lab.live() or state is None else \
-            say("tables-at-step", step=number, number=trace.number, now=f"{state.now:.1f}")
+        when = say("tables-at-step", step=number, number=trace.number, now=f"{state.now:.1f}") \
+            if replaying and state is not None else say("tables-live", now=f"{lab.clock.now():.1f}")
         st.caption(when)
         shown = state if state is not None else lab.live()
         changes = step.changes if step is not None else ()

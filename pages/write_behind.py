@@ -19,14 +19,15 @@ def queue_settings(lab: WriteBehind) -> None:
 
 
 def flusher_status(lab: WriteBehind) -> str:
-    queue = lab.live().queue
+    queue, now = lab.live().queue, lab.clock.now()
     if queue:
-        waiting = lab.clock.now() < lab.retry_at
-        if waiting:
-            return say("flusher-retry", wait=f"{lab.retry_at - lab.clock.now():.1f}")
+        due = lab.next_flush_at()
+        if lab.retry_at > now:
+            return say("flusher-retry", queued=len(queue), wait="∞" if due is None else f"{due - now:.1f}")
         oldest = next(iter(queue.values()))
         return say("flusher-status", queued=len(queue), batch=lab.batch_size,
-                   waited=f"{lab.clock.now() - oldest.at:.1f}", delay=f"{lab.max_delay_seconds:g}")
+                   unit="one per key: writes coalesce" if lab.coalesce else "one per write",
+                   waited=f"{now - oldest.at:.1f}", delay=f"{lab.max_delay_seconds:g}")
     if lab.counters.lost_writes:
         return say("flusher-idle-lost", lost=lab.counters.lost_writes)
     return say("flusher-idle")

@@ -31,6 +31,7 @@ CLIENT_COLORS = {"A": DONE, "B": "#7b3fa0"}
 FONT = "Helvetica,Arial,sans-serif"
 LABEL_LIMIT = 28
 LANE_RESERVE = "0" * 27     # as wide as a LABEL_LIMIT-character label of commands and keys
+MARGIN_INCHES = "2.2"       # beside a box whose arrows' labels are placed after the layout
 
 
 def safe_label(*lines: str, limit: int = LABEL_LIMIT) -> str:
@@ -61,8 +62,9 @@ def build_diagram(topology: Topology, trace: Trace | None = None, current: int |
         across = _across_rows(topology)
         for step in steps:
             phase = "active" if step is active else "todo" if current is not None and step.number > current else "done"
+            outside = step.source == step.target or frozenset((step.source, step.target)) in across
             body.append(_step_line(step.source, step.target, step_label(step), phase, step.failed, step.background,
-                                   step.client, frozenset((step.source, step.target)) in across))
+                                   step.client, outside))
     else:
         body += _figure_lines(topology)
     graph = graphviz.Digraph("pattern", body=body)
@@ -110,21 +112,52 @@ def _frame(topology: Topology, involved: frozenset[str], compact: bool) -> tuple
                     graph.edge(above, below, style="invis", weight="10")
         if not compact:
             across = _across_rows(topology)
+            _add_margins(graph, topology)
             for one, other in topology.lanes:
                 if frozenset((one, other)) in across:
+                    continue           # their labels go outside the layout (xlabel), into the margins
+                if one == other:     # a loop's label sits outside the layout; the loop itself keeps its room
+                    graph.edge(one, one, style="invis", constraint="false", **_ports(one, one), **{"class": "lane"})
                     continue
-                for source, target in ((one, other), (other, one)) if one != other else ((one, one),):
+                for source, target in ((one, other), (other, one)):
                     graph.edge(source, target, label=LANE_RESERVE, style="invis", constraint="false",
-                               **_ports(source, target), **{"class": "lane"})
+                               **{"class": "lane"})
 
     return _lines(build)
 
 
+def _add_margins(graph: graphviz.Digraph, topology: Topology) -> None:
+    """Room beside the figure's outermost column where an arrow runs straight up or down it: that arrow's
+    label is placed beside it after the layout, and without this room it would widen (and so shrink)
+    some drawings but not others."""
+    column = {name: index for row in topology.rows for index, name in enumerate(row) if name}
+    last = max(len(row) for row in topology.rows) - 1
+    vertical = {column[one] for one, other in topology.lanes
+                if one != other and column[one] == column[other] and _row(topology, one) != _row(topology, other)}
+    for index, side in ((0, "left"), (last, "right")):
+        if index not in vertical:
+            continue
+        end = next(row[index] for row in topology.rows if row[index])
+        margin = f"margin_{side}"
+        graph.node(margin, label="", shape="box", style="invis", width=MARGIN_INCHES, **{"class": "margin"})
+        with graph.subgraph() as same:
+            same.attr(rank="same")
+            same.edge(*((margin, end) if side == "left" else (end, margin)), style="invis", weight="10")
+
+
+def _row(topology: Topology, name: str) -> int:
+    return next(number for number, row in enumerate(topology.rows) if name in row)
+
+
 @lru_cache(maxsize=64)
 def _figure_lines(topology: Topology) -> tuple[str, ...]:
+    across = _across_rows(topology)
+
     def build(graph: graphviz.Digraph) -> None:
         for arrow in topology.figure:
-            graph.edge(arrow.source, arrow.target, label=safe_label(arrow.label), constraint="false",
+            outside = arrow.source == arrow.target or frozenset((arrow.source, arrow.target)) in across
+            text = {"xlabel" if outside else "label": safe_label(arrow.label)}
+            graph.edge(arrow.source, arrow.target, **text, constraint="false",
                        color=INK, fontcolor=INK, style="dashed" if arrow.background else "solid",
                        **_ports(arrow.source, arrow.target), **{"class": "figure"})
 
@@ -140,14 +173,14 @@ def _ports(source: str, target: str) -> dict[str, str]:
 @lru_cache(maxsize=64)
 def _across_rows(topology: Topology) -> frozenset[frozenset[str]]:
     """Pairs of actors in different rows: dot would give their labels room of their own, moving the boxes,
-    so their labels are placed after the layout (xlabel) instead."""
+    so their labels are placed after the layout (xlabel) instead, as are a loop's."""
     row_of = {name: number for number, row in enumerate(topology.rows) for name in row if name}
     return frozenset(frozenset((a, b)) for a in row_of for b in row_of if row_of[a] != row_of[b])
 
 
 @lru_cache(maxsize=8192)
 def _step_line(source: str, target: str, label: str, phase: str, failed: bool, background: bool,
-               client: str, across: bool) -> str:
+               client: str, outside: bool) -> str:
     color = {"done": CLIENT_COLORS.get(client, DONE), "active": ACTIVE, "todo": TODO}[phase]
     if failed and phase != "todo":
         color = FAILED
@@ -155,7 +188,7 @@ def _step_line(source: str, target: str, label: str, phase: str, failed: bool, b
     classes = [phase] + (["failed"] if failed else []) + (["background"] if background else [])
     if client != "A":
         classes.append(f"client-{client.lower()}")
-    text = {"xlabel": label} if across else {"label": label}
+    text = {"xlabel": label} if outside else {"label": label}
     [line] = _lines(lambda graph: graph.edge(
         source, target, **text, constraint="false", color=color, **_ports(source, target),
         fontcolor="#5f6b76" if phase == "todo" else INK, style=style,

@@ -165,7 +165,7 @@ class Trace:
             return "error"
         if self.hit is not None:
             return "hit" if self.hit else "miss"
-        return "ok"
+        return "degraded" if self.degraded else "ok"
 
     @property
     def label(self) -> str:

@@ -11,10 +11,14 @@ Run: .venv/bin/python -m pytest tests/test_browser.py -q   (screenshots go to te
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import uuid
 
 import pytest
+import redis
 from browser_support import (
+    free_port,
     goto,
     launch_chromium,
     new_page,
@@ -22,6 +26,7 @@ from browser_support import (
     require_browser,
     save_screenshot,
     settle,
+    skip_or_fail,
     start_server,
 )
 
@@ -58,8 +63,13 @@ TABLE_JS = """(heading) => {
     if (!next || next.matches('h1, h2, h3')) return [];
     const grid = next.querySelector('table[role=grid]');
     if (!grid) return null;
-    return [...grid.querySelectorAll('tbody tr')].map(
-        row => [...row.querySelectorAll('td')].map(cell => cell.textContent));
+    const headers = [...grid.querySelectorAll('thead th')].map(cell => cell.textContent.trim());
+    return [...grid.querySelectorAll('tbody tr')].map(row => {
+        const cells = [...row.querySelectorAll('td')].map(cell => cell.textContent);
+        // Cells by column name; the "This step" marker column, when present, is dropped so that the
+        // positions of the other columns are the same whether or not the step changed anything.
+        return headers.length === cells.length && headers[0] === 'This step' ? cells.slice(1) : cells;
+    });
 }"""
 
 DIAGRAM_JS = """() => {
@@ -219,7 +229,7 @@ def narration(page) -> str:
 def set_max_delay(page, seconds: int) -> None:
     """Write-behind: raise the flusher's max delay so no timed flush happens while the test looks."""
     button(page, "Settings and faults").click()
-    field = page.get_by_label("Max delay (s)")
+    field = page.get_by_role("spinbutton", name="Max delay (s)")
     field.fill(str(seconds))
     field.press("Enter")
     settle(page)
@@ -242,15 +252,15 @@ def test_first_visit_deep_link_is_routed_through_the_app(pattern, chromium, tmp_
     try:
         goto(page, server, path)
         expect(page.get_by_role("heading", level=1)).to_have_text(title)
-        nav = page.locator("[data-testid=stSidebarNav] [data-testid=stSidebarNavLink] "
-                           "[data-testid=stMarkdownContainer]")
+        nav = page.locator("[data-testid=stTopNavLink] [data-testid=stMarkdownContainer]")
         expect(nav).to_have_text(NAV_TITLES, timeout=10_000)
         labels = [text.strip() for text in nav.all_inner_texts()]
         assert not LEGACY_NAV_NAMES & set(labels), f"file-name navigation shown: {labels}"
         expect(page.locator("[role=dialog]")).to_have_count(0)   # Streamlit's "Page not found"
         no_exception(page)
-        # The app's own sidebar ran too, on the embedded fakeredis (REDIS_URL is not passed to the server).
-        expect(page.get_by_test_id("stSidebar")).to_contain_text("fakeredis")
+        # The app's own page ran too, on the embedded fakeredis (REDIS_URL is not passed to the server).
+        button(page, "Settings and faults").click()
+        expect(page.get_by_text(re.compile("embedded fakeredis"))).to_be_visible()
     finally:
         try:
             save_screenshot(page, f"first-visit-{pattern}")   # while its server still runs
@@ -347,7 +357,7 @@ def test_sessions_do_not_share_data(chromium, lab_server, open_page):
 
 # ---- 4. hostile input is only ever text -----------------------------------------------------------------
 HOSTILE = [
-    ('<script>window.__pwned=1</script>', "<script>window.__pwned"),
+    ('<script>window.__pwned=1</script>', "<script>window"),
     ('"]; x -> y [label="pwned"]; z [', '"]; x -> y'),
 ]
 
@@ -379,3 +389,222 @@ def test_hostile_keys_and_values_render_as_text(chromium, lab_server, open_page)
         expect(page.get_by_test_id("stAlert")).to_have_count(0)       # no "Nothing was sent" either
     with pytest.raises(PlaywrightTimeout):   # give an onerror handler a moment to fire: it must not
         page.wait_for_function("() => window.__pwned !== undefined", timeout=1000)
+
+
+# ---- 5. the layout: what a learner sees after a click, without scrolling ---------------------------------
+ON_SCREEN_JS = """(texts) => {
+    const visible = el => { const r = el.getBoundingClientRect();
+                            return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; };
+    const svg = document.querySelector('.stGraphVizChart svg');
+    const buttons = [...document.querySelectorAll('button')];
+    const found = {diagram: !!svg && visible(svg), scrolled: window.scrollY};
+    for (const label of ['Step forward', 'Step back']) {
+        const b = buttons.find(el => el.textContent.trim().endsWith(label) || el.textContent.trim().startsWith(label));
+        found[label] = !!b && visible(b);
+    }
+    const narration = [...document.querySelectorAll('[data-testid=stMarkdownContainer] strong')]
+        .find(el => /^(Client \\w+ · )?Step \\d+:/.test(el.textContent));
+    found.narration = !!narration && visible(narration);
+    for (const heading of texts) {
+        const h = [...document.querySelectorAll('h3')].find(el => el.textContent.trim() === heading);
+        const grid = h && h.parentElement.closest('[data-testid=stVerticalBlock]')
+            ?.querySelector('[data-testid=stDataFrame]');
+        found[heading] = !!h && visible(h) && !!grid && grid.getBoundingClientRect().top < window.innerHeight - 60;
+    }
+    return found;
+}"""
+
+
+@pytest.mark.parametrize("width, height, tables", [(1440, 900, False), (1920, 1080, True)])
+def test_after_a_click_the_diagram_controls_and_narration_are_on_screen(chromium, lab_server, width, height,
+                                                                           tables):
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        for pattern, (path, _) in PAGES.items():
+            goto(page, lab_server, path)
+            send(page, "read", "user:1")
+            wait_one_active_edge(page)
+            seen = page.evaluate(ON_SCREEN_JS, ["Cache", "Database"] if tables else [])
+            assert seen.pop("scrolled") == 0, (pattern, width)
+            assert all(seen.values()), (pattern, width, seen)
+        save_screenshot(page, f"layout-{width}x{height}")
+    finally:
+        context.close()
+
+
+# ---- 6. one scale per pattern: a flush is drawn as large as a read ----------------------------------------
+SCALE_JS = """() => {
+    const svg = document.querySelector('.stGraphVizChart svg');
+    const label = [...svg.querySelectorAll('g.edge text')][0];
+    const box = title => [...svg.querySelectorAll('g.node')].find(n => n.querySelector('title')?.textContent === title)
+        ?.getBoundingClientRect();
+    const origin = svg.getBoundingClientRect();
+    const at = title => { const b = box(title); return b && [Math.round(b.x - origin.x), Math.round(b.y - origin.y)]; };
+    return {label: label.getBoundingClientRect().height, cache: at('Cache'), app: at('App'), db: at('Database')};
+}"""
+
+
+def test_one_scale_per_pattern_a_flush_is_drawn_as_large_as_a_read(chromium, lab_server, open_page):
+    page = open_page("one-scale")
+    goto(page, lab_server, "/write_behind")
+    button(page, "Settings and faults").click()
+    batch = page.get_by_role("spinbutton", name="Batch size")
+    batch.fill("2")
+    batch.press("Enter")
+    settle(page)
+    page.keyboard.press("Escape")
+    send(page, "read", "user:1")
+    wait_one_active_edge(page)
+    read = page.evaluate(SCALE_JS)
+    send(page, "write", "user:1", "one")
+    send(page, "write", "user:2", "two")        # a full batch: the write's trace carries the flush, 7 arrows
+    assert step_counter(page)[1] == 7
+    flush = page.evaluate(SCALE_JS)
+    assert 0.9 <= flush["label"] / read["label"] <= 1.1, (read, flush)
+    for actor in ("cache", "app", "db"):
+        assert abs(flush[actor][0] - read[actor][0]) <= 0.05 * 1400 and abs(flush[actor][1] - read[actor][1]) <= 40, \
+            (actor, read, flush)
+
+
+# ---- 7. time runs: a TTL counts down and the key disappears without a click ------------------------------
+def test_a_ttl_counts_down_live_and_the_key_expires_without_a_click(chromium, lab_server, open_page):
+    page = open_page("ttl-countdown")
+    goto(page, lab_server, "/cache_aside")
+    button(page, "Settings and faults").click()
+    ttl = page.get_by_role("spinbutton", name="TTL (seconds)")
+    ttl.fill("8")
+    ttl.press("Enter")
+    settle(page)
+    page.keyboard.press("Escape")
+    send(page, "read", "user:3")
+    step_to_end(page)
+    first = wait_table(page, "Cache", lambda rows: rows and rows[0][0] == "user:3", "user:3 cached")
+    seen = {first[0][2]}
+    # Nobody clicks from here on: the panel's one-second timer moves the lab's clock with the wall clock.
+    gone = poll(lambda: table(page, "Cache"), lambda rows: (rows is not None and rows and seen.add(rows[0][2]))
+                or rows == [], timeout=20, interval=0.3, what="user:3 to expire on its own")
+    assert gone == []
+    assert len(seen) >= 2, f"the TTL column never counted down: {seen}"
+    expect(page.get_by_text("The cache is empty.", exact=False)).to_be_visible()
+    no_exception(page)
+
+
+# ---- 8. nothing a learner does shows a traceback ---------------------------------------------------------
+def test_a_hammered_page_never_shows_an_exception(chromium, lab_server, open_page):
+    """Rapid key changes, Enter, Read and Write while a request plays, speed and step changes."""
+    page = open_page("hammer")
+    goto(page, lab_server, "/write_behind")
+    key, value = page.get_by_label("Key", exact=True), page.get_by_label("Value", exact=True)
+    speeds = ["4×", "0.5×", "2×", "1×"]
+    for round_number in range(40):
+        key.fill(f"k{round_number % 7}")
+        if round_number % 3 == 0:
+            key.press("Enter")
+        value.fill(f"v{round_number}")
+        button(page, "Write" if round_number % 2 else "Read").click(no_wait_after=True)
+        if round_number % 4 == 0:
+            page.get_by_role("radio", name=speeds[round_number // 4 % 4], exact=True).click(no_wait_after=True)
+        if round_number % 5 == 0:
+            button(page, "Step back").click(no_wait_after=True)
+        if round_number % 9 == 0:
+            button(page, "Flush now").click(no_wait_after=True)
+        assert page.locator("[data-testid=stException]").count() == 0, f"round {round_number}"
+    settle(page, timeout=30)
+    no_exception(page)
+    newest = int(table(page, "Requests")[0][0])
+    row = send(page, "read", "k1")                    # and the page still works
+    assert row[1] == "read" and int(row[0]) > newest, (newest, row)
+
+
+def test_ten_learners_clicking_at_once_never_see_an_exception(chromium, lab_server):
+    contexts = [chromium.new_context(viewport={"width": 1280, "height": 800}) for _ in range(10)]
+    try:
+        pages = []
+        for context in contexts:
+            context.set_default_timeout(30_000)
+            page = context.new_page()
+            page.goto(lab_server.url + "/cache_aside", wait_until="domcontentloaded")
+            pages.append(page)
+        for page in pages:
+            page.wait_for_selector(".stGraphVizChart svg", timeout=60_000)
+        for round_number in range(5):          # every learner clicks, nobody waits for an answer
+            for number, page in enumerate(pages):
+                field = page.get_by_label("Value", exact=True)
+                field.fill(f"learner {number} round {round_number}")
+                field.press("Enter")                   # commit the value, as a learner's click would
+                # A DOM click: Playwright's own waits for a stable element starve when ten pages redraw
+                # on two cores, and a learner's click does not wait for anything either.
+                button(page, "Write" if round_number % 2 else "Read").dispatch_event("click")
+        for number, page in enumerate(pages):
+            settle(page, timeout=60)
+            no_exception(page)
+            rows = wait_table(page, "Requests", lambda rows: len(rows) >= 1, "requests", timeout=30)
+            assert all(len(row) > 3 and row[3] in ("hit", "miss", "ok") for row in rows), (number, rows)
+        mine = values(wait_table(pages[3], "Database", lambda rows: rows, "drawn"))["user:1"]
+        assert mine.startswith("learner 3 "), mine     # each learner's writes stay in that learner's lab
+    finally:
+        for context in contexts:
+            context.close()
+
+
+# ---- 9. a real Redis that stops mid-class, and comes back ------------------------------------------------
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test's own on a free loopback port, which the test may stop and restart."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        skip_or_fail("redis-server is not installed (apt-get install -y redis-server)")
+    port = free_port()
+
+    def start():
+        process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                    "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                   cwd=tmp_path)
+        probe = redis.Redis(port=port, socket_connect_timeout=0.5)
+        poll(lambda: _pings(probe), bool, timeout=10, what="redis-server to answer PING")
+        return process
+
+    server = {"process": start(), "start": start, "url": f"redis://127.0.0.1:{port}/0"}
+    yield server
+    server["process"].kill()
+    server["process"].wait(timeout=10)
+
+
+def _pings(client) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def test_a_real_redis_that_stops_shows_a_message_and_recovers_without_a_reload(chromium, tmp_path, private_redis,
+                                                                              open_page):
+    server = start_server(tmp_path / "server", env={"REDIS_URL": private_redis["url"]})
+    try:
+        page = open_page("redis-outage")
+        goto(page, server, "/cache_aside")
+        assert send(page, "read", "user:1")[3] == "miss"
+        step_to_end(page)
+
+        private_redis["process"].kill()                      # the server dies mid-class
+        private_redis["process"].wait(timeout=10)
+        assert send(page, "read", "user:2")[3] == "degraded"  # cache-aside reads around the dead cache
+        expect(page.get_by_text(re.compile("is not answering"))).to_be_visible()
+        send(page, "write", "user:2", "written while the cache was gone")
+        step_to_end(page)
+        expect(page.get_by_test_id("stAlertContentWarning").get_by_text(re.compile("did not answer the DEL"))) \
+            .to_be_visible()                                 # told, not hidden
+        no_exception(page)
+
+        private_redis["process"] = private_redis["start"]()  # back, empty (no persistence)
+        row = send(page, "read", "user:2")
+        assert row[3] == "miss", row                         # works again, without a reload
+        step_to_end(page)
+        expect(page.get_by_text(re.compile("is not answering"))).to_have_count(0)
+        assert values(wait_table(page, "Cache", lambda rows: rows, "refilled"))["user:2"] == \
+            "written while the cache was gone"
+        no_exception(page)
+    finally:
+        server.stop()
