@@ -153,7 +153,7 @@ class WriteBehind(ReadThrough):
                 *self._in_flight]
         status, entry = yield from self.cache_call(
             t, "App", "Cache", "SET", lambda: self._enqueue(keys=keys, args=args),
-            command=f"SET {key} + XADD queue (one script)", key=key, value=value,
+            command=f"SET+XADD {key} (script)", key=key, value=value,
             changes=lambda answer, at: self._enqueued(key, value, answer, at),
             note=lambda answer: (("wb-queue-full", {"limit": self.queue_limit}), "error") if answer[0] == "full"
             else (("wb-write", None), "ok"))
@@ -221,6 +221,10 @@ class WriteBehind(ReadThrough):
         trace = self._new_trace("flush")
         return Request(self, trace, self._flush_batch(Recorder(self, trace), reason)).run()
 
+    def next_flush_at(self) -> float | None:
+        """When the flusher will next run by itself (simulated seconds), or None if it has nothing due."""
+        return self._background_due_at()
+
     def _background_due_at(self) -> float | None:
         queue = self.state.queue
         if not queue or self._in_flight:        # nothing to write, or a batch is still being written
@@ -273,7 +277,7 @@ class WriteBehind(ReadThrough):
         rows = [(key, value) for _, key, value in batch]
         keys = tuple(last)
         cost = (self.costs.db_write_ms + self.costs.cache_ms * (len(rows) - 1)) * self.db.slowdown
-        command = f"{UPSERT_SQL} × {plural(len(rows), 'row')}"
+        command = f"{UPSERT_SQL} × {len(rows)}"
         at = self.clock.now() + cost / 1000
         try:
             versions = self.db.put_many(rows, at)
