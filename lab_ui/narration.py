@@ -66,12 +66,9 @@ def after(state: LabState, key: str, queued: bool) -> str:
 
 def summary(trace: Trace, state: LabState | None) -> None:
     """How the request ended, in one line, and any warning it carried."""
-    if trace.operation == "crash":
+    if trace.operation in ("crash", "expiry", "resync"):
         lost = f" {len(trace.lost)} acknowledged write(s) were lost." if trace.lost else ""
-        st.text(say("summary-crash") + lost)
-        return
-    if trace.operation in ("expiry", "resync"):
-        st.text(say(f"summary-{trace.operation}"))
+        st.text(say(f"summary-{trace.operation}") + lost)
         return
     if not trace.ok:
         st.text(say("summary-failed", error=trace.error))

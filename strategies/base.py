@@ -20,24 +20,27 @@ Transitions every helper below may record (source → target: action):
 from __future__ import annotations
 
 import heapq
+import itertools
 import sqlite3
+import sys
 import uuid
 from collections import deque
 from collections.abc import Callable, Generator
+from types import CodeType
 from typing import Any, ClassVar, NamedTuple
 
 import redis
 
 from .database import SELECT_SQL, UPSERT_SQL, Database, DatabaseUnavailable, Row
 from .diagram_model import Topology
-from .narration import shorten
-from .state import CacheItem, Change, LabState, PendingWrite, QueueItem
-from .trace import Costs, Counters, Outcome, SimClock, Step, Trace, calling_code, helper
+from .state import CacheItem, Change, LabState
+from .trace import HELPER_CODES, CodeRef, Costs, Counters, Outcome, SimClock, Step, Trace, helper
 from .validation import validate_key, validate_value
 
 Steps = Generator[Step, None, Any]
 CallFailures = (DatabaseUnavailable, redis.RedisError, OSError, sqlite3.Error)
-LOG_LIMIT = 500
+LOG_LIMIT = 500          # requests a lab remembers (numbers stay; the oldest are forgotten)
+TRIM_BATCH = 50
 SCAN_COUNT = 500
 
 
@@ -71,6 +74,18 @@ class Loaded(NamedTuple):
     version: int
 
 
+# Notes without fields, made once.
+_GET_NOTE, _SET_FOREVER_NOTE, _DEL_NOTE = ("cache-get", None), ("cache-set-forever", None), ("cache-del", None)
+_SELECT_NOTE, _NO_ROW_NOTE, _UPSERT_NOTE = ("db-select", None), ("db-no-row", None), ("db-upsert", None)
+_tuple_new = tuple.__new__          # Step(...) without its keyword-binding constructor: this runs on every call
+_CODE_REFS: dict[tuple[CodeType, int], CodeRef] = {}   # (code, bytecode offset) -> its CodeRef
+
+
+def _code_ref(where: tuple[CodeType, int], line: int) -> CodeRef:
+    ref = _CODE_REFS[where] = CodeRef(where[0], line)
+    return ref
+
+
 class Request:
     """One request in flight. `advance()` performs its next call and returns the recorded step."""
 
@@ -90,21 +105,21 @@ class Request:
         if lab._resync_needed:
             lab.resync()                         # the cache failed to answer before: compare notes first
         heap = lab._expiries
-        if heap and heap[0][0] <= lab.clock.now():
+        if heap and heap[0][0] <= lab.clock._now:
             lab._expire_due()                    # keys whose time ran out are gone before this call
         try:
-            step = next(self._body)
+            return next(self._body)
         except StopIteration as finished:
-            if self.trace.operation == "read":
-                self.trace.value = finished.value
-            step = None
+            trace = self.trace
+            if trace.operation == "read":
+                trace.value = finished.value
+            self.done = True
+            lab._finish(trace)
+            return None
         except RequestFailed:
-            step = self.trace.steps[-1]          # the failed call: it ends the request
-            self.done = True
-        if step is None or self.done:
-            self.done = True
+            self.done = True                     # the failed call ends the request
             lab._finish(self.trace)
-        return step
+            return self.trace.steps[-1]
 
     def run(self) -> Trace:
         while not self.done:
@@ -124,13 +139,26 @@ class Recorder:
     def step(self, source: str, target: str, action: str, *, command: str, note: tuple[str, dict | None],
              key: str | None = None, value: str | None = None, outcome: Outcome = "ok", cost_ms: float = 0.0,
              background: bool = False, changes: tuple[Change, ...] = ()) -> Step:
-        lab, steps = self.lab, self.trace.steps
+        return self.record(source, target, action, key, value, outcome, cost_ms, command, background, changes, note)
+
+    def record(self, source: str, target: str, action: str, key: str | None, value: str | None, outcome: Outcome,
+               cost_ms: float, command: str, background: bool, changes: tuple[Change, ...],
+               note: tuple[str, dict | None]) -> Step:
+        """`step()` with every field given in order: the helpers' fast path (this runs on every call)."""
+        lab, trace = self.lab, self.trace
         clock = lab.clock
         if cost_ms:
-            clock.advance(cost_ms / 1000)
+            clock._now += cost_ms / 1000
+        # The pattern's own line that made this call: the first frame outside the recording helpers.
+        frame = sys._getframe(1)
+        while frame.f_code in HELPER_CODES:
+            frame = frame.f_back
+        where = frame.f_code, frame.f_lasti
+        code = _CODE_REFS.get(where) or _code_ref(where, frame.f_lineno)
         lab._seq += 1
-        step = Step(len(steps) + 1, source, target, action, key, value, outcome, cost_ms, command,
-                    clock.now() * 1000, background, self.trace.client, lab._seq, changes, calling_code(2), note)
+        steps = trace.steps
+        step = _tuple_new(Step, (len(steps) + 1, source, target, action, key, value, outcome, cost_ms, command,
+                                 clock._now * 1000, background, trace.client, lab._seq, changes, code, note))
         if changes:
             apply = lab.state.apply
             for change in changes:
@@ -138,6 +166,8 @@ class Recorder:
         steps.append(step)
         lab.history.append(step)
         return step
+
+    step = helper(step)      # a step recorded through step() names the line that called step()
 
     @helper
     def fail(self, source: str, target: str, action: str, error: Exception | str, **details) -> Step:
@@ -216,20 +246,24 @@ class Lab:
 
     def _new_trace(self, operation: str, key: str | None = None, value: str | None = None,
                    client: str | None = None) -> Trace:
-        self._numbers += 1
-        trace = Trace(self._numbers, self.name, operation, key=key, value=value, client=client or self.client)
+        self._numbers = number = self._numbers + 1
+        trace = Trace(number, self.name, operation, key, value, client=client or self.client)
         log = self.log
-        log[trace.number] = trace
-        if len(log) > LOG_LIMIT:
-            self._forget(log.pop(next(iter(log))))
+        log[number] = trace
+        if len(log) > LOG_LIMIT + TRIM_BATCH:
+            self._forget(TRIM_BATCH)
         return trace
 
-    def _forget(self, trace: Trace) -> None:
-        """The oldest request left the log: its steps leave the history (the tables no longer replay it)."""
-        if trace.steps:
-            last, history = trace.steps[-1].seq, self.history
-            while history and history[0].seq <= last:
-                history.popleft()
+    def _forget(self, count: int) -> None:
+        """The oldest requests leave the log (a batch at a time, so a long class pays this rarely), and their
+        steps leave the history: the tables no longer replay them."""
+        log, history = self.log, self.history
+        oldest = list(itertools.islice(log, count))
+        last = max((log[number].steps[-1].seq for number in oldest if log[number].steps), default=0)
+        for number in oldest:
+            del log[number]
+        while history and history[0].seq <= last:
+            history.popleft()
 
     def _finish(self, trace: Trace) -> None:
         trace.finished = True
@@ -296,9 +330,9 @@ class Lab:
         item = self.state.cache.get(key)
         known = item.value if item is not None else None
         changes = () if known == found else (self._correction(key, item, found),)
-        yield t.step(source, "Cache", "GET", key=key, command=f"GET {key}", outcome="miss" if found is None else "hit",
-                     cost_ms=self.costs.cache_ms, background=background, changes=changes,
-                     note=("cache-get" if not changes else f"cache-get-{changes[0].why}", None))
+        yield t.record(source, "Cache", "GET", key, None, "miss" if found is None else "hit", self.costs.cache_ms,
+                       f"GET {key}", background, changes,
+                       _GET_NOTE if not changes else (f"cache-get-{changes[0].why}", None))
         return found
 
     def _correction(self, key: str, item: CacheItem | None, found: str | None) -> Change:
@@ -325,12 +359,12 @@ class Lab:
         cost = self.costs.cache_ms
         expires = None
         if ttl:
-            expires = self.clock.now() + cost / 1000 + ttl
+            expires = self.clock._now + cost / 1000 + ttl
             heapq.heappush(self._expiries, (expires, key))
-        change = Change("cache", key, self.state.cache.get(key), CacheItem(value, expires, version))
-        yield t.step(source, "Cache", "SET", key=key, value=value, command=command, cost_ms=cost,
-                     background=background, changes=(change,),
-                     note=("cache-set-ttl", {"ttl": ttl}) if ttl else ("cache-set-forever", None))
+        change = _tuple_new(Change, ("cache", key, self.state.cache.get(key),
+                                     _tuple_new(CacheItem, (value, expires, version)), ""))
+        yield t.record(source, "Cache", "SET", key, value, "ok", cost, command, background, (change,),
+                       ("cache-set-ttl", {"ttl": ttl}) if ttl else _SET_FOREVER_NOTE)
         return value
 
     @helper
@@ -347,9 +381,9 @@ class Lab:
         if self.cache_error:
             self._cache_answered()
         item = self.state.cache.get(key)
-        changes = (Change("cache", key, item, None, "deleted"),) if item is not None else ()
-        yield t.step(source, "Cache", "DEL", key=key, command=command, cost_ms=self.costs.cache_ms,
-                     background=background, changes=changes, note=("cache-del", None))
+        changes = (_tuple_new(Change, ("cache", key, item, None, "deleted")),) if item is not None else ()
+        yield t.record(source, "Cache", "DEL", key, None, "ok", self.costs.cache_ms, command, background, changes,
+                       _DEL_NOTE)
         return None
 
     @helper
@@ -379,12 +413,10 @@ class Lab:
     @helper
     def reply(self, t: Recorder, source: str, target: str, key: str | None, value: str | None, *,
               command: str, note: tuple[str, dict | None], outcome: Outcome = "ok", background: bool = False,
-              action: str = "REPLY") -> Steps:
+              action: str = "REPLY") -> tuple[Step]:
         """A message along an arrow that is not a Redis or SQL call of its own (an answer, a hand-over):
-        its cost is in the call it answers."""
-        yield t.step(source, target, action, key=key, value=value, command=command, note=note, outcome=outcome,
-                     background=background)
-        return value
+        its cost is in the call it answers. Used as `yield from self.reply(...)`, like the calls."""
+        return (t.record(source, target, action, key, value, outcome, 0.0, command, background, (), note),)
 
     @helper
     def db_select(self, t: Recorder, source: str, key: str) -> Steps:
@@ -396,20 +428,18 @@ class Lab:
                    note=("db-select-failed", {"error": str(err)}))
             raise RequestFailed from err
         self.counters.db_reads += 1
-        yield t.step(source, "Database", "SELECT", key=key, command=SELECT_SQL, cost_ms=cost,
-                     note=("db-select", None))
+        yield t.record(source, "Database", "SELECT", key, None, "ok", cost, SELECT_SQL, False, (), _SELECT_NOTE)
         if found is None:
-            yield t.step("Database", source, "REPLY", key=key, command="no row", outcome="miss",
-                         note=("db-no-row", None))
+            yield t.record("Database", source, "REPLY", key, None, "miss", 0.0, "no row", False, (), _NO_ROW_NOTE)
             return None
-        yield t.step("Database", source, "REPLY", key=key, value=found[0], command=f"1 row (v{found[1]})",
-                     note=("db-row", {"version": found[1]}))
-        return Loaded(*found)
+        yield t.record("Database", source, "REPLY", key, found[0], "ok", 0.0, f"1 row (v{found[1]})", False, (),
+                       ("db-row", {"version": found[1]}))
+        return _tuple_new(Loaded, found)
 
     @helper
     def db_upsert(self, t: Recorder, source: str, key: str, value: str) -> Steps:
         cost = self.costs.db_write_ms * self.db.slowdown
-        at = self.clock.now() + cost / 1000
+        at = self.clock._now + cost / 1000
         try:
             version = self.db.put(key, value, at)
         except CallFailures as err:
@@ -417,11 +447,11 @@ class Lab:
                    note=("db-upsert-failed", {"error": str(err)}))
             raise RequestFailed from err
         self.counters.db_writes += 1
-        change = Change("db", key, self.state.db.get(key), Row(key, value, version, at))
-        yield t.step(source, "Database", "UPSERT", key=key, value=value, command=UPSERT_SQL, cost_ms=cost,
-                     changes=(change,), note=("db-upsert", None))
-        yield t.step("Database", source, "REPLY", key=key, command=f"OK (committed v{version})",
-                     note=("db-committed", {"version": version}))
+        change = _tuple_new(Change, ("db", key, self.state.db.get(key), _tuple_new(Row, (key, value, version, at)), ""))
+        yield t.record(source, "Database", "UPSERT", key, value, "ok", cost, UPSERT_SQL, False, (change,),
+                       _UPSERT_NOTE)
+        yield t.record("Database", source, "REPLY", key, None, "ok", 0.0, f"OK (committed v{version})", False, (),
+                       ("db-committed", {"version": version}))
         return version
 
     # ---- time ---------------------------------------------------------------------------------
@@ -640,10 +670,15 @@ class Lab:
         if not changes:
             self._sync_ttls()        # fast-forwards made while the cache did not answer reach its TTLs now
             return None
+        waiting = self._queued_writes()
         trace = self._new_trace("resync")
+        vanished = sum(change.after is None for change in changes)
         Recorder(self, trace).step("Cache", "Cache", "RESYNC", command="compared with the cache server",
                                    outcome="error", changes=tuple(changes),
-                                   note=("resync", {"lost": sum(c.after is None for c in changes)}))
+                                   note=("resync", {"vanished": vanished, "found": len(changes) - vanished}))
+        still = set(self._queued_writes())
+        trace.lost = tuple(write for write in waiting if write not in still)   # acknowledged, now gone
+        self.counters.lost_writes += len(trace.lost)
         self._sync_ttls()
         return self._finished(trace)
 

@@ -391,17 +391,17 @@ class GrowthFigures:
                 "mb_per_1000": round(self.mb_per_1000, 3)}
 
 
-def page_click(lab, operation: Operation) -> None:
+def page_click(lab, operation: Operation) -> tuple[str, str]:
     """What one click makes the page do, without Streamlit: the request, then the diagram, the narration
     and the tables at its first step (playback starts there), as `pages/` renders them."""
     trace = lab.read(operation.key) if operation.is_read else lab.write(operation.key, operation.value)
-    build_diagram(lab.topology, trace, 1).source
-    trace.steps[0].explanation
+    shown = build_diagram(lab.topology, trace, 1).source, trace.steps[0].explanation
     state = lab.state_at(trace, 1)
     changed = frozenset(change.key for change in trace.steps[0].changes)
     cache_rows(state, changed=changed), db_rows(state, changed=changed)
     if lab.has_queue:
         queue_rows(state)
+    return shown
 
 
 def growth_workload(requests: int) -> list[Operation]:

@@ -43,8 +43,9 @@ class CacheAside(Lab):
             return loaded.value if loaded else None
         t.trace.hit = cached is not None
         if cached is not None:
-            return (yield from self.reply(t, "Cache", "App", key, cached, command="hit", outcome="hit",
-                                          note=("cache-aside-hit", None)))
+            yield from self.reply(t, "Cache", "App", key, cached, command="hit", outcome="hit",
+                                  note=("cache-aside-hit", None))
+            return cached
         yield from self.reply(t, "Cache", "App", key, None, command="(nil) miss", outcome="miss",
                               note=("cache-aside-miss", None))
         loaded = yield from self.db_select(t, "App", key)

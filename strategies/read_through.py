@@ -7,8 +7,8 @@ write: App → Database UPSERT, Database → App OK, App → Cache DEL key (inva
 
 The application never reads the database itself, so for reads the cache is a hard dependency: when it
 does not answer, the read fails cleanly (nothing is read around it). A write is the application's own
-database write followed by an invalidation, as in cache-aside: it commits even when the DEL fails. Write-through and write-behind read this
-way too, with the cache itself as the loader (`loader = "Cache"`).
+database write followed by an invalidation, as in cache-aside: it commits even when the DEL fails.
+Write-through and write-behind read this way too, with the cache itself as the loader (`loader = "Cache"`).
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ class ReadThrough(Lab):
             command, note = "value (loaded)", "read-through-loaded"
         else:
             command, note = "(nil) not found", "read-through-not-found"
-        return (yield from self.reply(t, "Cache", "App", key, cached, command=command,
-                                      outcome="hit" if t.trace.hit else "miss", note=(note, None)))
+        yield from self.reply(t, "Cache", "App", key, cached, command=command,
+                              outcome="hit" if t.trace.hit else "miss", note=(note, None))
+        return cached
 
     def _load(self, t, key: str) -> Steps:
         """The loader: read the row, store it for next time; the value, or None if there is no row."""

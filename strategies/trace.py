@@ -10,7 +10,6 @@ does) and nothing ever sleeps.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from types import CodeType
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -181,12 +180,3 @@ def helper(function):
     """Mark a recording helper: a step records the line that called it, not a line inside it."""
     HELPER_CODES.add(function.__code__)
     return function
-
-
-def calling_code(depth: int = 2) -> CodeRef | None:
-    """The first frame outside the recording helpers: the pattern's own line that made this call."""
-    frame = sys._getframe(depth)
-    helpers = HELPER_CODES
-    while frame is not None and frame.f_code in helpers:
-        frame = frame.f_back
-    return CodeRef(frame.f_code, frame.f_lineno) if frame is not None else None

@@ -189,7 +189,8 @@ class WriteBehind(ReadThrough):
                                             command=f"HGET pending {key}", key=key, note=("wb-pending-lookup", None))
         if queued is None:
             return (yield from super()._load(t, key))
-        yield from self.reply(t, "Queue", "Cache", key, queued, command="a queued write", note=("wb-pending-found", None))
+        yield from self.reply(t, "Queue", "Cache", key, queued, command="a queued write",
+                              note=("wb-pending-found", None))
         yield from self.cache_set(t, "Cache", key, queued, ttl=None, version=None)
         return queued
 
@@ -285,10 +286,10 @@ class WriteBehind(ReadThrough):
             return (yield from self._batch_failed(t, command, cost, err, background, keys))
         self.counters.db_writes += len(rows)
         self.backoff_seconds, self.retry_at = 1.0, 0.0
-        changes, before = [], dict(self.state.db)
+        changes, before = [], {}           # a key written twice in one batch: its second change follows its first
         for (key, value), version in zip(rows, versions, strict=True):
             row = Row(key, value, version, at)
-            changes.append(Change("db", key, before.get(key), row))
+            changes.append(Change("db", key, before[key] if key in before else self.state.db.get(key), row))
             before[key] = row
         yield t.step("Flusher", "Database", "UPSERT", command=command, cost_ms=cost, background=background,
                      changes=tuple(changes), note=("wb-flush-write", {"rows": len(rows), "found": keys}))
@@ -350,9 +351,12 @@ class WriteBehind(ReadThrough):
         return self.state.queue_in_order()
 
     def _queued_writes(self) -> list[tuple[str, str]]:
-        state = self.state
+        """What a crash would lose: queued writes, except a batch the flusher already holds (it commits them
+        anyway; only its acknowledgement then finds the queue gone)."""
+        state, held = self.state, set(self._in_flight)
         return [(item.key, item.value if item.value is not None else state.pending[item.key].value)
-                for item in state.queue_in_order() if item.value is not None or item.key in state.pending]
+                for item in state.queue_in_order()
+                if item.id not in held and (item.value is not None or item.key in state.pending)]
 
     def _read_real_queue(self, real: LabState) -> None:
         for entry, fields in self.cache.xrange(self.queue_key):

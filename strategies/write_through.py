@@ -61,5 +61,5 @@ class WriteThrough(ReadThrough):
         if self.cache_down:
             return (yield from self._cache_failed(t, "App", "Cache", "WRITE", CacheDown(), key=key, value=value,
                                                   command=f"write {key}", tolerate=False, background=False))
-        return (yield from self.reply(t, "App", "Cache", key, value, command=f"write {key}", action="WRITE",
-                                      note=("write-through-hand-over", None)))
+        yield from self.reply(t, "App", "Cache", key, value, command=f"write {key}", action="WRITE",
+                              note=("write-through-hand-over", None))

@@ -225,7 +225,11 @@ def test_keys_lost_during_an_outage_are_resynced(outage_lab, name):
     assert {key for table, key in vanished if table == "cache"} == before
     if name == "write-behind":
         assert ("pending", "user:3") in vanished and any(table == "queue" for table, _ in vanished)
-    assert step.note == ("resync", {"lost": len(step.changes)})
+    assert step.note == ("resync", {"vanished": len(step.changes), "found": 0})
+    if name == "write-behind":                          # an acknowledged write that vanished is lost, and counted
+        assert resync.lost == (("user:3", "queued"),) and lab.counters.lost_writes == 1
+    else:
+        assert resync.lost == () and lab.counters.lost_writes == 0
     assert step.seq < read.steps[0].seq, "the tables were repaired before the request's first call"
     assert lab.cache_error is None
     assert read.ok and read.hit is False and read.value == "Alan Turing"

@@ -383,6 +383,25 @@ def test_a_flush_in_flight_is_never_overtaken(make_lab, db):
     assert_live_is_real(lab)
 
 
+def test_a_crash_during_a_flush_loses_only_what_the_flusher_does_not_hold(make_lab, db):
+    """The flusher has read its batch when the cache crashes: it still commits that batch, so only the
+    writes queued after it are lost, and only those are counted and listed."""
+    lab = make_lab("write-behind", batch_size=2, max_delay_seconds=600)
+    lab.write("a", "a1")
+    flushing = lab.start_write("b", "b1")
+    assert [flushing.advance().action for _ in range(4)] == ["SET", "XADD", "REPLY", "XRANGE"]   # a1, b1 held
+    lab.write("c", "c1")                                # queued after the batch was read
+    crash = lab.crash_cache()
+    assert crash.lost == (("c", "c1"),) and lab.counters.lost_writes == 1
+    assert "1 acknowledged write(s)" in crash.steps[0].explanation
+    while flushing.advance() is not None:
+        pass
+    assert flushing.trace.ok
+    assert db.get("a") == ("a1", 1) and db.get("b") == ("b1", 1), "the held batch was not lost"
+    assert db.get("c") is None
+    assert_live_is_real(lab)
+
+
 def test_flush_without_ttl_leaves_flushed_keys_without_expiry(make_lab, db):
     lab = make_lab("write-behind", ttl_seconds=None)
     lab.write("k", "v")
