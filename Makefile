@@ -3,7 +3,7 @@ PORT ?= 8501
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-browser clean
 
 $(VENV)/.app-installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,7 +22,10 @@ test: $(VENV)/.dev-installed
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev-installed
-	$(PY) -m strategies.bench
+	$(PY) -m strategies.bench --growth
+
+bench-browser: $(VENV)/.dev-installed
+	$(PY) -m bench.browser
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .hypothesis
