@@ -613,14 +613,14 @@ class Lab:
         history = self.history
         if history and history[0].seq > step.seq + 1:
             return None              # some later step has left the history: it cannot be undone
-        state = self.state.copy()
-        for later in reversed(history):
-            if later.seq <= step.seq:
-                break
-            for change in reversed(later.changes):
-                state.undo(change)
-        state.now = step.at_ms / 1000
-        return state
+        return self.state.before(self._changes_after(step.seq), step.at_ms / 1000)
+
+    def _changes_after(self, seq: int):
+        """Every change made after step number `seq` (lab-wide), newest first."""
+        for later in reversed(self.history):
+            if later.seq <= seq:
+                return
+            yield from reversed(later.changes)
 
     def read_real_state(self) -> LabState:
         """The learner's cache and queue as Redis holds them now, and the database as SQLite does:

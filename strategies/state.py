@@ -15,7 +15,8 @@ Transitions (table: before → after):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 from .database import Row
@@ -85,6 +86,19 @@ class LabState:
         other.now = self.now
         return other
 
+    def before(self, changes_newest_first: Iterable[Change], now: float) -> LabState:
+        """The tables as they were before these changes (given newest first): a read-only view over this
+        state that costs as much as the changes, not as the tables (a session may hold thousands of rows)."""
+        undone: dict[str, dict[str, object]] = {table: {} for table in TABLES}
+        for change in changes_newest_first:
+            undone[change.table][change.key] = change.before     # the oldest change's `before` wins
+        past = LabState.__new__(LabState)
+        for table in TABLES:
+            live = getattr(self, table)
+            setattr(past, table, PastTable(live, undone[table]) if undone[table] else MappingProxyType(live))
+        past.now = now
+        return past
+
     # ---- what the tables say about an entry -------------------------------------------------------
     def ttl(self, key: str) -> float | None:
         """Seconds the cached `key` has left at `now`; None if it has no expiry (or is not cached)."""
@@ -141,3 +155,52 @@ def newest(table: dict, limit: int) -> list:
         if len(found) >= limit:
             break
     return found
+
+
+class PastTable(Mapping):
+    """A table as it was: the live table, with some entries put back as they were (None: absent then).
+
+    Iterated in the live table's order (entries absent now but present then come last, as the most
+    recently changed): the views show the newest rows of a table by iterating it backwards."""
+
+    __slots__ = ("_live", "_undone")
+
+    def __init__(self, live: dict, undone: dict) -> None:
+        self._live, self._undone = live, undone
+
+    def __getitem__(self, key):
+        undone = self._undone
+        if key in undone:
+            value = undone[key]
+            if value is None:
+                raise KeyError(key)
+            return value
+        return self._live[key]
+
+    def __contains__(self, key) -> bool:
+        undone = self._undone
+        return undone[key] is not None if key in undone else key in self._live
+
+    def _then_only(self) -> list:
+        """Entries present then but not now (removed by a later change)."""
+        live = self._live
+        return [key for key, value in self._undone.items() if value is not None and key not in live]
+
+    def __iter__(self) -> Iterator:
+        undone = self._undone
+        for key in self._live:
+            if key not in undone or undone[key] is not None:
+                yield key
+        yield from self._then_only()
+
+    def __reversed__(self) -> Iterator:
+        undone = self._undone
+        yield from reversed(self._then_only())
+        for key in reversed(self._live):
+            if key not in undone or undone[key] is not None:
+                yield key
+
+    def __len__(self) -> int:
+        live = self._live
+        gone = sum(1 for key, value in self._undone.items() if value is None and key in live)
+        return len(live) - gone + len(self._then_only())
