@@ -8,7 +8,7 @@ reach the learner as a traceback.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -17,7 +17,7 @@ from strategies.database import SEED_ROWS
 
 from . import playback
 from .learner import flash, learner, safely
-from .text import say
+from .text import PAGE_FILES, say
 
 DB_SPEEDS = {"normal": 1.0, "5× slower": 5.0, "20× slower": 20.0}
 FAST_FORWARDS = (("+10 s", 10.0), ("+1 min", 60.0))
@@ -66,41 +66,106 @@ def pick_seeded_key(pattern: str) -> None:
         st.session_state[f"{pattern}:pick"] = None
 
 
-def request_row(pattern: str, extras: tuple[ExtraButton, ...], settings: Callable[[Lab], None] | None) -> None:
+def inputs_row(pattern: str, settings: tuple[Setting, ...]) -> None:
+    """Key, Value, "Settings and faults" and the seeded keys."""
     st.session_state.setdefault(f"{pattern}:key", "user:1")
     row = st.container(horizontal=True, vertical_alignment="bottom")
     row.text_input("Key", key=f"{pattern}:key", width=190)
     row.text_input("Value", key=f"{pattern}:value", placeholder="e.g. Ada", width=190)
-    row.button("Read", type="primary", key=f"{pattern}:read", icon=":material/download:", on_click=send_read,
-               args=(pattern,))
-    row.button("Write", key=f"{pattern}:write", icon=":material/upload:", on_click=send_write, args=(pattern,))
+    # Drawn only while open: its widgets would otherwise be re-sent with every click.
+    popover = row.popover("Settings and faults", icon=":material/tune:", key=f"{pattern}:settings", on_change="rerun")
+    if popover.open:
+        with popover:
+            settings_and_faults(pattern, settings)
+    row.pills("Seeded keys", [k for k, _ in SEED_ROWS[:4]], key=f"{pattern}:pick", on_change=pick_seeded_key,
+              args=(pattern,), help=say("seeded-keys-help"), label_visibility="collapsed")
+
+
+def request_buttons(pattern: str, extras: tuple[ExtraButton, ...]) -> None:
+    st.button("Read", type="primary", key=f"{pattern}:read", icon=":material/download:", on_click=send_read,
+              args=(pattern,))
+    st.button("Write", key=f"{pattern}:write", icon=":material/upload:", on_click=send_write, args=(pattern,))
     for extra in extras:
-        row.button(extra.label, key=f"{pattern}:{extra.label}", icon=extra.icon, help=extra.help or None,
-                   on_click=send_extra, args=(pattern, extra.act))
-    with row.popover("Settings and faults", icon=":material/tune:"):
-        settings_and_faults(pattern, settings)
-    st.pills("Seeded keys", [k for k, _ in SEED_ROWS[:4]], key=f"{pattern}:pick", on_change=pick_seeded_key,
-             args=(pattern,), help=say("seeded-keys-help"), label_visibility="collapsed")
+        st.button(extra.label, key=f"{pattern}:{extra.label}", icon=extra.icon, help=extra.help or None,
+                  on_click=send_extra, args=(pattern, extra.act))
 
 
 # ---- settings and faults ---------------------------------------------------------------------------
-def settings_and_faults(pattern: str, settings: Callable[[Lab], None] | None) -> None:
+@dataclass(frozen=True)
+class Setting:
+    """One knob of "Settings and faults". Its value lives in st.session_state["<pattern>:<name>"], a key no
+    widget owns, so it survives the runs in which its widget is not drawn (the popover is closed); it is
+    applied to the lab on every run, and the widget, when drawn, starts from it."""
+
+    name: str
+    label: str
+    widget: Callable[..., object]               # st.number_input, st.toggle, st.radio, st.select_slider
+    default: object
+    apply: Callable[[Lab, object], None]
+    options: dict = field(default_factory=dict)   # the widget's own arguments (bounds, choices…)
+    help: str = ""
+    fault: bool = False                         # "Reset my lab" turns it off
+    disabled: Callable[[Lab], bool] | None = None
+
+    def value(self, pattern: str) -> object:
+        return st.session_state.get(f"{pattern}:{self.name}", self.default)
+
+    def draw(self, pattern: str, lab: Lab) -> None:
+        widget_key = f"{pattern}:{self.name}:widget"
+        if widget_key not in st.session_state:
+            st.session_state[widget_key] = self.value(pattern)
+        self.widget(self.label, key=widget_key, help=say(self.help) if self.help else None, on_change=_remember,
+                    args=(pattern, self.name), disabled=bool(self.disabled and self.disabled(lab)), **self.options)
+
+
+def _remember(pattern: str, name: str) -> None:
+    st.session_state[f"{pattern}:{name}"] = st.session_state[f"{pattern}:{name}:widget"]
+
+
+def _set_ttl(lab: Lab, seconds: object) -> None:
+    lab.ttl_seconds = int(seconds) or None
+
+
+def _set_cache_down(lab: Lab, down: object) -> None:
+    lab.cache_down = bool(down)
+
+
+def _set_db_down(lab: Lab, down: object) -> None:
+    lab.db.down = bool(down)
+
+
+def _set_db_speed(lab: Lab, speed: object) -> None:
+    lab.db.slowdown = DB_SPEEDS.get(speed, 1.0)
+
+
+TTL = Setting("ttl", "TTL (seconds)", st.number_input, 60, _set_ttl,
+              dict(min_value=0, max_value=86_400, step=10), "ttl-help")
+FAULTS = (
+    Setting("cache-down", "Cache down", st.toggle, False, _set_cache_down, help="cache-down-help", fault=True),
+    Setting("down", "Database down", st.toggle, False, _set_db_down, help="db-down-help", fault=True),
+    Setting("slow", "Database speed", st.select_slider, "normal", _set_db_speed, dict(options=list(DB_SPEEDS)),
+            "db-speed-help", fault=True),
+)
+
+
+def apply_settings(pattern: str, lab: Lab, settings: tuple[Setting, ...]) -> None:
+    """Every setting's remembered value onto the lab: cheap, and done on every run."""
+    for setting in (TTL, *settings, *FAULTS):
+        setting.apply(lab, setting.value(pattern))
+
+
+def settings_and_faults(pattern: str, settings: tuple[Setting, ...]) -> None:
     lab = lab_of(pattern)
-    ttl = st.number_input("TTL (seconds)", min_value=0, max_value=86_400, value=60, step=10, key=f"{pattern}:ttl",
-                          help=say("ttl-help"))
-    lab.ttl_seconds = int(ttl) or None
-    if settings is not None:
-        settings(lab)
+    for setting in (TTL, *settings):
+        setting.draw(pattern, lab)
     st.divider()
-    lab.cache_down = st.toggle("Cache down", key=f"{pattern}:cache-down", help=say("cache-down-help"))
-    lab.db.down = st.toggle("Database down", key=f"{pattern}:down", help=say("db-down-help"))
-    lab.db.slowdown = DB_SPEEDS[st.select_slider("Database speed", list(DB_SPEEDS), key=f"{pattern}:slow",
-                                                 help=say("db-speed-help"))]
+    for setting in FAULTS:
+        setting.draw(pattern, lab)
     st.button("Crash the cache", key=f"{pattern}:crash", icon=":material/bolt:", help=say("crash-help"),
               on_click=crash, args=(pattern,))
     st.divider()
     st.button("Reset my lab", key=f"{pattern}:reset", icon=":material/restart_alt:", help=say("reset-help"),
-              on_click=reset_lab)
+              on_click=reset_lab, args=(pattern,))
     st.caption(say("backend", backend=learner().backend))
 
 
@@ -110,10 +175,12 @@ def crash(pattern: str) -> None:
 
 
 @safely
-def reset_lab() -> None:
+def reset_lab(pattern: str) -> None:
     learner().reset()
+    faults = {f"{page}:{setting.name}" for page in PAGE_FILES for setting in FAULTS}
     for name in list(st.session_state):   # faults off again, playback forgotten; preferences stay
-        if str(name).startswith("playback:") or str(name).endswith((":down", ":slow", ":cache-down")):
+        name = str(name)
+        if name.startswith("playback:") or name in faults or name.removesuffix(":widget") in faults:
             del st.session_state[name]
     st.toast(say("reset-done"))
 

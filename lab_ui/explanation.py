@@ -38,11 +38,15 @@ def pattern_code(pattern: str) -> tuple[CodeFunction, ...]:
 
 
 def explanation(pattern: str) -> None:
+    """The Q&A tabs and the Code tab. Only the open tab is drawn: long Markdown and highlighted code cost
+    the browser time on every message of every click, even below the fold."""
     text = sections(pattern)
-    tabs = st.tabs([label for label, _ in TABS] + ["Code"])
+    tabs = st.tabs([label for label, _ in TABS] + ["Code"], key=f"{pattern}:explain", on_change="rerun")
     for tab, (_, heading) in zip(tabs, TABS, strict=False):
-        tab.markdown(text.get(heading, ""))
-    with tabs[-1]:
-        st.caption(say("code-tab"))
-        for function in pattern_code(pattern):
-            st.code(function.source, language="python", line_numbers=True, wrap_lines=True)
+        if tab.open:
+            tab.markdown(text.get(heading, ""))
+    if tabs[-1].open:
+        with tabs[-1]:
+            st.caption(say("code-tab"))
+            for function in pattern_code(pattern):
+                st.code(function.source, language="python", line_numbers=True, wrap_lines=True)

@@ -1,8 +1,4 @@
-"""One pattern's page: the lab on top (requests, playback, diagram, tables), its explanation below.
-
-The lab is a fragment, so a click re-runs only the lab: the explanation and the page around it stay put,
-and the diagram answers sooner.
-"""
+"""One pattern's page: the lab on top (requests, playback, diagram, tables), its explanation below."""
 
 from __future__ import annotations
 
@@ -13,7 +9,7 @@ import streamlit as st
 from strategies import Lab
 
 from . import playback
-from .controls import ExtraButton, playback_row, request_row, time_row
+from .controls import ExtraButton, Setting, apply_settings, inputs_row, playback_row, request_buttons, time_row
 from .explanation import explanation
 from .learner import learner, show_flashes
 from .narration import plain
@@ -23,35 +19,41 @@ from .routing import inject_css
 from .text import say, sections
 
 
-def pattern_page(pattern: str, *, settings: Callable[[Lab], None] | None = None,
+def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
                  status: Callable[[Lab], str] | None = None, extras: tuple[ExtraButton, ...] = ()) -> None:
-    """The page of `pattern`; `settings` draws the pattern's own settings (inside "Settings and faults"),
-    `status` says what its background worker is doing (under the tables), `extras` are its own buttons."""
+    """The page of `pattern`; `settings` are the pattern's own knobs (under "Settings and faults"),
+    `status` says what its background worker is doing (under the tables), `extras` are its own buttons.
+
+    One fragment only: the panel, which its timer re-runs. Everything a learner clicks is drawn by the page
+    itself, so a click is a full run, which also declares the panel's timer afresh. (A lab fragment holding
+    the controls with the timed panel nested in it crashed Streamlit's frontend under quick clicks from many
+    learners — a blank page, "Bad delta path index"; and inputs outside it with buttons inside crashed it the
+    same way when one batch of widget changes spanned both.)"""
     inject_css()
     lab = learner().lab(pattern)
+    apply_settings(pattern, lab, settings)
     st.title(lab.title)
     st.markdown(sections(pattern).get("In one line", ""))
-    lab_fragment(pattern, settings, status, extras)
-    st.divider()
-    explanation(pattern)
-
-
-@st.fragment
-def lab_fragment(pattern: str, settings: Callable[[Lab], None] | None, status_line: Callable[[Lab], str] | None,
-                 extras: tuple[ExtraButton, ...]) -> None:
-    lab = learner().lab(pattern)
     show_flashes()
-    request_row(pattern, extras, settings)
-    status(lab)
+    inputs_row(pattern, settings)
+    fault_banners(lab)
     controls = st.container(horizontal=True, vertical_alignment="center")
     with controls:
+        request_buttons(pattern, extras)
         playback_row(pattern, playback.playback(pattern))
         time_row(pattern)
-    lab_panel(pattern, lab, status_line)
+    # The panel is drawn last, into its place above the log: a run cut short by the panel's own timer
+    # (many quick clicks) then loses only what the panel redraws at its next tick, never the log or the
+    # explanation (measured: both vanished until the next full run when they came after the panel).
+    panel_slot = st.container()
     request_log(pattern, lab)
+    st.divider()
+    explanation(pattern)
+    with panel_slot:
+        lab_panel(pattern, lab, status)
 
 
-def status(lab: Lab) -> None:
+def fault_banners(lab: Lab) -> None:
     """Faults that are on, and a real cache server that stopped answering, said before anything else."""
     if lab.cache_error:
         st.error(plain(say("cache-unreachable", backend=learner().backend, error=lab.cache_error)),

@@ -31,9 +31,7 @@ def counters(lab: Lab) -> None:
                ("Degraded", c.degraded), ("Failed", c.failed)]
     if lab.has_queue:
         metrics += [("Queued writes", len(lab.live().queue)), ("Lost writes", c.lost_writes)]
-    row = st.container(horizontal=True)
-    for label, value in metrics:
-        row.metric(label, value, width="content")
+    st.markdown(" · ".join(f"{label} **{value}**" for label, value in metrics))
 
 
 def request_log(pattern: str, lab: Lab) -> None:

@@ -1,21 +1,39 @@
 import streamlit as st
 
 from lab_ui import ensure_routed, pattern_page
-from lab_ui.controls import ExtraButton
+from lab_ui.controls import ExtraButton, Setting
 from lab_ui.text import say
 from strategies import WriteBehind
 
 ensure_routed()
 
 
-def queue_settings(lab: WriteBehind) -> None:
-    lab.batch_size = int(st.number_input("Batch size", 1, 1000, 10, key="write-behind:batch", help=say("batch-help")))
-    lab.max_delay_seconds = float(st.number_input("Max delay (s)", 0.5, 600.0, 5.0, step=0.5, key="write-behind:delay",
-                                                  help=say("delay-help")))
-    lab.coalesce = st.toggle("Coalesce writes", value=True, key="write-behind:coalesce", help=say("coalesce-help"),
-                             disabled=bool(lab.live().queue))
-    lab.queue_limit = int(st.number_input("Queue limit", 0, 10_000, 0, key="write-behind:limit",
-                                          help=say("queue-limit-help"))) or None
+def batch_size(lab: WriteBehind, size: object) -> None:
+    lab.batch_size = int(size)
+
+
+def max_delay(lab: WriteBehind, seconds: object) -> None:
+    lab.max_delay_seconds = float(seconds)
+
+
+def coalesce(lab: WriteBehind, on: object) -> None:
+    if not lab.live().queue:          # the queue's shape depends on it: it changes only while empty
+        lab.coalesce = bool(on)
+
+
+def queue_limit(lab: WriteBehind, limit: object) -> None:
+    lab.queue_limit = int(limit) or None
+
+
+QUEUE_SETTINGS = (
+    Setting("batch", "Batch size", st.number_input, 10, batch_size, dict(min_value=1, max_value=1000), "batch-help"),
+    Setting("delay", "Max delay (s)", st.number_input, 5.0, max_delay, dict(min_value=0.5, max_value=600.0, step=0.5),
+            "delay-help"),
+    Setting("coalesce", "Coalesce writes", st.toggle, True, coalesce, help="coalesce-help",
+            disabled=lambda lab: bool(lab.live().queue)),
+    Setting("limit", "Queue limit", st.number_input, 0, queue_limit, dict(min_value=0, max_value=10_000),
+            "queue-limit-help"),
+)
 
 
 def flusher_status(lab: WriteBehind) -> str:
@@ -33,5 +51,5 @@ def flusher_status(lab: WriteBehind) -> str:
     return say("flusher-idle")
 
 
-pattern_page("write-behind", settings=queue_settings, status=flusher_status,
+pattern_page("write-behind", settings=QUEUE_SETTINGS, status=flusher_status,
              extras=(ExtraButton("Flush now", ":material/cleaning_services:", WriteBehind.flush, say("flush-help")),))

@@ -1,15 +1,17 @@
 import streamlit as st
 
 from lab_ui import ensure_routed, pattern_page
-from lab_ui.text import say
+from lab_ui.controls import Setting
 from strategies import WriteThrough
 
 ensure_routed()
 
 
-def ordering(lab: WriteThrough) -> None:
-    lab.ordering = st.radio("Write ordering", ["safe", "naive"], key="write-through:ordering", horizontal=True,
-                            help=say("ordering-help"))
+def ordering(lab: WriteThrough, chosen: object) -> None:
+    lab.ordering = "naive" if chosen == "naive" else "safe"
 
 
-pattern_page("write-through", settings=ordering)
+pattern_page("write-through", settings=(
+    Setting("ordering", "Write ordering", st.radio, "safe", ordering,
+            dict(options=["safe", "naive"], horizontal=True), "ordering-help"),
+))

@@ -111,12 +111,21 @@ def texts(at: AppTest) -> list[str]:
 
 
 def settings(at: AppTest, pattern: str, **changes) -> AppTest:
-    """Change widgets of "Settings and faults" by their key suffix (e.g. down=True, ttl=10)."""
+    """Open "Settings and faults" and change its widgets by name (e.g. down=True, ttl=10, cache_down=True)."""
+    at.session_state[f"{pattern}:settings"] = True      # the popover is drawn only while open
+    at.run()
     for suffix, value in changes.items():
-        key = f"{pattern}:{suffix.replace('_', '-')}"
+        key = f"{pattern}:{suffix.replace('_', '-')}:widget"
         widget = next(w for kind in ("toggle", "number_input", "radio", "select_slider")
                       for w in getattr(at, kind) if w.key == key)
         widget.set_value(value)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def close_settings(at: AppTest, pattern: str) -> AppTest:
+    at.session_state[f"{pattern}:settings"] = False
     at.run()
     assert not at.exception, at.exception
     return at
@@ -364,11 +373,13 @@ def test_reset_my_lab_restores_the_seed_and_switches_the_faults_off():
     at = send(open_page("write-through"), "write-through", "write", key="user:9", value="new")
     assert "user:9" in values(at, "Database")
     settings(at, "write-through", down=True, cache_down=True)
-    click(at, "write-through:reset")
+    click(at, "write-through:reset")                                  # in the open popover
     assert "user:9" not in values(at, "Database")
     assert is_empty(at, "Cache") and is_empty(at, "Requests")
-    assert at.toggle(key="write-through:down").value is False
-    assert at.toggle(key="write-through:cache-down").value is False
+    assert not at.warning, "no fault banner"
+    settings(at, "write-through")
+    assert at.toggle(key="write-through:down:widget").value is False
+    assert at.toggle(key="write-through:cache-down:widget").value is False
     send(at, "write-through", "read", key="user:2")
     assert list(table(at, "Requests")["Outcome"]) == ["miss"]
 
@@ -377,6 +388,9 @@ def test_reset_my_lab_restores_the_seed_and_switches_the_faults_off():
 def test_each_step_shows_the_line_of_code_that_performs_it():
     at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1", to_end=False)
     assert at.code[0].value == 'cached = yield from self.cache_get(t, "App", key, tolerate=True)'   # step 1: GET
+    assert not any("def _read(" in c.value for c in at.code)           # the Code tab is drawn only when open
+    at.session_state["cache-aside:explain"] = "Code"
+    at.run()
     assert any("def _read(self, t, key: str) -> Steps:" in c.value for c in at.code)             # the Code tab
     click(at, "cache-aside:forward")
     click(at, "cache-aside:forward")
@@ -431,10 +445,26 @@ def test_speed_survives_runs_in_which_nothing_plays():
     at = open_page("cache-aside")
     at.segmented_control(key="cache-aside:speed-choice").set_value("4×").run()
     assert at.session_state["cache-aside:speed"] == "4×"
+    settings(at, "cache-aside")
     click(at, "cache-aside:reset")                                    # playback forgotten, preference kept
     send(at, "cache-aside", "read", key="user:1")
     assert at.session_state["cache-aside:speed"] == "4×"
     assert at.segmented_control(key="cache-aside:speed-choice").value == "4×"
+
+
+def test_a_fault_switched_on_stays_on_while_its_popover_is_closed():
+    """Widget state that is not on screen in one run must not vanish: the settings are drawn only while
+    their popover is open, and their values live elsewhere."""
+    at = settings(open_page("cache-aside"), "cache-aside", down=True, ttl=15)
+    close_settings(at, "cache-aside")
+    assert not any(t.key == "cache-aside:down:widget" for t in at.toggle)      # not drawn...
+    assert any("The database is down" in w.value for w in at.warning)         # ...but still on
+    send(at, "cache-aside", "read", key="user:2")
+    assert list(table(at, "Requests")["Outcome"]) == ["error"]
+    settings(at, "cache-aside", down=False)
+    close_settings(at, "cache-aside")
+    send(at, "cache-aside", "read", key="user:2")
+    assert table(at, "Cache").set_index("Key").loc["user:2", "TTL (s)"] == "15"
 
 
 def test_write_without_a_value_is_refused():

@@ -62,7 +62,7 @@ TABLE_JS = """(heading) => {
     const next = items[at + 1];
     if (!next || next.matches('h1, h2, h3')) return [];
     const grid = next.querySelector('table[role=grid]');
-    if (!grid) return null;
+    if (!grid) { next.scrollIntoView({block: 'nearest'}); return null; }   // a grid off screen may not draw
     const headers = [...grid.querySelectorAll('thead th')].map(cell => cell.textContent.trim());
     return [...grid.querySelectorAll('tbody tr')].map(row => {
         const cells = [...row.querySelectorAll('td')].map(cell => cell.textContent);
@@ -426,6 +426,7 @@ def test_after_a_click_the_diagram_controls_and_narration_are_on_screen(chromium
             goto(page, lab_server, path)
             send(page, "read", "user:1")
             wait_one_active_edge(page)
+            page.evaluate("window.scrollTo(0, 0)")   # reading the request log may have scrolled to it
             seen = page.evaluate(ON_SCREEN_JS, ["Cache", "Database"] if tables else [])
             assert seen.pop("scrolled") == 0, (pattern, width)
             assert all(seen.values()), (pattern, width, seen)
@@ -521,10 +522,12 @@ def test_a_hammered_page_never_shows_an_exception(chromium, lab_server, open_pag
 def test_ten_learners_clicking_at_once_never_see_an_exception(chromium, lab_server):
     contexts = [chromium.new_context(viewport={"width": 1280, "height": 800}) for _ in range(10)]
     try:
-        pages = []
-        for context in contexts:
+        pages, crashes = [], []
+        for number, context in enumerate(contexts):
             context.set_default_timeout(30_000)
             page = context.new_page()
+            # A frontend crash blanks the page without any exception element: catch it where it happens.
+            page.on("pageerror", lambda error, number=number: crashes.append((number, str(error))))
             page.goto(lab_server.url + "/cache_aside", wait_until="domcontentloaded")
             pages.append(page)
         for page in pages:
@@ -538,9 +541,10 @@ def test_ten_learners_clicking_at_once_never_see_an_exception(chromium, lab_serv
                 # on two cores, and a learner's click does not wait for anything either.
                 button(page, "Write" if round_number % 2 else "Read").dispatch_event("click")
         for number, page in enumerate(pages):
-            settle(page, timeout=60)
+            # No settle(): ten panels ticking each second keep two cores busy, and a page is rarely quiet.
+            assert not crashes, crashes
             no_exception(page)
-            rows = wait_table(page, "Requests", lambda rows: len(rows) >= 1, "requests", timeout=30)
+            rows = wait_table(page, "Requests", lambda rows: len(rows) >= 1, "requests", timeout=60)
             assert all(len(row) > 3 and row[3] in ("hit", "miss", "ok") for row in rows), (number, rows)
         mine = values(wait_table(pages[3], "Database", lambda rows: rows, "drawn"))["user:1"]
         assert mine.startswith("learner 3 "), mine     # each learner's writes stay in that learner's lab
