@@ -226,11 +226,11 @@ def narration(page) -> str:
     return "\n".join(page.locator("[data-testid=stText]").all_inner_texts())
 
 
-def set_max_delay(page, seconds: int) -> None:
-    """Write-behind: raise the flusher's max delay so no timed flush happens while the test looks."""
+def set_setting(page, label: str, value: float) -> None:
+    """Open "Settings and faults", type a number into one of its fields, commit it and close the popover."""
     button(page, "Settings and faults").click()
-    field = page.get_by_role("spinbutton", name="Max delay (s)")
-    field.fill(str(seconds))
+    field = page.get_by_role("spinbutton", name=label)
+    field.fill(str(value))
     field.press("Enter")
     settle(page)
     page.keyboard.press("Escape")
@@ -282,7 +282,7 @@ def test_pattern_page_write_read_animate_and_step(pattern, chromium, lab_server,
         assert any(n["title"] == actor or actor in n["text"] for n in figure["nodes"]), (actor, figure["nodes"])
 
     if pattern == "write-behind":
-        set_max_delay(page, 600)
+        set_setting(page, "Max delay (s)", 600)   # no timed flush while the test looks
 
     key, value = unique(f"a-{pattern}"), unique("value")   # "a-…" sorts first: its row is on screen
     assert send(page, "write", key, value)[3] == "ok"
@@ -450,12 +450,7 @@ SCALE_JS = """() => {
 def test_one_scale_per_pattern_a_flush_is_drawn_as_large_as_a_read(chromium, lab_server, open_page):
     page = open_page("one-scale")
     goto(page, lab_server, "/write_behind")
-    button(page, "Settings and faults").click()
-    batch = page.get_by_role("spinbutton", name="Batch size")
-    batch.fill("2")
-    batch.press("Enter")
-    settle(page)
-    page.keyboard.press("Escape")
+    set_setting(page, "Batch size", 2)
     send(page, "read", "user:1")
     wait_one_active_edge(page)
     read = page.evaluate(SCALE_JS)
@@ -473,12 +468,7 @@ def test_one_scale_per_pattern_a_flush_is_drawn_as_large_as_a_read(chromium, lab
 def test_a_ttl_counts_down_live_and_the_key_expires_without_a_click(chromium, lab_server, open_page):
     page = open_page("ttl-countdown")
     goto(page, lab_server, "/cache_aside")
-    button(page, "Settings and faults").click()
-    ttl = page.get_by_role("spinbutton", name="TTL (seconds)")
-    ttl.fill("8")
-    ttl.press("Enter")
-    settle(page)
-    page.keyboard.press("Escape")
+    set_setting(page, "TTL (seconds)", 8)
     send(page, "read", "user:3")
     step_to_end(page)
     first = wait_table(page, "Cache", lambda rows: rows and rows[0][0] == "user:3", "user:3 cached")
