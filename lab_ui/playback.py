@@ -43,10 +43,6 @@ def play(pattern: str, trace: Trace, *, step: int = 1, playing: bool = True) -> 
     st.session_state[f"playback:{pattern}"] = Playback(trace.number, step, playing, time.monotonic())
 
 
-def forget(pattern: str) -> None:
-    st.session_state.pop(f"playback:{pattern}", None)
-
-
 def speed(pattern: str) -> str:
     chosen = st.session_state.get(f"{pattern}:speed")
     return chosen if chosen in SPEEDS else DEFAULT_SPEED

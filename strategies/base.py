@@ -682,9 +682,6 @@ class Lab:
         self._sync_ttls()
         return self._finished(trace)
 
-    def resync_if_needed(self) -> Trace | None:
-        return self.resync() if self._resync_needed else None
-
 
 def _differs(mine: object, theirs: object) -> bool:
     """Whether two entries differ in what matters (a cached value: its value, not a few ms of TTL)."""

@@ -10,7 +10,6 @@ use that, so that no test depends on how long it took to run.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -75,14 +74,3 @@ class LearnerSession:
     def reset(self) -> None:
         for lab in self.labs.values():
             lab.reset()
-
-    def close(self) -> None:
-        """Release what this session built: its keys, its SQLite files and, for fakeredis, its server."""
-        for lab in self.labs.values():
-            lab._quietly(lab._delete_all_keys)
-            lab.db.close()
-        self.labs.clear()
-        try:
-            self.cache.close()
-        finally:
-            shutil.rmtree(self.folder, ignore_errors=True)

@@ -73,19 +73,6 @@ class LabState:
         if change.after is not None:
             table[change.key] = change.after
 
-    def undo(self, change: Change) -> None:
-        table = getattr(self, change.table)
-        table.pop(change.key, None)
-        if change.before is not None:
-            table[change.key] = change.before
-
-    def copy(self) -> LabState:
-        other = LabState.__new__(LabState)
-        other.cache, other.db = self.cache.copy(), self.db.copy()
-        other.queue, other.pending = self.queue.copy(), self.pending.copy()
-        other.now = self.now
-        return other
-
     def before(self, changes_newest_first: Iterable[Change], now: float) -> LabState:
         """The tables as they were before these changes (given newest first): a read-only view over this
         state that costs as much as the changes, not as the tables (a session may hold thousands of rows)."""
