@@ -105,6 +105,7 @@ def code_line(ref: CodeRef | None) -> tuple[str, str] | None:
     return f"{shown}, line {ref.line}", textwrap.dedent("\n".join(lines))
 
 
+@cache
 def _statement_at(filename: str, line: int) -> tuple[int, int]:
     """The first and last line of the innermost statement that starts at `line` (or contains it)."""
     for start, end in _statements(filename):

@@ -31,8 +31,7 @@ def period_for(lab: Lab, pattern: str) -> float | None:
     pb = playback.playback(pattern)
     if pb is not None and pb.playing:
         return playback.seconds_per_step(pattern)
-    state = lab.live()
-    timed = state.queue or any(item.expires_at is not None for item in state.cache.values())
+    timed = bool(lab.live().queue) or lab.next_expiry_in() is not None     # the expiry heap, not a scan
     return IDLE_TICK if timed and learner().follows_wall else None
 
 
