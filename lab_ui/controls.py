@@ -15,7 +15,7 @@ import streamlit as st
 from strategies import Lab, Trace
 from strategies.database import SEED_ROWS
 
-from . import playback
+from . import clients, playback
 from .learner import flash, learner, safely
 from .text import PAGE_FILES, say
 
@@ -40,18 +40,23 @@ def lab_of(pattern: str) -> Lab:
 # ---- requests ------------------------------------------------------------------------------------
 @safely
 def send_read(pattern: str) -> None:
-    lab = lab_of(pattern)
-    playback.play(pattern, lab.read(st.session_state.get(f"{pattern}:key", "")))
+    key = st.session_state.get(f"{pattern}:key", "")
+    if clients.enabled(pattern):
+        clients.start(pattern, lambda lab, client: lab.start_read(key, client=client))
+        return
+    playback.play(pattern, lab_of(pattern).read(key))
 
 
 @safely
 def send_write(pattern: str) -> None:
-    value = st.session_state.get(f"{pattern}:value", "")
+    key, value = st.session_state.get(f"{pattern}:key", ""), st.session_state.get(f"{pattern}:value", "")
     if not value:
         flash(say("no-value"))
         return
-    lab = lab_of(pattern)
-    playback.play(pattern, lab.write(st.session_state.get(f"{pattern}:key", ""), value))
+    if clients.enabled(pattern):
+        clients.start(pattern, lambda lab, client: lab.start_write(key, value, client=client))
+        return
+    playback.play(pattern, lab_of(pattern).write(key, value))
 
 
 @safely
@@ -66,8 +71,8 @@ def pick_seeded_key(pattern: str) -> None:
         st.session_state[f"{pattern}:pick"] = None
 
 
-def inputs_row(pattern: str, settings: tuple[Setting, ...]) -> None:
-    """Key, Value, "Settings and faults" and the seeded keys."""
+def inputs_row(pattern: str, settings: tuple[Setting, ...]):
+    """Key, Value, "Settings and faults" and the seeded keys; returns the row, for the page to add to."""
     st.session_state.setdefault(f"{pattern}:key", "user:1")
     row = st.container(horizontal=True, vertical_alignment="bottom")
     row.text_input("Key", key=f"{pattern}:key", width=190)
@@ -79,15 +84,39 @@ def inputs_row(pattern: str, settings: tuple[Setting, ...]) -> None:
             settings_and_faults(pattern, settings)
     row.pills("Seeded keys", [k for k, _ in SEED_ROWS[:4]], key=f"{pattern}:pick", on_change=pick_seeded_key,
               args=(pattern,), help=say("seeded-keys-help"), label_visibility="collapsed")
+    return row
+
+
+def keep_two_clients(pattern: str) -> None:
+    st.session_state[f"{pattern}:two-clients"] = bool(st.session_state.get(f"{pattern}:two-clients:widget"))
+
+
+def two_clients_toggle(pattern: str) -> None:
+    st.session_state[f"{pattern}:two-clients:widget"] = clients.enabled(pattern)
+    st.toggle("Two clients", key=f"{pattern}:two-clients:widget", on_change=keep_two_clients, args=(pattern,),
+              help=say("two-clients-help"))
+
+
+def keep_client(pattern: str) -> None:
+    chosen = st.session_state.get(f"{pattern}:client:widget")
+    if chosen in clients.CLIENTS:
+        st.session_state[f"{pattern}:client"] = chosen
 
 
 def request_buttons(pattern: str, extras: tuple[ExtraButton, ...]) -> None:
+    two = clients.enabled(pattern)
+    if two:
+        st.session_state[f"{pattern}:client:widget"] = clients.chosen(pattern)
+        st.segmented_control("Send as", list(clients.CLIENTS), key=f"{pattern}:client:widget", on_change=keep_client,
+                             args=(pattern,), format_func=lambda client: f"Client {client}",
+                             label_visibility="collapsed")
     st.button("Read", type="primary", key=f"{pattern}:read", icon=":material/download:", on_click=send_read,
               args=(pattern,))
     st.button("Write", key=f"{pattern}:write", icon=":material/upload:", on_click=send_write, args=(pattern,))
     for extra in extras:
         st.button(extra.label, key=f"{pattern}:{extra.label}", icon=extra.icon, help=extra.help or None,
                   on_click=send_extra, args=(pattern, extra.act))
+    clients.client_buttons(pattern)
 
 
 # ---- settings and faults ---------------------------------------------------------------------------
@@ -106,9 +135,15 @@ class Setting:
     help: str = ""
     fault: bool = False                         # "Reset my lab" turns it off
     disabled: Callable[[Lab], bool] | None = None
+    knob: str | None = None                     # the lab attribute a scenario sets (see strategies.scenarios)
 
     def value(self, pattern: str) -> object:
         return st.session_state.get(f"{pattern}:{self.name}", self.default)
+
+    def remember(self, pattern: str, value: object) -> None:
+        """Set its value from outside the widget (a scenario): the widget starts from it when next drawn."""
+        st.session_state[f"{pattern}:{self.name}"] = value
+        st.session_state.pop(f"{pattern}:{self.name}:widget", None)
 
     def draw(self, pattern: str, lab: Lab) -> None:
         widget_key = f"{pattern}:{self.name}:widget"
@@ -139,7 +174,7 @@ def _set_db_speed(lab: Lab, speed: object) -> None:
 
 
 TTL = Setting("ttl", "TTL (seconds)", st.number_input, 60, _set_ttl,
-              dict(min_value=0, max_value=86_400, step=10), "ttl-help")
+              dict(min_value=0, max_value=86_400, step=10), "ttl-help", knob="ttl_seconds")
 FAULTS = (
     Setting("cache-down", "Cache down", st.toggle, False, _set_cache_down, help="cache-down-help", fault=True),
     Setting("down", "Database down", st.toggle, False, _set_db_down, help="db-down-help", fault=True),
@@ -182,6 +217,11 @@ def reset_lab(pattern: str) -> None:
         name = str(name)
         if name.startswith("playback:") or name in faults or name.removesuffix(":widget") in faults:
             del st.session_state[name]
+    for page in PAGE_FILES:
+        clients.forget(page)               # requests in flight were on the labs just reset
+        st.session_state.pop(f"{page}:scenario-choice", None)
+    st.query_params.pop("scenario", None)
+    st.query_params.pop("step", None)
     st.toast(say("reset-done"))
 
 
@@ -217,12 +257,12 @@ def time_row(pattern: str) -> None:
 # ---- playback ---------------------------------------------------------------------------------------
 @safely
 def step_by(pattern: str, delta: int) -> None:
-    playback.step_by(lab_of(pattern), pattern, delta)
+    playback.step_by(pattern, delta)
 
 
 @safely
 def play_or_pause(pattern: str) -> None:
-    playback.toggle(lab_of(pattern), pattern)
+    playback.toggle(pattern)
 
 
 def keep_speed(pattern: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from strategies import Lab, LabState, Trace
+from strategies import Lab, LabState, Step, Trace
 from strategies.narration import shorten
 from strategies.trace import CodeRef
 
@@ -30,25 +30,25 @@ def plain(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def narration(lab: Lab, trace: Trace | None, number: int, state: LabState | None) -> None:
+def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState | None) -> None:
     with st.container(border=True):
-        if trace is None:
+        if step is None:
             st.markdown(say("figure-intro"))
             return
-        step = trace.steps[number - 1]
-        who = f"Client {step.client} · " if step.client != "A" else ""
+        who = f"Client {step.client} · " if step.client != "A" or (trace is not None and trace.client != "A") else ""
         where = " · background" if step.background else ""
         outcome = " · ✗ failed" if step.failed else ""
         st.markdown(f"**{who}Step {step.number}: {step.source} → {step.target}**{where}{outcome} · "
                     f"{step.cost_ms:g} ms simulated")
         st.text(step.explanation)     # may quote the learner's key or value: never parsed as Markdown
-        if state is not None and trace.key is not None:
-            st.text(after(state, trace.key, lab.has_queue))
+        key = step.key if step.key is not None else trace.key if trace is not None else None
+        if state is not None and key is not None:
+            st.text(after(state, key, lab.has_queue))
         located = code_line(step.code)
         if located is not None:
             st.caption(say("code-caption", where=located[0]))
             st.code(located[1], language="python")
-        if number >= len(trace.steps):
+        if trace is not None and trace.steps and trace.steps[-1] is step and trace.finished:
             summary(trace, state)
 
 

@@ -8,8 +8,9 @@ import streamlit as st
 
 from strategies import Lab
 
-from . import playback
-from .controls import ExtraButton, Setting, apply_settings, inputs_row, playback_row, request_buttons, time_row
+from . import playback, scenarios
+from .controls import (ExtraButton, Setting, apply_settings, inputs_row, playback_row, request_buttons, time_row,
+                       two_clients_toggle)
 from .explanation import explanation
 from .learner import learner, show_flashes
 from .narration import plain
@@ -34,8 +35,12 @@ def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
     apply_settings(pattern, lab, settings)
     st.title(lab.title)
     st.markdown(sections(pattern).get("In one line", ""))
+    scenarios.from_url(pattern, settings)
     show_flashes()
-    inputs_row(pattern, settings)
+    row = inputs_row(pattern, settings)
+    with row:
+        scenarios.picker(pattern, settings)
+        two_clients_toggle(pattern)
     fault_banners(lab)
     controls = st.container(horizontal=True, vertical_alignment="center")
     with controls:

@@ -16,6 +16,7 @@ import streamlit as st
 
 from strategies import Lab, Trace
 from strategies.diagram import build_diagram
+from strategies.scenarios import SCENARIOS
 from strategies.views import cache_rows, changed_keys, db_rows, queue_rows
 
 from . import playback, tables
@@ -43,12 +44,10 @@ def lab_panel(pattern: str, lab: Lab, status_line: Callable[[Lab], str] | None =
         session = learner()
         with session.lock:
             happened = session.follow_wall_clock(lab)
-            pb, trace = playback.shown(lab, pattern)
-            announce(pattern, happened, pb, trace)
-            pb, trace = playback.shown(lab, pattern)
-            period = playback.seconds_per_step(pattern)
-            finished = pb is not None and trace is not None and playback.tick(pb, trace, period)
-            draw(lab, pb, trace, status_line)
+            announce(pattern, happened, playback.playback(pattern))
+            pb = playback.playback(pattern)
+            finished = pb is not None and playback.tick(pb, playback.seconds_per_step(pattern))
+            draw(lab, pb, status_line)
             wanted = period_for(lab, pattern)
         if finished or wanted != declared:
             st.rerun()    # declare the timer again with its new period
@@ -56,9 +55,9 @@ def lab_panel(pattern: str, lab: Lab, status_line: Callable[[Lab], str] | None =
     panel()
 
 
-def announce(pattern: str, happened: list[Trace], pb: playback.Playback | None, trace: Trace | None) -> None:
-    """What time did by itself: a flush takes the diagram if the learner is not watching a request."""
-    watching = pb is not None and trace is not None and (pb.playing or pb.step < len(trace.steps))
+def announce(pattern: str, happened: list[Trace], pb: playback.Playback | None) -> None:
+    """What time did by itself: a flush takes the diagram if the learner is not watching something."""
+    watching = pb is not None and (pb.playing or not pb.at_end or pb.scenario is not None or bool(pb.clients))
     for event in happened:
         if event.operation == "flush":
             st.toast(say("flusher-ran", number=event.number))
@@ -68,25 +67,32 @@ def announce(pattern: str, happened: list[Trace], pb: playback.Playback | None, 
             st.toast(say("keys-expired", count=len(event.steps), number=event.number))
 
 
-def draw(lab: Lab, pb: playback.Playback | None, trace: Trace | None,
-         status_line: Callable[[Lab], str] | None) -> None:
-    number = min(max(pb.step, 1), len(trace.steps)) if pb and trace else 0
-    step = trace.steps[number - 1] if trace else None
-    # Mid-request, the tables replay the state right after the step on screen; at its last step they
-    # are live (keys keep expiring, other requests may have run since).
-    replaying = trace is not None and number < len(trace.steps)
-    state = lab.state_at(trace, number) if replaying else lab.live()
+def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab], str] | None) -> None:
+    located = pb.locate() if pb is not None else None
+    scene, index = (located[1], located[2]) if located else (None, 0)
+    step = scene.steps[index] if scene is not None else None
+    trace = lab.request(scene.number_of(step)) if step is not None else None
+    # Mid-way, the tables replay the state right after the step on screen; at the last step of a free
+    # request they are live (keys keep expiring, other requests may have run since). A scenario always
+    # replays, so its last step shows what the scenario left, whatever happened since.
+    replaying = step is not None and (pb.scenario is not None or not pb.at_end)
+    state = lab.state_after(step) if replaying else lab.live()
     left, right = st.columns([5, 3], gap="medium")
     with left:
-        if trace is not None:
+        if pb is not None and step is not None:
             head = st.container(horizontal=True, vertical_alignment="center")
-            head.markdown(f"**step {number} of {len(trace.steps)}**", width="content")
-            head.caption(plain(f"request #{trace.number}: {trace.operation} {trace.key or ''}".rstrip()))
-        st.graphviz_chart(build_diagram(lab.topology, trace, number or None), width="stretch",
+            head.markdown(f"**step {min(pb.frame, pb.total)} of {pb.total}**", width="content")
+            head.caption(plain(where(lab, pb, located)))
+            if pb.scenario is not None:
+                scenario_box(pb, scene, index)
+        st.graphviz_chart(build_diagram(lab.topology, scene.steps if scene is not None else None,
+                                        index + 1 if scene is not None else None), width="stretch",
                           alt=step.explanation if step is not None else say("figure-alt"))
-        narration(lab, trace, number, state)
+        narration(lab, step, trace, state)
+        if pb is not None and pb.scenario is not None and pb.at_end and pb.summary:
+            st.success(f"**{say('what-you-saw')}** {pb.summary}", icon=":material/lightbulb:")
     with right:
-        when = say("tables-at-step", step=number, number=trace.number, now=f"{state.now:.1f}") \
+        when = say("tables-at-step", step=pb.frame, now=f"{state.now:.1f}") \
             if replaying and state is not None else say("tables-live", now=f"{lab.clock.now():.1f}")
         st.caption(when)
         shown = state if state is not None else lab.live()
@@ -98,3 +104,28 @@ def draw(lab: Lab, pb: playback.Playback | None, trace: Trace | None,
                         say("queue-empty"))
         if status_line is not None:
             st.caption(status_line(lab))
+
+
+def where(lab: Lab, pb: playback.Playback, located: tuple) -> str:
+    """What the diagram shows: a scenario's scene, several requests, or one request."""
+    number, scene, _ = located
+    if pb.scenario is not None:
+        return f"scene {number + 1} of {len(pb.scenes)}"
+    if len(scene.numbers) > 1:
+        return "requests " + ", ".join(f"#{n}" for n in scene.numbers)
+    trace = lab.request(scene.numbers[0]) if scene.numbers else None
+    return trace.label.replace(" ", ": ", 1) if trace is not None else ""
+
+
+def scenario_box(pb: playback.Playback, scene, index: int) -> None:
+    """The scenario's title and the caption in force at this step (the introduction at the first step)."""
+    found = SCENARIOS.get(pb.scenario)
+    if found is None:
+        return
+    caption = scene.caption_at(index)
+    lines = [f"**{found.title}**"]
+    if pb.frame == 1:
+        lines.append(found.intro)
+    if caption:
+        lines.append(caption)
+    st.info("  \n".join(lines), icon=":material/school:")

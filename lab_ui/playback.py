@@ -1,18 +1,20 @@
-"""Which request the diagram shows and which of its steps is current.
+"""What the diagram shows and which step is current: a list of scenes, stepped frame by frame.
 
-Requests are named by their number, which they keep for good, so playing #17 again still plays #17
-after older requests have left the log. The speed lives in a session key the speed widget does not
-own: a widget that is not drawn in some run loses its state, a preference must not.
+A scene is the steps that belong on one diagram (`strategies.scenario.Scene`): one request, two clients'
+interleaved requests, or a scene of a guided scenario. Frames number every step of every scene from 1,
+so Step back / Step forward walk across a whole scenario. The speed lives in a session key the speed
+widget does not own: a widget that is not drawn in some run loses its state, a preference must not.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import streamlit as st
 
-from strategies import Lab, Trace
+from strategies import Step, Trace
+from strategies.scenario import Scene
 
 SPEEDS = {"0.5×": 3.0, "1×": 1.5, "2×": 0.75, "4×": 0.4}   # seconds per step
 DEFAULT_SPEED = "1×"
@@ -20,27 +22,54 @@ DEFAULT_SPEED = "1×"
 
 @dataclass
 class Playback:
-    number: int                 # the request's number in its lab
-    step: int = 1               # 1-based
+    scenes: list[Scene]
+    frame: int = 1              # 1-based, across all scenes
     playing: bool = True
     last_move: float = 0.0      # monotonic time of the last step change
+    scenario: str | None = None           # the guided scenario's slug, if one is loaded
+    summary: str | None = None            # its "what you saw", computed from the run
+    clients: dict[str, int] = field(default_factory=dict)   # two-client mode: client -> its request number
+
+    @property
+    def total(self) -> int:
+        return sum(len(scene.steps) for scene in self.scenes)
+
+    def locate(self) -> tuple[int, Scene, int] | None:
+        """(scene number from 0, the scene, the step's index in it) of the current frame."""
+        left = min(max(self.frame, 1), self.total)
+        for number, scene in enumerate(self.scenes):
+            if left <= len(scene.steps):
+                return number, scene, left - 1
+            left -= len(scene.steps)
+        return None
+
+    @property
+    def step(self) -> Step | None:
+        found = self.locate()
+        return found[1].steps[found[2]] if found else None
+
+    @property
+    def at_end(self) -> bool:
+        return self.frame >= self.total
+
+
+def key(pattern: str) -> str:
+    return f"playback:{pattern}"
 
 
 def playback(pattern: str) -> Playback | None:
-    return st.session_state.get(f"playback:{pattern}")
+    pb = st.session_state.get(key(pattern))
+    return pb if pb is not None and pb.total else None
 
 
-def shown(lab: Lab, pattern: str) -> tuple[Playback | None, Trace | None]:
-    """The playback position and the request it shows (None if that request has left the log)."""
-    pb = playback(pattern)
-    trace = lab.request(pb.number) if pb is not None else None
-    if trace is not None and not trace.steps:
-        trace = None
-    return pb, trace
+def show(pattern: str, pb: Playback) -> None:
+    pb.last_move = time.monotonic()
+    st.session_state[key(pattern)] = pb
 
 
 def play(pattern: str, trace: Trace, *, step: int = 1, playing: bool = True) -> None:
-    st.session_state[f"playback:{pattern}"] = Playback(trace.number, step, playing, time.monotonic())
+    """Play one request from `step`."""
+    show(pattern, Playback([Scene.of(trace)], step, playing))
 
 
 def speed(pattern: str) -> str:
@@ -52,30 +81,37 @@ def seconds_per_step(pattern: str) -> float:
     return SPEEDS[speed(pattern)]
 
 
-def step_by(lab: Lab, pattern: str, delta: int) -> None:
+def step_by(pattern: str, delta: int) -> None:
     """Step back or forward by hand: playback pauses where the learner put it."""
-    pb, trace = shown(lab, pattern)
-    if pb and trace:
-        pb.step = min(max(1, pb.step + delta), len(trace.steps))
+    pb = playback(pattern)
+    if pb is not None:
+        pb.frame = min(max(1, pb.frame + delta), pb.total)
         pb.playing, pb.last_move = False, time.monotonic()
 
 
-def toggle(lab: Lab, pattern: str) -> None:
-    pb, trace = shown(lab, pattern)
-    if pb and trace:
-        if not pb.playing and pb.step >= len(trace.steps):
-            pb.step = 1          # play a finished request again from the start
+def go_to(pattern: str, frame: int) -> None:
+    pb = playback(pattern)
+    if pb is not None:
+        pb.frame = min(max(1, frame), pb.total)
+        pb.playing, pb.last_move = False, time.monotonic()
+
+
+def toggle(pattern: str) -> None:
+    pb = playback(pattern)
+    if pb is not None:
+        if not pb.playing and pb.at_end:
+            pb.frame = 1          # play a finished request again from the start
         pb.playing, pb.last_move = not pb.playing, time.monotonic()
 
 
-def tick(pb: Playback, trace: Trace, period: float) -> bool:
+def tick(pb: Playback, period: float) -> bool:
     """Move one step if the speed says it is time; True if playback has just reached the end."""
     if not pb.playing:
         return False
-    if pb.step >= len(trace.steps):
+    if pb.at_end:
         pb.playing = False
         return True
     if time.monotonic() - pb.last_move >= period * 0.9:
-        pb.step += 1
+        pb.frame += 1
         pb.last_move = time.monotonic()
     return False

@@ -26,13 +26,14 @@ def queue_limit(lab: WriteBehind, limit: object) -> None:
 
 
 QUEUE_SETTINGS = (
-    Setting("batch", "Batch size", st.number_input, 10, batch_size, dict(min_value=1, max_value=1000), "batch-help"),
+    Setting("batch", "Batch size", st.number_input, 10, batch_size, dict(min_value=1, max_value=1000), "batch-help",
+            knob="batch_size"),
     Setting("delay", "Max delay (s)", st.number_input, 5.0, max_delay, dict(min_value=0.5, max_value=600.0, step=0.5),
-            "delay-help"),
+            "delay-help", knob="max_delay_seconds"),
     Setting("coalesce", "Coalesce writes", st.toggle, True, coalesce, help="coalesce-help",
-            disabled=lambda lab: bool(lab.live().queue)),
+            disabled=lambda lab: bool(lab.live().queue), knob="coalesce"),
     Setting("limit", "Queue limit", st.number_input, 0, queue_limit, dict(min_value=0, max_value=10_000),
-            "queue-limit-help"),
+            "queue-limit-help", knob="queue_limit"),
 )
 
 

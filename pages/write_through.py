@@ -13,5 +13,5 @@ def ordering(lab: WriteThrough, chosen: object) -> None:
 
 pattern_page("write-through", settings=(
     Setting("ordering", "Write ordering", st.radio, "safe", ordering,
-            dict(options=["safe", "naive"], horizontal=True), "ordering-help"),
+            dict(options=["safe", "naive"], horizontal=True), "ordering-help", knob="ordering"),
 ))

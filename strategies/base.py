@@ -42,6 +42,7 @@ CallFailures = (DatabaseUnavailable, redis.RedisError, OSError, sqlite3.Error)
 LOG_LIMIT = 500          # requests a lab remembers (numbers stay; the oldest are forgotten)
 TRIM_BATCH = 50
 SCAN_COUNT = 500
+READS = frozenset({"read", "report"})
 
 
 class CacheDown(redis.ConnectionError):
@@ -111,7 +112,7 @@ class Request:
             return next(self._body)
         except StopIteration as finished:
             trace = self.trace
-            if trace.operation == "read":
+            if trace.operation in READS:
                 trace.value = finished.value
             self.done = True
             lab._finish(trace)
@@ -231,7 +232,23 @@ class Lab:
         """Validate, then return the read as a steppable Request (nothing touched yet)."""
         key = validate_key(key)
         trace = self._new_trace("read", key, None, client)
+        trace.fresh = self.state.latest(key)     # a read returning this was not stale, whatever wrote meanwhile
         return Request(self, trace, self._read(Recorder(self, trace), key))
+
+    def start_report(self, key: str, *, client: str = "R") -> Request:
+        """A query that goes straight to the database, around the cache (a reporting job, another service):
+        it sees what the database holds, which may be older than what the cache acknowledged."""
+        key = validate_key(key)
+        trace = self._new_trace("report", key, None, client)
+        trace.fresh = self.state.latest(key)
+        return Request(self, trace, self._report(Recorder(self, trace), key))
+
+    def report(self, key: str, *, client: str = "R") -> Trace:
+        return self.start_report(key, client=client).run()
+
+    def _report(self, t: Recorder, key: str) -> Steps:
+        loaded = yield from self.db_select(t, "App", key)
+        return loaded.value if loaded is not None else None
 
     def start_write(self, key: str, value: str, *, client: str | None = None) -> Request:
         key, value = validate_key(key), validate_value(value)
@@ -274,7 +291,9 @@ class Lab:
             counters.misses += 1       # a miss counts even if the request then failed at the database
         if not trace.ok:
             counters.failed += 1
-        elif trace.operation == "read" and trace.value != self.state.latest(trace.key):
+        elif trace.operation in READS and trace.value != trace.fresh and trace.value != self.state.latest(trace.key):
+            # Stale: neither the newest value when the read started nor the newest now. A read that
+            # overlapped a write and returned either side of it is not stale; what it left behind may be.
             trace.stale = True
             counters.stale_reads += 1
         if trace.degraded:
@@ -591,9 +610,12 @@ class Lab:
         names = list(self.cache.scan_iter(match=_glob_escape(self.namespace) + "*", count=SCAN_COUNT))
         return self.cache.delete(*names) if names else 0
 
-    def reset(self) -> None:
-        """Back to the seeded database, an empty cache, zero counters and an empty log."""
+    def reset(self, *, restart_clock: bool = False) -> None:
+        """Back to the seeded database, an empty cache, zero counters and an empty log (and, for a scenario
+        that must replay exactly, the clock back at 0)."""
         self._quietly(self._delete_all_keys)
+        if restart_clock:
+            self.clock._now = 0.0
         self.db.reset()
         self.cache_down = False
         self._reset_memory()
@@ -609,7 +631,10 @@ class Lab:
         undone, whichever request made it. None if that step has left the history."""
         if not trace.steps:
             return self.live()
-        step = trace.steps[min(max(step_number, 1), len(trace.steps)) - 1]
+        return self.state_after(trace.steps[min(max(step_number, 1), len(trace.steps)) - 1])
+
+    def state_after(self, step: Step) -> LabState | None:
+        """The tables right after `step` (of any request): None if a later step has left the history."""
         history = self.history
         if history and history[0].seq > step.seq + 1:
             return None              # some later step has left the history: it cannot be undone

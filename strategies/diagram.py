@@ -15,6 +15,7 @@ playback tick, and the same arrows come back again and again.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from functools import lru_cache
 
 import graphviz
@@ -27,7 +28,10 @@ DONE = "#2f6f9f"
 ACTIVE = "#d9480f"
 TODO = "#8a96a3"
 FAILED = "#c92a2a"
-CLIENT_COLORS = {"A": DONE, "B": "#7b3fa0"}
+# One colour per client, told apart by their labels too (A1, B1…): blue, purple, green, brown, teal; grey-blue
+# for the reporting job that reads the database directly.
+CLIENT_COLORS = {"A": DONE, "B": "#7b3fa0", "C": "#2b8a3e", "D": "#8f5b1e", "E": "#0b7285", "R": "#5c677d"}
+WINDOW = 12                 # a long scene shows its last WINDOW steps up to the current one
 FONT = "Helvetica,Arial,sans-serif"
 LABEL_LIMIT = 28
 LANE_RESERVE = "0" * 27     # as wide as a LABEL_LIMIT-character label of commands and keys
@@ -41,8 +45,11 @@ def safe_label(*lines: str, limit: int = LABEL_LIMIT) -> str:
     return graphviz.nohtml("\\n".join(text.replace("\\", "\\\\").replace("\n", " ⏎ ") for text in shown))
 
 
-def step_label(step: Step) -> str:
-    number = f"{step.number}." if step.client == "A" else f"{step.client}{step.number}."
+def step_label(step: Step, ordinal: int | None = None, *, named: bool | None = None) -> str:
+    """"3. GET user:1", or "B2. GET user:1" when several clients share the diagram (`named`)."""
+    ordinal = step.number if ordinal is None else ordinal
+    named = step.client != "A" if named is None else named
+    number = f"{step.client}{ordinal}." if named else f"{ordinal}."
     mark = " ✗" if step.failed else ""
     text = f"{number} {step.command}"
     if mark and len(text) + len(mark) > LABEL_LIMIT:      # cut the command, never the failure mark
@@ -50,21 +57,36 @@ def step_label(step: Step) -> str:
     return safe_label(text + mark)
 
 
-def build_diagram(topology: Topology, trace: Trace | None = None, current: int | None = None, *,
+def build_diagram(topology: Topology, trace: Trace | Sequence[Step] | None = None, current: int | None = None, *,
                   compact: bool = False) -> graphviz.Digraph:
-    """The figure of `topology`, with `trace`'s steps as numbered arrows and step `current` (1-based)
-    active. Without a trace, the textbook's own numbered arrows are drawn."""
-    steps = trace.steps if trace else []
+    """The figure of `topology`, with the steps of `trace` (a request, or a scene's steps in the order
+    performed) as numbered arrows and step `current` (1-based) active. Without steps, the textbook's own
+    numbered arrows are drawn. When several clients share the steps, each step is numbered among its
+    client's (A1, A2, B1…), the App box names them, and a long scene shows only its latest steps."""
+    steps = list(trace.steps if isinstance(trace, Trace) else trace or ())
     active = steps[current - 1] if steps and current and 1 <= current <= len(steps) else None
     involved = frozenset((active.source, active.target)) if active else frozenset()
-    body = list(_frame(topology, involved, compact))
+    clients = tuple(dict.fromkeys(step.client for step in steps))
+    named = len(clients) > 1 or (len(clients) == 1 and clients[0] != "A")
+    body = list(_frame(topology, involved, compact, clients if named else ()))
     if steps:
         across = _across_rows(topology)
+        counted: dict[str, int] = {}
+        ordinals = []
         for step in steps:
-            phase = "active" if step is active else "todo" if current is not None and step.number > current else "done"
+            counted[step.client] = counted.get(step.client, 0) + 1
+            ordinals.append(counted[step.client])
+        first = 0
+        if len(steps) > WINDOW and current is not None:
+            first = max(0, min(current, len(steps)) - WINDOW)
+        for index in range(first, len(steps)):
+            step = steps[index]
+            phase = "active" if step is active else "todo" if current is not None and index + 1 > current else "done"
+            if phase == "todo" and len(steps) > WINDOW:
+                continue             # a long scene: what is still to come would crowd the figure
             outside = step.source == step.target or frozenset((step.source, step.target)) in across
-            body.append(_step_line(step.source, step.target, step_label(step), phase, step.failed, step.background,
-                                   step.client, outside))
+            body.append(_step_line(step.source, step.target, step_label(step, ordinals[index], named=named), phase,
+                                   step.failed, step.background, step.client, outside))
     else:
         body += _figure_lines(topology)
     graph = graphviz.Digraph("pattern", body=body)
@@ -82,7 +104,7 @@ def _lines(build) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=256)
-def _frame(topology: Topology, involved: frozenset[str], compact: bool) -> tuple[str, ...]:
+def _frame(topology: Topology, involved: frozenset[str], compact: bool, clients: tuple[str, ...] = ()) -> tuple[str, ...]:
     """Everything but the arrows: graph style, the actors (lit when the current step involves them), the
     invisible edges that hold the rows in place, and the lanes' reserved room."""
 
@@ -96,7 +118,10 @@ def _frame(topology: Topology, involved: frozenset[str], compact: bool) -> tuple
         graph.attr("edge", fontname=FONT, fontsize="12" if compact else "18", arrowsize="0.8")
         for actor in topology.actors:
             lit = actor.name in involved
-            graph.node(actor.name, label=safe_label(*actor.label.split("\n")), shape=actor.shape,
+            lines = actor.label.split("\n")
+            if actor.name == "App" and clients:
+                lines.append("clients " + " · ".join(clients))
+            graph.node(actor.name, label=safe_label(*lines), shape=actor.shape,
                        style="filled" if actor.shape == "cylinder" else "rounded,filled",
                        fillcolor="#fff1dc" if lit else "white", penwidth="2.6" if lit else "1.5",
                        **{"class": "actor involved" if lit else "actor"})

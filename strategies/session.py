@@ -61,13 +61,14 @@ class LearnerSession:
             self._marks[pattern] = self._wall()
         return self.labs[pattern]
 
-    def follow_wall_clock(self, lab: Lab) -> list[Trace]:
+    def follow_wall_clock(self, lab: Lab, *, catch_up: bool = True) -> list[Trace]:
         """Let simulated time catch up with the wall clock since the last call (requests add their own
-        costs on top): keys expire and due background work runs. Returns what happened."""
+        costs on top): keys expire and due background work runs. Returns what happened. Without
+        `catch_up` the wall time since the last call is skipped (a scenario has just set the clock)."""
         now = self._wall()
         elapsed = now - self._marks.get(lab.name, now)
         self._marks[lab.name] = now
-        if not self.follows_wall or elapsed <= 0:
+        if not self.follows_wall or elapsed <= 0 or not catch_up:
             return []
         return lab.wall_time_passed(elapsed)
 

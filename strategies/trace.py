@@ -128,7 +128,7 @@ class Trace:
     """Everything one request did, step by step, and how it ended.
 
     `number` is the request's number in its lab for good (#17 stays #17 after older requests leave
-    the log). `operation` is read, write, flush, crash, expiry, time or resync.
+    the log). `operation` is read, write, report (a query around the cache), flush, crash, expiry or resync.
     """
 
     number: int
@@ -144,6 +144,7 @@ class Trace:
     degraded: bool = False
     finished: bool = False
     client: str = "A"
+    fresh: str | None = None       # a read: the newest acknowledged value of its key when it started
     steps: list[Step] = field(default_factory=list)
     lost: tuple[tuple[str, str], ...] = ()   # a crash: the acknowledged writes it destroyed (key, value)
 

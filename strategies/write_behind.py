@@ -365,7 +365,7 @@ class WriteBehind(ReadThrough):
         for key, value in self.cache.hgetall(self.pending_key).items():
             real.pending[key] = PendingWrite(value, ids.get(key, ""))
 
-    def reset(self) -> None:
-        super().reset()
+    def reset(self, *, restart_clock: bool = False) -> None:
+        super().reset(restart_clock=restart_clock)
         self.retry_at, self.backoff_seconds, self._entries, self._in_flight = 0.0, 1.0, 0, ()
 
