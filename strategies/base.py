@@ -591,8 +591,8 @@ class Lab:
             return self._finished(trace)
         state = self.state
         changes = [Change("cache", key, item, None, "crashed") for key, item in state.cache.items()]
-        changes += [Change("queue", key, item, None, "crashed") for key, item in state.queue.items()]
-        changes += [Change("pending", key, item, None, "crashed") for key, item in state.pending.items()]
+        for table in ("queue", "pending", "lease"):        # a restarted cache keeps no queue and no lease
+            changes += [Change(table, key, item, None, "crashed") for key, item in getattr(state, table).items()]
         self.counters.lost_writes += len(lost)
         trace.lost = tuple(lost)
         note = ("crash-lost", {"lost": len(lost), "found": tuple(key for key, _ in lost)}) if lost else \
@@ -684,7 +684,7 @@ class Lab:
         self._resync_needed = False
         self.cache_error = None
         changes = []
-        for table in ("cache", "queue", "pending"):
+        for table in ("cache", "queue", "pending", "lease"):
             mine, theirs = getattr(self.state, table), getattr(real, table)
             for key in set(mine) | set(theirs):
                 before, after = mine.get(key), theirs.get(key)

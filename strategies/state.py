@@ -11,6 +11,8 @@ Transitions (table: before → after):
     db:      None → Row (first write)          Row → Row (version + 1)
     queue:   None → QueueItem (XADD)           QueueItem → None (XDEL after a flush, crash)
     pending: None → PendingWrite (queued)      PendingWrite → None (flushed, crash)    pending → newer
+    lease:   None → Lease (acquired)           Lease → None (filled, released, voided by a write, expired, crash)
+             Lease → Lease (an expired lease taken over by another reader)
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from typing import NamedTuple
 
 from .database import Row
 
-TABLES = ("cache", "db", "queue", "pending")
+TABLES = ("cache", "db", "queue", "pending", "lease")
+
+# What cache-aside's negative caching stores for "the database has no such row". A learner can never write
+# it: validation rejects control characters in values, so no real value collides with it.
+NOT_FOUND_MARKER = "\x00not-found"
 
 
 class CacheItem(NamedTuple):
@@ -43,28 +49,39 @@ class PendingWrite(NamedTuple):
     entry: str                   # the queue entry that will carry it
 
 
+class Lease(NamedTuple):
+    """The right to fill one cache key (cache-aside with leases): only the holder's fill is accepted."""
+
+    token: str                   # "<n>:<client>", unique within the lab
+    client: str                  # the reader holding it
+    expires_at: float            # simulated seconds; after it, another reader may take the lease
+
+
 class Change(NamedTuple):
     table: str                   # one of TABLES
     key: str                     # a cache key, a row key, a queue id or a pending key
     before: object | None
     after: object | None
-    why: str = ""                # for a removal from the cache: deleted, expired, vanished, crashed
+    why: str = ""                # for a removal from the cache: deleted, expired, vanished, crashed;
+                                 # from the leases: filled, released, voided, expired, crashed
 
 
 class LabState:
-    """The cache, the database, the write-behind queue and its pending index as the lab last saw them.
+    """The cache, the database, the write-behind queue, its pending index and cache-aside's leases as the lab
+    last saw them.
 
     Each table is a dict in order of last change (the most recently changed entry last), so the newest
     rows of a big table can be shown without sorting it.
     """
 
-    __slots__ = ("cache", "db", "queue", "pending", "now")
+    __slots__ = ("cache", "db", "queue", "pending", "lease", "now")
 
     def __init__(self, rows: Iterable[Row] = (), now: float = 0.0) -> None:
         self.cache: dict[str, CacheItem] = {}
         self.db: dict[str, Row] = {row.key: row for row in rows}
         self.queue: dict[str, QueueItem] = {}
         self.pending: dict[str, PendingWrite] = {}
+        self.lease: dict[str, Lease] = {}        # keyed by the learner's key, not the Redis lease key
         self.now = now
 
     def apply(self, change: Change) -> None:
@@ -105,6 +122,8 @@ class LabState:
     def cache_mark(self, key: str) -> str:
         """How the cached value of `key` relates to the database, in words (and which side is ahead)."""
         item, row = self.cache[key], self.db.get(key)
+        if item.value == NOT_FOUND_MARKER:     # a negative entry: right while there is still no row
+            return "negative: no row" if row is None else f"⚠ stale: DB has v{row.version}"
         if key in self.pending:
             return "newer than DB: write queued" if item.value == self.pending[key].value else \
                 "⚠ older than the queued write"
@@ -120,6 +139,8 @@ class LabState:
             return "behind: newer write queued"
         if item is None:
             return "not cached"
+        if item.value == NOT_FOUND_MARKER:
+            return "⚠ cache says no row"
         if item.value == row.value:
             return "✓ cached, same"
         return "⚠ cache is ahead" if item.version is None else "⚠ cache is stale"

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .state import LabState, newest, stream_order
+from .state import NOT_FOUND_MARKER, LabState, newest, stream_order
 
 TABLE_LIMIT = 50
 CACHE_COLUMNS = ("Key", "Value", "TTL (s)", "State")
 DB_COLUMNS = ("Key", "Value", "Version", "At (s)", "In cache")
 QUEUE_COLUMNS = ("#", "Key", "Value", "At (s)", "Stream id")
+LEASE_COLUMNS = ("Key", "Holder", "Expires in (s)")
+NEGATIVE_TEXT = "∅ not found (negative)"      # how the cache table shows NOT_FOUND_MARKER
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,14 @@ def ttl_text(ttl: float | None) -> str:
     return str(whole)
 
 
+def shown_value(value: str) -> str:
+    """A cached value as the table shows it: the negative-cache marker in words, anything else as it is."""
+    return NEGATIVE_TEXT if value == NOT_FOUND_MARKER else value
+
+
 def cache_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[str] = frozenset()) -> TableRows:
     cache = state.cache
-    rows = [(key, cache[key].value, ttl_text(state.ttl(key)), state.cache_mark(key))
+    rows = [(key, shown_value(cache[key].value), ttl_text(state.ttl(key)), state.cache_mark(key))
             for key in _keys(cache, limit)]
     return TableRows(CACHE_COLUMNS, rows, len(cache), changed)
 
@@ -70,6 +77,18 @@ def queue_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[
         value = waiting.value if waiting is not None and waiting.entry == entry else item.value
         rows.append((number, item.key, value if value is not None else "", f"{item.at:.1f}", entry))
     return TableRows(QUEUE_COLUMNS, rows, len(queue), changed, key_column="Stream id")
+
+
+def lease_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[str] = frozenset()) -> TableRows:
+    """Cache-aside's leases: who may fill which key, and for how long. A lease whose (simulated) time ran
+    out is still in Redis until the lab's clock next moves on; it no longer stops anyone, so it says so."""
+    leases = state.lease
+    rows = []
+    for key in _keys(leases, limit):
+        lease = leases[key]
+        left = lease.expires_at - state.now
+        rows.append((key, f"{lease.client} (token {lease.token})", f"{left:.1f}" if left > 0 else "expired"))
+    return TableRows(LEASE_COLUMNS, rows, len(leases), changed)
 
 
 def changed_keys(changes, table: str) -> frozenset[str]:

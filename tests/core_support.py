@@ -47,7 +47,8 @@ def run_steps(request) -> list:
 
 def mismatches(mine: LabState, real: LabState, *, tolerance: float = TTL_TOLERANCE) -> list[str]:
     """Every way `mine` (the lab's record) differs from `real` (what Redis and SQLite hold): cached values,
-    whether a key has a TTL and (within `tolerance`) when it runs out, the queue, the pending index and the rows.
+    whether a key has a TTL and (within `tolerance`) when it runs out, the queue, the pending index, the leases
+    and the rows.
     A key with less than `tolerance` left may already be gone from Redis, whose TTLs run on the wall clock.
     The version of a cached value is the lab's own knowledge (Redis does not store it), so it is not compared."""
     found = []
@@ -66,6 +67,16 @@ def mismatches(mine: LabState, real: LabState, *, tolerance: float = TTL_TOLERAN
         for key in sorted(set(a) | set(b)):
             if a.get(key) != b.get(key):
                 found.append(f"{table}[{key!r}]: lab {a.get(key)}, real {b.get(key)}")
+    for key in sorted(set(mine.lease) | set(real.lease)):
+        a, b = mine.lease.get(key), real.lease.get(key)
+        if a is None or b is None:
+            # A lease past its simulated end stops nobody; Redis may already have dropped it (its wall-clock
+            # PX), or the lab may not have moved its clock past it yet: either side may still show it.
+            there = a or b
+            if there.expires_at <= mine.now:
+                continue
+        if a != b:
+            found.append(f"lease[{key!r}]: lab {a}, real {b}")
     return found
 
 

@@ -61,6 +61,8 @@ SMALL_COSTS = Costs(cache_ms=0.2, db_read_ms=1.0, db_write_ms=2.0)
 
 CONFIGS = {
     "cache-aside": ("cache-aside", {"ttl_seconds": 2}),
+    "cache-aside-leases-negative": ("cache-aside", {"ttl_seconds": 2, "leases": True, "negative_ttl": 1,
+                                                    "lease_seconds": 1.0}),
     "read-through": ("read-through", {}),
     "write-through": ("write-through", {"ttl_seconds": 2}),
     "write-through-naive": ("write-through", {"ordering": "naive"}),

@@ -37,10 +37,12 @@ def performing_call(step) -> tuple[str, ...]:
     return {
         "GET": ("cache_get",),
         "SET": ("cache_set", "cache_call"),                # write-behind's enqueue script is a cache_call
-        "DEL": ("cache_delete",),
+        "DEL": ("cache_delete", "cache_call"),             # with leases: DEL key lease:key, or a lease released
         "SELECT": ("db_select",),
         "UPSERT": ("db_upsert", '"UPSERT"'),               # a flush records its batch UPSERT itself
         "HGET": ("cache_call",),
+        "LEASE": ("cache_call",),
+        "WAIT": ("t.step(", "self.reply("),
         "XRANGE": ("cache_call",),
         "XDEL": ("cache_call",),
         "WRITE": ("hand_over",),
@@ -74,12 +76,13 @@ def traces_of_every_kind(make_lab, name, **options):
     return lab, traces
 
 
-CONFIGS = [("cache-aside", {}), ("read-through", {}), ("write-through", {"ordering": "safe"}),
+CONFIGS = [("cache-aside", {}), ("cache-aside", {"leases": True, "negative_ttl": 30}),
+           ("read-through", {}), ("write-through", {"ordering": "safe"}),
            ("write-through", {"ordering": "naive"}), ("write-behind", {"batch_size": 10})]
 
 
 @pytest.mark.parametrize(("name", "options"), CONFIGS, ids=lambda c: c if isinstance(c, str) else
-                         c.get("ordering", ""))
+                         c.get("ordering", "leases" if c.get("leases") else ""))
 def test_every_step_points_at_the_line_of_pattern_code_that_performed_it(make_lab, name, options):
     lab, traces = traces_of_every_kind(make_lab, name, **options)
     kinds = {trace.operation for trace in traces}
@@ -213,6 +216,29 @@ def tour(make_lab, namespace) -> list:
     aside.read("nobody")
     aside.write("k", "v")
     aside.db.down = False
+
+    negative = lab("cache-aside", negative_ttl=30)
+    negative.read("ghost")                               # no row: "not found" is cached
+    negative.read("ghost")                               # and answered by the cache
+
+    leased = lab("cache-aside", leases=True, ttl_seconds=None, max_lease_waits=1)
+    leased.read("user:1")                                # granted, filled with no expiry
+    holder = leased.start_read("user:2", client="A")
+    for _ in range(3):                                   # GET, nil, LEASE: A holds the lease
+        holder.advance()
+    leased.read("user:2", client="B")                    # busy, wait, still a miss, busy, give up
+    leased.advance_time(3)                               # A's lease runs out
+    holder.run()                                         # A's late fill is refused
+    late = leased.start_read("user:3", client="C")
+    for _ in range(2):                                   # GET, nil
+        late.advance()
+    leased.read("user:3", client="D")                    # D takes the lease and fills
+    late.run()                                           # C's LEASE finds the value D stored
+    leased.write("user:1", "x")                          # DEL key lease:key
+    leased.read("ghost")                                 # no row: the lease is released
+    leased.ttl_seconds, leased.negative_ttl = 60, 30
+    leased.read("product:7")                             # filled for 60 s
+    leased.read("nobody")                                # "not found" filled under the lease
 
     through = lab("read-through")
     through.read("user:1")
