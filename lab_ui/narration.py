@@ -17,6 +17,7 @@ import streamlit as st
 
 from strategies import Lab, LabState, Step, Trace
 from strategies.narration import shorten
+from strategies.views import shown_value
 from strategies.trace import CodeRef
 
 from .text import say
@@ -58,7 +59,7 @@ def after(state: LabState, key: str, queued: bool) -> str:
         cached = "nothing"
     else:
         ttl = state.ttl(key)
-        cached = shorten(item.value) + (f" ({ttl:.0f} s left)" if ttl is not None else " (no expiry)")
+        cached = shorten(shown_value(item.value)) + (f" ({ttl:.0f} s left)" if ttl is not None else " (no expiry)")
     stored = "no row" if row is None else f"{shorten(row.value)} (version {row.version})"
     waiting = f"; {len(state.queue)} write(s) queued" if queued else ""
     return f"After this step, for {shorten(key)}: the cache has {cached}; the database has {stored}{waiting}."

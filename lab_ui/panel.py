@@ -17,7 +17,7 @@ import streamlit as st
 from strategies import Lab, Trace
 from strategies.diagram import build_diagram
 from strategies.scenarios import SCENARIOS
-from strategies.views import cache_rows, changed_keys, db_rows, queue_rows
+from strategies.views import cache_rows, changed_keys, db_rows, lease_rows, queue_rows
 
 from . import playback, tables
 from .learner import learner
@@ -102,6 +102,8 @@ def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab], st
         if lab.has_queue:
             tables.show("Write-behind queue", queue_rows(shown, changed=changed_keys(changes, "queue")),
                         say("queue-empty"))
+        if getattr(lab, "leases", False) or shown.lease:
+            tables.show("Leases", lease_rows(shown, changed=changed_keys(changes, "lease")), say("lease-empty"))
         if status_line is not None:
             st.caption(status_line(lab))
 

@@ -343,6 +343,6 @@ class CacheAside(Lab):
                 real.lease[name[len(prefix):]] = parse_lease(stored)
         return real
 
-    def reset(self) -> None:
-        super().reset()
+    def reset(self, *, restart_clock: bool = False) -> None:
+        super().reset(restart_clock=restart_clock)
         self._tokens = 0

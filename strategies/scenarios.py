@@ -100,7 +100,7 @@ def stale_set_race(d: Director) -> None:
 
 def stale_set_race_summary(run: ScenarioRun) -> dict[str, Any]:
     return {"cached": _cached(run), "stored": _stored(run), "agree": _agree(run), "stale": _stale_reads(run),
-            "refused": run.count(action="FILL", outcome="error")}
+            "refused": sum(step.note[0] == "lease-fill-refused" for step in run.steps)}
 
 
 def stampede(d: Director) -> None:

@@ -1,0 +1,223 @@
+"""Guided scenarios: each one runs on fakeredis and on a real Redis, is deterministic, covers every step it
+recorded exactly once across its scenes, leaves the lab's tables equal to what Redis and SQLite hold,
+and proves its teaching point with the numbers it recorded."""
+
+from __future__ import annotations
+
+import pytest
+from core_support import mismatches
+
+from strategies.scenario import ScenarioRun, run_scenario, scenario_texts
+from strategies.scenarios import CATALOGUE, NEW, OLD, SCENARIOS, for_pattern
+
+SLUGS = [scenario.slug for scenario in CATALOGUE]
+REQUIRED = {
+    "cache-aside": {"cold-then-warm", "invalidate-on-write", "stale-set-race", "stale-set-race-leases", "stampede",
+                    "stampede-leases", "cache-down-fallback", "negative-caching"},
+    "read-through": {"loader-on-miss", "ttl-expiry-reload"},
+    "write-through": {"write-latency", "db-down-naive", "db-down-safe", "cache-pollution"},
+    "write-behind": {"coalescing", "reporting-query", "db-outage-retry", "cache-crash-loss", "queue-full"},
+}
+
+
+def run(make_lab, slug: str) -> ScenarioRun:
+    scenario = SCENARIOS[slug]
+    return run_scenario(scenario, make_lab(scenario.pattern))
+
+
+def signature(result: ScenarioRun) -> list[tuple]:
+    return [(step.client, step.source, step.target, step.action, step.key, step.value, step.outcome, step.command,
+             round(step.at_ms, 3)) for step in result.steps]
+
+
+def test_every_required_scenario_exists_on_its_page():
+    for pattern, slugs in REQUIRED.items():
+        assert {scenario.slug for scenario in for_pattern(pattern)} >= slugs
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_scenario_is_deterministic_complete_and_true_to_the_tables(make_lab, slug):
+    first = run(make_lab, slug)
+    lab = first.lab
+    assert first.scenes and all(scene.steps for scene in first.scenes)
+    # Every step the lab recorded during the run is on exactly one frame, in the order performed.
+    assert [step.seq for step in first.steps] == [step.seq for step in lab.history]
+    assert not mismatches(lab.live(), lab.read_real_state())
+    for scene in first.scenes:
+        assert set(scene.numbers) <= set(lab.log)
+        assert all(scene.number_of(step) in scene.numbers for step in scene.steps)
+        assert all(0 <= index < len(scene.steps) for index, _ in scene.captions)
+    assert first.scenes[0].caption_at(0), "the first step of a scenario says what is happening"
+    summary = first.what_you_saw
+    assert summary and "{" not in summary
+    again = run_scenario(first.scenario, lab)          # the same lab, reset: exactly the same steps
+    assert signature(again) == signature(first)
+    assert again.what_you_saw == summary
+    assert lab.cache_down is False and lab.db.down is False, "a scenario's faults end with it"
+
+
+def test_every_scenario_has_its_texts():
+    texts = scenario_texts()
+    for scenario in CATALOGUE:
+        assert {"title", "intro", "summary"} <= set(texts[scenario.slug]), scenario.slug
+
+
+def test_a_scenario_starts_from_the_same_place_whatever_the_learner_did(make_lab):
+    lab = make_lab("cache-aside")
+    lab.ttl_seconds = 5
+    lab.write("user:1", "something else")
+    lab.read("user:2")
+    lab.cache_down = True
+    clean = run_scenario(SCENARIOS["stale-set-race"], lab)
+    other = run_scenario(SCENARIOS["stale-set-race"], make_lab("cache-aside", namespace=lab.namespace + "x:"))
+    assert signature(clean) == signature(other)
+    assert lab.ttl_seconds == 60
+
+
+# ---- the teaching points ---------------------------------------------------------------------------------
+def test_stale_set_race_leaves_the_cache_older_than_the_database(make_lab):
+    result = run(make_lab, "stale-set-race")
+    state = result.lab.live()
+    assert state.cache["user:1"].value == OLD and state.db["user:1"].value == NEW
+    race = result.scenes[0]
+    assert set(race.clients) == {"A", "B"}
+    # B's write lands between A's database read and A's fill.
+    actions = [(step.client, step.action) for step in race.steps]
+    assert actions.index(("B", "UPSERT")) < actions.index(("A", "SET"))
+    assert actions.index(("A", "SELECT")) < actions.index(("B", "UPSERT"))
+    reader_c = [trace for trace in result.traces if trace.client == "C"][0]
+    assert reader_c.hit and reader_c.value == OLD and reader_c.stale
+    assert result.lab.counters.stale_reads == 1
+
+
+def test_stale_set_race_with_leases_never_fills_a_stale_value(make_lab):
+    result = run(make_lab, "stale-set-race-leases")
+    state = result.lab.live()
+    item = state.cache.get("user:1")
+    assert item is None or item.value == state.db["user:1"].value == NEW
+    assert result.lab.counters.stale_reads == 0
+    fills = [step.note[0] for step in result.steps if step.client == "A" and step.action == "SET"]
+    assert fills == ["lease-fill-refused"], "A's late fill is refused"
+    assert result.scenario.summary(result)["refused"] == 1
+
+
+@pytest.mark.parametrize(("slug", "selects"), [("stampede", 5), ("stampede-leases", 1)])
+def test_stampede_database_reads(make_lab, slug, selects):
+    result = run(make_lab, slug)
+    herd = result.scenes[-1]
+    assert set(herd.clients) == {"A", "B", "C", "D", "E"}
+    assert sum(step.action == "SELECT" for step in herd.steps) == selects
+    readers = [result.lab.request(number) for number in herd.numbers]
+    assert len(readers) == 5 and all(trace.ok and trace.value == OLD for trace in readers)
+
+
+def test_cache_down_fallback_reads_around_the_cache_and_then_serves_the_missed_invalidation(make_lab):
+    result = run(make_lab, "cache-down-fallback")
+    reads = [trace for trace in result.traces if trace.operation == "read"]
+    assert reads[1].degraded and reads[1].ok and reads[1].value == "Alan Turing"
+    write = next(trace for trace in result.traces if trace.operation == "write")
+    assert write.ok and write.degraded and result.lab.live().db["user:1"].value == NEW
+    assert reads[2].hit and reads[2].value == OLD and reads[2].stale      # the invalidation never arrived
+    assert reads[3].value == NEW and not reads[3].stale                   # the TTL ended it
+
+
+def test_negative_caching_spares_the_database(make_lab):
+    result = run(make_lab, "negative-caching")
+    absent = [trace for trace in result.traces if trace.operation == "read" and trace.key == "user:404"]
+    assert [trace.db_calls > 0 for trace in absent] == [True, False, False, True, True]
+    assert absent[-1].value == "Hedy Lamarr"
+
+
+def test_loader_on_miss_keeps_the_app_away_from_the_database(make_lab):
+    result = run(make_lab, "loader-on-miss")
+    assert not [step for step in result.steps if step.source == "App" and step.target == "Database"]
+    assert result.count(action="SELECT") == 1
+    assert [trace.hit for trace in result.traces] == [False, True]
+
+
+def test_ttl_expiry_reload(make_lab):
+    result = run(make_lab, "ttl-expiry-reload")
+    reads = [trace for trace in result.traces if trace.operation == "read"]
+    assert [trace.hit for trace in reads] == [False, True, False]
+    assert result.count(action="EXPIRE") == 1
+
+
+def test_write_latency_is_measured_against_a_cache_aside_write(make_lab):
+    result = run(make_lab, "write-latency")
+    fields = result.scenario.summary(result)
+    costs = result.lab.costs
+    assert fields["wt_write"] == costs.db_write_ms + costs.cache_ms
+    assert fields["ca_write"] == costs.db_write_ms + costs.cache_ms
+    assert fields["wt_hit"] == "a hit" and fields["ca_hit"] == "a miss"
+    assert fields["ca_read"] > fields["wt_read"]
+    assert not [name for name in result.lab.cache.scan_iter(match=result.lab.namespace + "beside:*")]
+
+
+@pytest.mark.parametrize(("slug", "agree"), [("db-down-naive", False), ("db-down-safe", True)])
+def test_write_through_with_the_database_down(make_lab, slug, agree):
+    result = run(make_lab, slug)
+    write, read = result.traces[0], result.traces[1]
+    assert not write.ok
+    state = result.lab.live()
+    assert state.db["user:1"].value == OLD
+    assert (state.cache["user:1"].value == OLD) is agree
+    assert read.value == (OLD if agree else NEW) and read.stale is not agree
+
+
+def test_cache_pollution_fills_the_cache_with_keys_nobody_reads(make_lab):
+    result = run(make_lab, "cache-pollution")
+    fields = result.scenario.summary(result)
+    assert fields["unread"] == fields["cached"] - 1 >= 6
+    assert (fields["hits"], fields["misses"]) == (1, 1)
+
+
+def test_coalescing_many_writes_one_database_write_per_key(make_lab):
+    result = run(make_lab, "coalescing")
+    assert sum(trace.operation == "write" for trace in result.traces) == 7
+    assert result.lab.counters.db_writes == 3
+    assert result.lab.live().db["user:1"].value == "draft 5"
+
+
+def test_reporting_query_sees_the_database_lag(make_lab):
+    result = run(make_lab, "reporting-query")
+    reports = [trace for trace in result.traces if trace.operation == "report"]
+    assert reports[0].value == OLD and reports[0].stale
+    assert reports[1].value == NEW and not reports[1].stale
+    read = next(trace for trace in result.traces if trace.operation == "read")
+    assert read.value == NEW
+
+
+def test_db_outage_retry_loses_nothing(make_lab):
+    result = run(make_lab, "db-outage-retry")
+    writes = [trace for trace in result.traces if trace.operation == "write"]
+    assert writes and all(trace.ok for trace in writes)
+    assert result.count(action="UPSERT", outcome="error") >= 2      # retried, with backoff
+    state = result.lab.live()
+    for trace in writes:                                            # every acknowledged write landed
+        assert state.db[trace.key].value == trace.value
+    assert not state.queue and result.lab.counters.lost_writes == 0
+    assert result.scenario.summary(result)["peak"] == 3
+
+
+def test_cache_crash_loss_counts_what_was_queued(make_lab):
+    result = run(make_lab, "cache-crash-loss")
+    crash = next(trace for trace in result.traces if trace.operation == "crash")
+    queued_then = [trace for trace in result.traces if trace.operation == "write" and trace.ok]
+    assert len(crash.lost) == len(queued_then) == 3
+    assert result.lab.counters.lost_writes == 3
+    assert result.lab.live().db["user:1"].value == OLD
+
+
+def test_queue_full_refuses_and_never_loses_silently(make_lab):
+    result = run(make_lab, "queue-full")
+    writes = [trace for trace in result.traces if trace.operation == "write"]
+    refused = [trace for trace in writes if not trace.ok]
+    assert len(refused) == 1 and refused[0].key == "product:42" and "full" in refused[0].error
+    assert not any(step.action == "REPLY" and step.command == "OK (queued)" for step in refused[0].steps)
+    assert result.lab.counters.lost_writes == 0
+    state = result.lab.live()
+    accepted = [trace for trace in writes if trace.ok]
+    for trace in accepted:                  # every acknowledged write is either in the DB or still queued
+        latest = state.latest(trace.key)
+        assert latest is not None
+    assert state.latest("product:42") == "Espresso machine, 179.00 EUR"   # the retry after the flush went through
