@@ -75,8 +75,8 @@ def inputs_row(pattern: str, settings: tuple[Setting, ...]):
     """Key, Value, "Settings and faults" and the seeded keys; returns the row, for the page to add to."""
     st.session_state.setdefault(f"{pattern}:key", "user:1")
     row = st.container(horizontal=True, vertical_alignment="bottom")
-    row.text_input("Key", key=f"{pattern}:key", width=190)
-    row.text_input("Value", key=f"{pattern}:value", placeholder="e.g. Ada", width=190)
+    row.text_input("Key", key=f"{pattern}:key", width=160)
+    row.text_input("Value", key=f"{pattern}:value", placeholder="e.g. Ada", width=160)
     # Drawn only while open: its widgets would otherwise be re-sent with every click.
     popover = row.popover("Settings and faults", icon=":material/tune:", key=f"{pattern}:settings", on_change="rerun")
     if popover.open:

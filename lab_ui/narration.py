@@ -31,12 +31,14 @@ def plain(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState | None) -> None:
+def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState | None, *,
+              named: bool = False) -> None:
+    """The step's sentence and what it left; `named`: several clients share the diagram, so say whose."""
     with st.container(border=True):
         if step is None:
             st.markdown(say("figure-intro"))
             return
-        who = f"Client {step.client} · " if step.client != "A" or (trace is not None and trace.client != "A") else ""
+        who = f"Client {step.client} · " if named or step.client != "A" else ""
         where = " · background" if step.background else ""
         outcome = " · ✗ failed" if step.failed else ""
         st.markdown(f"**{who}Step {step.number}: {step.source} → {step.target}**{where}{outcome} · "

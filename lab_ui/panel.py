@@ -88,7 +88,7 @@ def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab], st
         st.graphviz_chart(build_diagram(lab.topology, scene.steps if scene is not None else None,
                                         index + 1 if scene is not None else None), width="stretch",
                           alt=step.explanation if step is not None else say("figure-alt"))
-        narration(lab, step, trace, state)
+        narration(lab, step, trace, state, named=scene is not None and len(scene.clients) > 1)
         if pb is not None and pb.scenario is not None and pb.at_end and pb.summary:
             st.success(f"**{say('what-you-saw')}** {pb.summary}", icon=":material/lightbulb:")
     with right:

@@ -102,4 +102,4 @@ def picker(pattern: str, settings: tuple[Setting, ...]) -> None:
         st.session_state[choice_key(pattern)] = FREE
     st.selectbox("Scenario", options, key=choice_key(pattern), on_change=picked, args=(pattern, settings),
                  format_func=lambda slug: SCENARIOS[slug].title if slug else say("scenario-free"),
-                 help=say("scenario-help"), width=300)
+                 help=say("scenario-help"), width=250)

@@ -544,6 +544,34 @@ def test_ten_learners_clicking_at_once_never_see_an_exception(chromium, lab_serv
 
 
 # ---- 9. a real Redis that stops mid-class, and comes back ------------------------------------------------
+# ---- guided scenarios -------------------------------------------------------------------------------------
+EDGE_COLORS_JS = """() => [...document.querySelectorAll('.stGraphVizChart svg g.edge:not(.lane)')]
+    .map(e => ({text: [...e.querySelectorAll('text')].map(t => t.textContent).join(' '),
+                stroke: e.querySelector('path')?.getAttribute('stroke') ?? ''}))
+    .filter(e => e.text)"""
+
+
+def test_the_stale_set_race_by_url_shows_two_clients_and_the_stale_row(chromium, lab_server, open_page):
+    page = open_page("scenario-stale-set-race")
+    goto(page, lab_server, "/cache_aside?scenario=stale-set-race&step=8")
+    expect(page.get_by_text("Client A finally stores what it read earlier")).to_be_visible(timeout=15_000)
+    assert step_counter(page) == (8, 10)
+    edges = poll(lambda: page.evaluate(EDGE_COLORS_JS), lambda found: len(found) == 8, what="the race's 8 arrows")
+    done_a = {e["stroke"].lower() for e in edges if e["text"].startswith("A") and not e["text"].startswith("A5")}
+    done_b = {e["stroke"].lower() for e in edges if e["text"].startswith("B")}
+    assert {edge["text"][:1] for edge in edges} == {"A", "B"}, edges
+    assert len(done_a) == 1 and len(done_b) == 1 and done_a != done_b, "each client's arrows in a colour of its own"
+    assert "clients A · B" in " ".join(node["text"] for node in diagram(page)["nodes"])
+    rows = wait_table(page, "Cache", lambda rows: any(row[0] == "user:1" for row in rows), "user:1 cached")
+    row = next(row for row in rows if row[0] == "user:1")
+    assert row[1] == SEEDED_USER_1 and "stale" in row[-1], row
+    button(page, "Step forward").click()
+    button(page, "Step forward").click()
+    expect(page.get_by_text("What you saw:")).to_be_visible(timeout=15_000)
+    assert step_counter(page) == (10, 10)
+    no_exception(page)
+
+
 @pytest.fixture
 def private_redis(tmp_path):
     """A redis-server of this test's own on a free loopback port, which the test may stop and restart."""

@@ -1,0 +1,124 @@
+"""Guided scenarios and two clients through the pages (AppTest): a scenario opened by its URL steps to its
+end and leaves exactly the tables the core run leaves; links with bad parts say so; the picker loads a
+scenario and its settings; in two-client mode each client's button moves that client only."""
+
+from __future__ import annotations
+
+import fakeredis
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_app import PAGES, ROOT, click, dot, has_counter, private_lab, step_counter, values  # noqa: F401
+
+from strategies import PATTERNS, Database
+from strategies.scenario import run_scenario
+from strategies.scenarios import CATALOGUE, SCENARIOS
+from strategies.views import shown_value
+
+
+def open_link(pattern: str, **params: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.switch_page(f"pages/{PAGES[pattern]}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def expected_tables(slug: str) -> tuple[dict[str, str], dict[str, str]]:
+    """What the scenario leaves in the cache and the database, from a core run of its own."""
+    scenario = SCENARIOS[slug]
+    lab = PATTERNS[scenario.pattern](cache=fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
+                                     db=Database(":memory:"))
+    state = run_scenario(scenario, lab).lab.live()
+    return ({key: shown_value(item.value) for key, item in state.cache.items()},
+            {key: row.value for key, row in state.db.items()})
+
+
+def infos(at: AppTest) -> str:
+    return " ".join(block.value for block in at.info)
+
+
+@pytest.mark.parametrize("slug", [scenario.slug for scenario in CATALOGUE])
+def test_a_scenario_link_loads_and_steps_to_its_end(slug):
+    pattern = SCENARIOS[slug].pattern
+    at = open_link(pattern, scenario=slug)
+    assert step_counter(at)[0] == 1
+    assert SCENARIOS[slug].title in infos(at) and SCENARIOS[slug].intro in infos(at)
+    total = step_counter(at)[1]
+    for _ in range(total - 1):
+        click(at, f"{pattern}:forward")
+    assert step_counter(at) == (total, total)
+    assert any(block.value.startswith("**What you saw:**") for block in at.success)
+    cache, db = expected_tables(slug)
+    assert values(at, "Cache") == cache
+    assert values(at, "Database") == db
+    assert at.query_params["scenario"] == slug
+
+
+def test_a_link_to_a_step_opens_there_and_a_bad_link_says_why():
+    at = open_link("cache-aside", scenario="stale-set-race", step="8")
+    assert step_counter(at) == (8, 10)
+    assert "Client A finally stores what it read earlier" in infos(at)
+    spec = dot(at)
+    assert "A5. SET user:1" in spec and "B3. DEL user:1" in spec and "clients A · B" in spec
+
+    at = open_link("cache-aside", scenario="stale-set-race", step="999")
+    assert step_counter(at) == (10, 10)
+    assert any("asked for step 999" in block.value for block in at.info)
+
+    at = open_link("cache-aside", scenario="<script>alert(1)</script>")
+    assert not has_counter(at)
+    assert any("There is no scenario called" in block.value for block in at.warning)
+
+    at = open_link("write-behind", scenario="stampede")           # a cache-aside scenario, on another page
+    assert not has_counter(at)
+    assert any("There is no scenario called 'stampede'" in block.value for block in at.warning)
+
+
+def test_the_picker_loads_a_scenario_and_its_settings_then_lets_go():
+    at = open_link("cache-aside")
+    at.selectbox(key="cache-aside:scenario-choice").set_value("stampede-leases").run()
+    assert not at.exception, at.exception
+    assert at.session_state["cache-aside:leases"] is True
+    assert step_counter(at)[0] == 1 and at.query_params["scenario"] == "stampede-leases"
+    lab = at.session_state["learner"].lab("cache-aside")
+    assert lab.leases is True
+
+    at.selectbox(key="cache-aside:scenario-choice").set_value("").run()
+    assert not has_counter(at) and "scenario" not in at.query_params
+    at.text_input(key="cache-aside:key").input("user:3").run()
+    click(at, "cache-aside:read")               # free play goes on with the scenario's settings: a lease on a miss
+    assert [step.action for step in lab.request(max(lab.log)).steps][:3] == ["GET", "REPLY", "LEASE"]
+
+
+def steps_of(at: AppTest, pattern: str, number: int) -> int:
+    return len(at.session_state["learner"].lab(pattern).request(number).steps)
+
+
+@pytest.mark.parametrize("pattern", list(PAGES))
+def test_two_clients_step_only_the_client_chosen(pattern):
+    at = open_link(pattern)
+    at.toggle(key=f"{pattern}:two-clients:widget").set_value(True).run()
+    click(at, f"{pattern}:read")                                  # client A: its first step
+    assert steps_of(at, pattern, 1) == 1
+    at.segmented_control(key=f"{pattern}:client:widget").set_value("B").run()
+    at.text_input(key=f"{pattern}:value").input("Ada King").run()
+    click(at, f"{pattern}:write")                                 # client B: its first step
+    assert (steps_of(at, pattern, 1), steps_of(at, pattern, 2)) == (1, 1)
+    click(at, f"{pattern}:next-B")
+    assert (steps_of(at, pattern, 1), steps_of(at, pattern, 2)) == (1, 2)
+    click(at, f"{pattern}:next-A")
+    assert (steps_of(at, pattern, 1), steps_of(at, pattern, 2)) == (2, 2)
+    assert step_counter(at) == (4, 4)
+    spec = dot(at)
+    assert "A2." in spec and "B2." in spec and "clients A · B" in spec
+    click(at, f"{pattern}:write")                                 # B is still busy: said, nothing started
+    assert any("Client B is still busy" in block.value for block in at.warning)
+    assert len(at.session_state["learner"].lab(pattern).log) == 2
+    click(at, f"{pattern}:end-A")
+    click(at, f"{pattern}:end-B")
+    lab = at.session_state["learner"].lab(pattern)
+    assert all(trace.finished for trace in lab.log.values())
+    assert not [button for button in at.button if button.key.startswith(f"{pattern}:next-")]
+    step, total = step_counter(at)
+    assert step == total == sum(len(trace.steps) for trace in lab.log.values() if trace.operation in ("read", "write"))
