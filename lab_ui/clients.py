@@ -34,6 +34,11 @@ def forget(pattern: str) -> None:
     st.session_state.pop(f"{pattern}:live-scene", None)
 
 
+def busy(pattern: str) -> bool:
+    """Some client still has a request in flight."""
+    return any(not request.done for request in in_flight(pattern).values())
+
+
 def enabled(pattern: str) -> bool:
     return bool(st.session_state.get(f"{pattern}:two-clients", False))
 
@@ -47,14 +52,14 @@ def start(pattern: str, begin) -> None:
     """`begin(lab, client)` returns the Request to start for the chosen client; its first step runs now."""
     client = chosen(pattern)
     flying = in_flight(pattern)
-    busy = flying.get(client)
-    if busy is not None and not busy.done:
-        flash(say("client-busy", client=client, number=busy.trace.number), "warning")
+    current = flying.get(client)
+    if current is not None and not current.done:
+        flash(say("client-busy", client=client, number=current.trace.number), "warning")
         return
     lab = learner().lab(pattern)
     request = begin(lab, client)
     numbers = scene_numbers(pattern)
-    if not any(not other.done for other in flying.values()):
+    if not busy(pattern):
         numbers.clear()                   # nobody else is in flight: a new diagram begins
     flying[client] = request
     numbers.append(request.trace.number)

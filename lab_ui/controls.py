@@ -103,20 +103,27 @@ def keep_client(pattern: str) -> None:
         st.session_state[f"{pattern}:client"] = chosen
 
 
+def client_row(pattern: str) -> None:
+    """Two-client mode: who sends the next Read or Write, and each client's request in flight."""
+    if not clients.enabled(pattern) and not clients.busy(pattern):
+        return
+    row = st.container(horizontal=True, vertical_alignment="center")
+    with row:
+        if clients.enabled(pattern):
+            st.session_state[f"{pattern}:client:widget"] = clients.chosen(pattern)
+            st.segmented_control("Send as", list(clients.CLIENTS), key=f"{pattern}:client:widget",
+                                 on_change=keep_client, args=(pattern,), format_func=lambda client: f"Client {client}",
+                                 label_visibility="collapsed")
+        clients.client_buttons(pattern)
+
+
 def request_buttons(pattern: str, extras: tuple[ExtraButton, ...]) -> None:
-    two = clients.enabled(pattern)
-    if two:
-        st.session_state[f"{pattern}:client:widget"] = clients.chosen(pattern)
-        st.segmented_control("Send as", list(clients.CLIENTS), key=f"{pattern}:client:widget", on_change=keep_client,
-                             args=(pattern,), format_func=lambda client: f"Client {client}",
-                             label_visibility="collapsed")
     st.button("Read", type="primary", key=f"{pattern}:read", icon=":material/download:", on_click=send_read,
               args=(pattern,))
     st.button("Write", key=f"{pattern}:write", icon=":material/upload:", on_click=send_write, args=(pattern,))
     for extra in extras:
         st.button(extra.label, key=f"{pattern}:{extra.label}", icon=extra.icon, help=extra.help or None,
                   on_click=send_extra, args=(pattern, extra.act))
-    clients.client_buttons(pattern)
 
 
 # ---- settings and faults ---------------------------------------------------------------------------

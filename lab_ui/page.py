@@ -9,8 +9,8 @@ import streamlit as st
 from strategies import Lab
 
 from . import playback, scenarios
-from .controls import (ExtraButton, Setting, apply_settings, inputs_row, playback_row, request_buttons, time_row,
-                       two_clients_toggle)
+from .controls import (ExtraButton, Setting, apply_settings, client_row, inputs_row, playback_row, request_buttons,
+                       time_row, two_clients_toggle)
 from .explanation import explanation
 from .learner import learner, show_flashes
 from .narration import plain
@@ -42,6 +42,7 @@ def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
         scenarios.picker(pattern, settings)
         two_clients_toggle(pattern)
     fault_banners(lab)
+    client_row(pattern)
     controls = st.container(horizontal=True, vertical_alignment="center")
     with controls:
         request_buttons(pattern, extras)
