@@ -227,7 +227,7 @@ def db_down(d: Director) -> None:
 
 def db_down_summary(run: ScenarioRun) -> dict[str, Any]:
     write, read = run.traces[0], run.traces[1]
-    return {"acknowledged": "acknowledged" if write.ok else "refused", "cached": _cached(run),
+    return {"acknowledged": "acknowledged" if write.ok else "not acknowledged (it failed)", "cached": _cached(run),
             "stored": _stored(run), "agree": _agree(run), "served": shorten(read.value),
             "stale": _stale_reads(run)}
 
