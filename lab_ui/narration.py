@@ -17,8 +17,8 @@ import streamlit as st
 
 from strategies import Lab, LabState, Step, Trace
 from strategies.narration import shorten
-from strategies.views import shown_value
 from strategies.trace import CodeRef
+from strategies.views import shown_value
 
 from .text import say
 

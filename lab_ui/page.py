@@ -9,8 +9,17 @@ import streamlit as st
 from strategies import Lab
 
 from . import playback, scenarios
-from .controls import (ExtraButton, Setting, apply_settings, client_row, inputs_row, playback_row, request_buttons,
-                       time_row, two_clients_toggle)
+from .controls import (
+    ExtraButton,
+    Setting,
+    apply_settings,
+    client_row,
+    inputs_row,
+    playback_row,
+    request_buttons,
+    time_row,
+    two_clients_toggle,
+)
 from .explanation import explanation
 from .learner import learner, show_flashes
 from .narration import plain

@@ -104,7 +104,8 @@ def _lines(build) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=256)
-def _frame(topology: Topology, involved: frozenset[str], compact: bool, clients: tuple[str, ...] = ()) -> tuple[str, ...]:
+def _frame(topology: Topology, involved: frozenset[str], compact: bool,
+           clients: tuple[str, ...] = ()) -> tuple[str, ...]:
     """Everything but the arrows: graph style, the actors (lit when the current step involves them), the
     invisible edges that hold the rows in place, and the lanes' reserved room."""
 

@@ -248,6 +248,10 @@ class ScenarioRun:
     def steps(self) -> list[Step]:
         return [step for scene in self.scenes for step in scene.steps]
 
+    def of(self, operation: str) -> list[Trace]:
+        """The run's requests of one kind (read, write, report, flush, crash, expiry), oldest first."""
+        return [trace for trace in self.traces if trace.operation == operation]
+
     def count(self, *, action: str | None = None, target: str | None = None, client: str | None = None,
               outcome: str | None = None) -> int:
         return sum(1 for step in self.steps

@@ -66,7 +66,7 @@ def cold_then_warm(d: Director) -> None:
 
 
 def cold_then_warm_summary(run: ScenarioRun) -> dict[str, Any]:
-    cold, warm = [trace for trace in run.traces if trace.operation == "read"]
+    cold, warm = run.of("read")
     return {"cold_ms": cold.latency_ms, "warm_ms": warm.latency_ms, "cold_db": cold.db_calls,
             "warm_db": warm.db_calls, "times": cold.latency_ms / warm.latency_ms}
 
@@ -81,7 +81,7 @@ def invalidate_on_write(d: Director) -> None:
 
 
 def invalidate_on_write_summary(run: ScenarioRun) -> dict[str, Any]:
-    first, last = [trace for trace in run.traces if trace.operation == "read"]
+    first, last = run.of("read")
     return {"first": shorten(first.value), "last": shorten(last.value), "stale": _stale_reads(run),
             "db_reads": run.lab.counters.db_reads}
 
@@ -112,7 +112,7 @@ def stampede(d: Director) -> None:
 
 
 def stampede_summary(run: ScenarioRun) -> dict[str, Any]:
-    herd = [trace for trace in run.traces if trace.operation == "read"][1:]     # after the warm-up read
+    herd = run.of("read")[1:]     # after the warm-up read
     selects = sum(1 for trace in herd for step in trace.steps if step.action == "SELECT")
     return {"readers": len(herd), "selects": selects, "served": sum(trace.value == OLD for trace in herd),
             "waits": sum(1 for trace in herd for step in trace.steps if step.action == "WAIT")}
@@ -183,7 +183,7 @@ def ttl_expiry_reload(d: Director) -> None:
 
 
 def ttl_expiry_reload_summary(run: ScenarioRun) -> dict[str, Any]:
-    reads = [trace for trace in run.traces if trace.operation == "read"]
+    reads = run.of("read")
     return {"reads": len(reads), "loads": run.count(action="SELECT"), "expired": run.count(action="EXPIRE"),
             "ttl": run.lab.ttl_seconds}
 
@@ -263,7 +263,7 @@ def coalescing(d: Director) -> None:
 
 
 def coalescing_summary(run: ScenarioRun) -> dict[str, Any]:
-    writes = [trace for trace in run.traces if trace.operation == "write"]
+    writes = run.of("write")
     return {"writes": len(writes), "upserts": run.lab.counters.db_writes, "stored": _stored(run),
             "batch": run.lab.batch_size}
 
@@ -280,8 +280,8 @@ def reporting_query(d: Director) -> None:
 
 
 def reporting_query_summary(run: ScenarioRun) -> dict[str, Any]:
-    reports = [trace for trace in run.traces if trace.operation == "report"]
-    reads = [trace for trace in run.traces if trace.operation == "read"]
+    reports = run.of("report")
+    reads = run.of("read")
     flush = next((trace for trace in run.traces if trace.operation == "flush"), None)
     written = run.traces[0].steps[0].at_ms / 1000
     return {"first": shorten(reports[0].value), "app": shorten(reads[0].value), "last": shorten(reports[-1].value),
@@ -346,7 +346,7 @@ def queue_full(d: Director) -> None:
 
 
 def queue_full_summary(run: ScenarioRun) -> dict[str, Any]:
-    writes = [trace for trace in run.traces if trace.operation == "write"]
+    writes = run.of("write")
     refused = [trace for trace in writes if not trace.ok]
     return {"limit": run.lab.queue_limit, "refused": len(refused), "accepted": len(writes) - len(refused),
             "lost": run.lab.counters.lost_writes}
