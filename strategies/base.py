@@ -34,7 +34,7 @@ import redis
 from .database import SELECT_SQL, UPSERT_SQL, Database, DatabaseUnavailable, Row
 from .diagram_model import Topology
 from .state import CacheItem, Change, LabState
-from .trace import HELPER_CODES, CodeRef, Costs, Counters, Outcome, SimClock, Step, Trace, helper
+from .trace import HELPER_CODE_IDS, CodeRef, Costs, Counters, Outcome, SimClock, Step, Trace, helper
 from .validation import validate_key, validate_value
 
 Steps = Generator[Step, None, Any]
@@ -78,11 +78,13 @@ class Loaded(NamedTuple):
 _GET_NOTE, _SET_FOREVER_NOTE, _DEL_NOTE = ("cache-get", None), ("cache-set-forever", None), ("cache-del", None)
 _SELECT_NOTE, _NO_ROW_NOTE, _UPSERT_NOTE = ("db-select", None), ("db-no-row", None), ("db-upsert", None)
 _tuple_new = tuple.__new__          # Step(...) without its keyword-binding constructor: this runs on every call
-_CODE_REFS: dict[tuple[CodeType, int], CodeRef] = {}   # (code, bytecode offset) -> its CodeRef
+# (id(code), bytecode offset) -> its CodeRef. By id: hashing a code object hashes its constants and names
+# on every call. The CodeRef keeps its code alive, so no other code object can take over that id.
+_CODE_REFS: dict[tuple[int, int], CodeRef] = {}
 
 
-def _code_ref(where: tuple[CodeType, int], line: int) -> CodeRef:
-    ref = _CODE_REFS[where] = CodeRef(where[0], line)
+def _code_ref(where: tuple[int, int], code: CodeType, line: int) -> CodeRef:
+    ref = _CODE_REFS[where] = CodeRef(code, line)
     return ref
 
 
@@ -151,10 +153,12 @@ class Recorder:
             clock._now += cost_ms / 1000
         # The pattern's own line that made this call: the first frame outside the recording helpers.
         frame = sys._getframe(1)
-        while frame.f_code in HELPER_CODES:
+        f_code = frame.f_code
+        while id(f_code) in HELPER_CODE_IDS:
             frame = frame.f_back
-        where = frame.f_code, frame.f_lasti
-        code = _CODE_REFS.get(where) or _code_ref(where, frame.f_lineno)
+            f_code = frame.f_code
+        where = id(f_code), frame.f_lasti
+        code = _CODE_REFS.get(where) or _code_ref(where, f_code, frame.f_lineno)
         lab._seq += 1
         steps = trace.steps
         step = _tuple_new(Step, (len(steps) + 1, source, target, action, key, value, outcome, cost_ms, command,
