@@ -78,12 +78,13 @@ class Loaded(NamedTuple):
 _GET_NOTE, _SET_FOREVER_NOTE, _DEL_NOTE = ("cache-get", None), ("cache-set-forever", None), ("cache-del", None)
 _SELECT_NOTE, _NO_ROW_NOTE, _UPSERT_NOTE = ("db-select", None), ("db-no-row", None), ("db-upsert", None)
 _tuple_new = tuple.__new__          # Step(...) without its keyword-binding constructor: this runs on every call
-# (id(code), bytecode offset) -> its CodeRef. By id: hashing a code object hashes its constants and names
-# on every call. The CodeRef keeps its code alive, so no other code object can take over that id.
-_CODE_REFS: dict[tuple[int, int], CodeRef] = {}
+# id(code) + bytecode offset -> its CodeRef. By id: hashing a code object hashes its constants and names on
+# every call. The sum names one instruction: a code object holds its bytecode, so id + offset stays inside it,
+# and no two live code objects overlap (the CodeRef keeps its code alive, so nothing else takes its place).
+_CODE_REFS: dict[int, CodeRef] = {}
 
 
-def _code_ref(where: tuple[int, int], code: CodeType, line: int) -> CodeRef:
+def _code_ref(where: int, code: CodeType, line: int) -> CodeRef:
     ref = _CODE_REFS[where] = CodeRef(code, line)
     return ref
 
@@ -124,8 +125,28 @@ class Request:
             return self.trace.steps[-1]
 
     def run(self) -> Trace:
-        while not self.done:
-            self.advance()
+        """`advance()` until the request has finished, its loop inlined (every lab.read()/write() runs here)."""
+        if self.done:
+            return self.trace
+        lab, body = self.lab, self._body
+        clock = lab.clock
+        try:
+            while True:
+                if lab._resync_needed:
+                    lab.resync()
+                heap = lab._expiries
+                if heap and heap[0][0] <= clock._now:
+                    lab._expire_due()
+                next(body)
+        except StopIteration as finished:
+            trace = self.trace
+            if trace.operation == "read":
+                trace.value = finished.value
+            self.done = True
+            lab._finish(trace)
+        except RequestFailed:
+            self.done = True
+            lab._finish(self.trace)
         return self.trace
 
 
@@ -146,19 +167,26 @@ class Recorder:
     def record(self, source: str, target: str, action: str, key: str | None, value: str | None, outcome: Outcome,
                cost_ms: float, command: str, background: bool, changes: tuple[Change, ...],
                note: tuple[str, dict | None]) -> Step:
-        """`step()` with every field given in order: the helpers' fast path (this runs on every call)."""
+        """`step()` with every field given in order: the helpers' fast path (this runs on every call). Called
+        only from recording helpers (step() included), so the frame that called it is never the pattern's."""
         lab, trace = self.lab, self.trace
         clock = lab.clock
         if cost_ms:
             clock._now += cost_ms / 1000
-        # The pattern's own line that made this call: the first frame outside the recording helpers.
-        frame = sys._getframe(1)
+        # The pattern's own line that made this call: the first frame outside the recording helpers (the helper
+        # that called this one is skipped unseen: looking at a frame makes Python build an object for it).
+        frame = sys._getframe(2)
         f_code = frame.f_code
-        while id(f_code) in HELPER_CODE_IDS:
+        where = id(f_code)
+        while where in HELPER_CODE_IDS:
             frame = frame.f_back
             f_code = frame.f_code
-        where = id(f_code), frame.f_lasti
-        code = _CODE_REFS.get(where) or _code_ref(where, f_code, frame.f_lineno)
+            where = id(f_code)
+        where += frame.f_lasti
+        try:
+            code = _CODE_REFS[where]
+        except KeyError:
+            code = _code_ref(where, f_code, frame.f_lineno)
         lab._seq += 1
         steps = trace.steps
         step = _tuple_new(Step, (len(steps) + 1, source, target, action, key, value, outcome, cost_ms, command,
