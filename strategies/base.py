@@ -34,7 +34,7 @@ import redis
 from .database import SELECT_SQL, UPSERT_SQL, Database, DatabaseUnavailable, Row
 from .diagram_model import Topology
 from .state import CacheItem, Change, LabState
-from .trace import HELPER_CODES, CodeRef, Costs, Counters, Outcome, SimClock, Step, Trace, helper
+from .trace import HELPER_CODE_IDS, CodeRef, Costs, Counters, Outcome, SimClock, Step, Trace, helper
 from .validation import validate_key, validate_value
 
 Steps = Generator[Step, None, Any]
@@ -79,11 +79,14 @@ class Loaded(NamedTuple):
 _GET_NOTE, _SET_FOREVER_NOTE, _DEL_NOTE = ("cache-get", None), ("cache-set-forever", None), ("cache-del", None)
 _SELECT_NOTE, _NO_ROW_NOTE, _UPSERT_NOTE = ("db-select", None), ("db-no-row", None), ("db-upsert", None)
 _tuple_new = tuple.__new__          # Step(...) without its keyword-binding constructor: this runs on every call
-_CODE_REFS: dict[tuple[CodeType, int], CodeRef] = {}   # (code, bytecode offset) -> its CodeRef
+# id(code) + bytecode offset -> its CodeRef. By id: hashing a code object hashes its constants and names on
+# every call. The sum names one instruction: a code object holds its bytecode, so id + offset stays inside it,
+# and no two live code objects overlap (the CodeRef keeps its code alive, so nothing else takes its place).
+_CODE_REFS: dict[int, CodeRef] = {}
 
 
-def _code_ref(where: tuple[CodeType, int], line: int) -> CodeRef:
-    ref = _CODE_REFS[where] = CodeRef(where[0], line)
+def _code_ref(where: int, code: CodeType, line: int) -> CodeRef:
+    ref = _CODE_REFS[where] = CodeRef(code, line)
     return ref
 
 
@@ -123,8 +126,28 @@ class Request:
             return self.trace.steps[-1]
 
     def run(self) -> Trace:
-        while not self.done:
-            self.advance()
+        """`advance()` until the request has finished, its loop inlined (every lab.read()/write() runs here)."""
+        if self.done:
+            return self.trace
+        lab, body = self.lab, self._body
+        clock = lab.clock
+        try:
+            while True:
+                if lab._resync_needed:
+                    lab.resync()
+                heap = lab._expiries
+                if heap and heap[0][0] <= clock._now:
+                    lab._expire_due()
+                next(body)
+        except StopIteration as finished:
+            trace = self.trace
+            if trace.operation == "read":
+                trace.value = finished.value
+            self.done = True
+            lab._finish(trace)
+        except RequestFailed:
+            self.done = True
+            lab._finish(self.trace)
         return self.trace
 
 
@@ -145,17 +168,26 @@ class Recorder:
     def record(self, source: str, target: str, action: str, key: str | None, value: str | None, outcome: Outcome,
                cost_ms: float, command: str, background: bool, changes: tuple[Change, ...],
                note: tuple[str, dict | None]) -> Step:
-        """`step()` with every field given in order: the helpers' fast path (this runs on every call)."""
+        """`step()` with every field given in order: the helpers' fast path (this runs on every call). Called
+        only from recording helpers (step() included), so the frame that called it is never the pattern's."""
         lab, trace = self.lab, self.trace
         clock = lab.clock
         if cost_ms:
             clock._now += cost_ms / 1000
-        # The pattern's own line that made this call: the first frame outside the recording helpers.
-        frame = sys._getframe(1)
-        while frame.f_code in HELPER_CODES:
+        # The pattern's own line that made this call: the first frame outside the recording helpers (the helper
+        # that called this one is skipped unseen: looking at a frame makes Python build an object for it).
+        frame = sys._getframe(2)
+        f_code = frame.f_code
+        where = id(f_code)
+        while where in HELPER_CODE_IDS:
             frame = frame.f_back
-        where = frame.f_code, frame.f_lasti
-        code = _CODE_REFS.get(where) or _code_ref(where, frame.f_lineno)
+            f_code = frame.f_code
+            where = id(f_code)
+        where += frame.f_lasti
+        try:
+            code = _CODE_REFS[where]
+        except KeyError:
+            code = _code_ref(where, f_code, frame.f_lineno)
         lab._seq += 1
         steps = trace.steps
         step = _tuple_new(Step, (len(steps) + 1, source, target, action, key, value, outcome, cost_ms, command,

@@ -175,9 +175,11 @@ class Trace:
 
 # Functions whose frames are skipped when a step looks for the pattern code that performed it.
 HELPER_CODES: set[CodeType] = set()
+HELPER_CODE_IDS: set[int] = set()   # the same, by id(): a code object's own hash is recomputed on every call
 
 
 def helper(function):
     """Mark a recording helper: a step records the line that called it, not a line inside it."""
     HELPER_CODES.add(function.__code__)
+    HELPER_CODE_IDS.add(id(function.__code__))    # kept alive by HELPER_CODES, so the id stays its own
     return function
