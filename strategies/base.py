@@ -114,16 +114,18 @@ class Request:
         try:
             return next(self._body)
         except StopIteration as finished:
-            trace = self.trace
-            if trace.operation in READS:
-                trace.value = finished.value
-            self.done = True
-            lab._finish(trace)
+            self._end(finished.value)
             return None
         except RequestFailed:
-            self.done = True                     # the failed call ends the request
-            lab._finish(self.trace)
+            self._end(None)                      # the failed call ends the request
             return self.trace.steps[-1]
+
+    def _end(self, value: Any) -> None:
+        trace = self.trace
+        if trace.operation in READS and trace.ok:
+            trace.value = value
+        self.done = True
+        self.lab._finish(trace)
 
     def run(self) -> Trace:
         """`advance()` until the request has finished, its loop inlined (every lab.read()/write() runs here)."""
@@ -140,14 +142,9 @@ class Request:
                     lab._expire_due()
                 next(body)
         except StopIteration as finished:
-            trace = self.trace
-            if trace.operation == "read":
-                trace.value = finished.value
-            self.done = True
-            lab._finish(trace)
+            self._end(finished.value)
         except RequestFailed:
-            self.done = True
-            lab._finish(self.trace)
+            self._end(None)
         return self.trace
 
 
