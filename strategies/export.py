@@ -5,8 +5,10 @@ diagram with that step active (exactly what the page draws), the scenario's capt
 one-line narration and "step k of n". `export_gif(frames)` and `export_html(frames, title)` lay each
 frame out with Graphviz's own `dot` and assemble the result; nothing here needs Streamlit or a browser.
 
-    from strategies.export import ExportUnavailable, engine_available, export_gif, export_html, frames
+    from strategies.export import (ExportUnavailable, engine_available, export_gif, export_html, frames,
+                                   scenario_frames)
     shown = frames(lab.topology, run.scenes)            # a scenario; or frames(lab.topology, trace)
+    shown = scenario_frames(slug)                        # or a scenario run on a private lab (cacheable)
     gif = export_gif(shown)                              # bytes, image/gif
     page = export_html(shown, run.scenario.title)        # str, text/html
 
@@ -97,6 +99,27 @@ def frames(topology: Topology, scenes: Scene | Trace | Iterable[Scene | Trace]) 
             made.append(Frame(build_diagram(topology, steps, index + 1).source, scene.caption_at(index),
                               step.explanation, len(made) + 1, total))
     return made
+
+
+def scenario_frames(slug: str) -> list[Frame]:
+    """The frames of scenario `slug` from a run of its own, on a private fakeredis and an in-memory database:
+    the learner's lab is left as it is, and as a scenario always records the same steps, what this returns
+    (and so its GIF and HTML) may be cached by slug."""
+    import fakeredis
+
+    from . import PATTERNS
+    from .database import Database
+    from .scenario import run_scenario
+    from .scenarios import SCENARIOS
+
+    scenario = SCENARIOS[slug]
+    cache = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    lab = PATTERNS[scenario.pattern](cache=cache, db=Database(":memory:"))
+    try:
+        return frames(lab.topology, run_scenario(scenario, lab).scenes)
+    finally:
+        lab.db.close()
+        cache.close()
 
 
 # ---- the engine -----------------------------------------------------------------------------------------

@@ -20,7 +20,14 @@ from PIL import Image
 from strategies import PATTERNS, Database
 from strategies import export as export_module
 from strategies.diagram import build_diagram
-from strategies.export import ExportUnavailable, engine_available, export_gif, export_html, frames
+from strategies.export import (
+    ExportUnavailable,
+    engine_available,
+    export_gif,
+    export_html,
+    frames,
+    scenario_frames,
+)
 from strategies.scenario import Scene, run_scenario
 from strategies.scenarios import SCENARIOS
 
@@ -96,6 +103,12 @@ def test_one_frame_per_step_across_scenes_with_its_caption_and_narration(lab_for
         assert frame.dot == build_diagram(run.lab.topology, scene.steps, index + 1).source
     assert all(frame.caption for frame in shown)          # every step of a scenario is captioned
     assert len({frame.dot for frame in shown}) == len(shown)
+
+
+def test_a_scenario_on_a_private_lab_gives_the_same_frames(lab_for):
+    run = scenario_run(lab_for, "stampede-leases")
+    assert scenario_frames("stampede-leases") == frames(run.lab.topology, run.scenes)
+    assert len(scenario_frames("stampede-leases")) == len(run.steps) == 45
 
 
 def test_a_request_exports_as_its_own_frames(lab_for):
