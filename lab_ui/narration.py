@@ -32,7 +32,7 @@ def plain(text: str) -> str:
 
 
 def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState | None, *,
-              named: bool = False) -> None:
+              named: bool = False, label: str | None = None) -> None:
     """The step's sentence and what it left; `named`: several clients share the diagram, so say whose."""
     with st.container(border=True):
         if step is None:
@@ -41,7 +41,8 @@ def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState 
         who = f"Client {step.client} · " if named or step.client != "A" else ""
         where = " · background" if step.background else ""
         outcome = " · ✗ failed" if step.failed else ""
-        st.markdown(f"**{who}Step {step.number}: {step.source} → {step.target}**{where}{outcome} · "
+        number = label or str(step.number)      # the arrow's own number, as the diagram prints it
+        st.markdown(f"**{who}Step {number}: {step.source} → {step.target}**{where}{outcome} · "
                     f"{step.cost_ms:g} ms simulated")
         st.text(step.explanation)     # may quote the learner's key or value: never parsed as Markdown
         key = step.key if step.key is not None else trace.key if trace is not None else None

@@ -88,7 +88,8 @@ def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab], st
         st.graphviz_chart(build_diagram(lab.topology, scene.steps if scene is not None else None,
                                         index + 1 if scene is not None else None), width="stretch",
                           alt=step.explanation if step is not None else say("figure-alt"))
-        narration(lab, step, trace, state, named=scene is not None and len(scene.clients) > 1)
+        narration(lab, step, trace, state, named=scene is not None and len(scene.clients) > 1,
+                  label=arrow_number(scene, index) if scene is not None else None)
         if pb is not None and pb.scenario is not None and pb.at_end and pb.summary:
             st.success(f"**{say('what-you-saw')}** {pb.summary}", icon=":material/lightbulb:")
     with right:
@@ -131,3 +132,9 @@ def scenario_box(pb: playback.Playback, scene, index: int) -> None:
     if caption:
         lines.append(caption)
     st.info("  \n".join(lines), icon=":material/school:")
+
+
+def arrow_number(scene, index: int) -> str:
+    """The number the diagram gives step `index` of `scene`: its place among its client's steps there."""
+    client = scene.steps[index].client
+    return str(sum(1 for step in scene.steps[: index + 1] if step.client == client))

@@ -44,6 +44,7 @@ def ttl_text(ttl: float | None) -> str:
     """Whole seconds left, rounded up (a key with 0.4 s left still shows 1)."""
     if ttl is None:
         return "no expiry"
+    ttl = round(ttl, 6)          # 60.00000000000001 s left is 60, not 61
     whole = int(ttl) + (ttl > int(ttl))
     return str(whole)
 
