@@ -101,3 +101,21 @@ def make_lab(cache, db, namespace, clock):
     yield build
     for lab in built:
         check_explanations(lab.log.values())
+
+
+@pytest.fixture
+def lab_for():
+    """lab_for("cache-aside", **options): a lab on a private fakeredis and in-memory SQLite, with its own clock;
+    when the test ends, every step it logged is explained and its database closed."""
+    labs: list[Lab] = []
+
+    def build(name: str, **options) -> Lab:
+        lab = PATTERNS[name](cache=fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
+                             db=Database(":memory:"), clock=SimClock(), **options)
+        labs.append(lab)
+        return lab
+
+    yield build
+    for lab in labs:
+        check_explanations(lab.log.values())
+        lab.db.close()

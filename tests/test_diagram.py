@@ -12,12 +12,10 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 
-import fakeredis
 import pytest
 from conftest import running_in_ci
-from core_support import check_explanations
 
-from strategies import PATTERNS, Database, SimClock
+from strategies import PATTERNS
 from strategies.diagram import build_diagram
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -32,23 +30,6 @@ HOSTILE = [
     "line\nbreak\ttab",
 ]
 NUMBERED = re.compile(r'\bx?label="(?:[AB])?(\d+)\. ')
-
-
-@pytest.fixture
-def lab_for():
-    """A lab on a private fakeredis; when the test ends, every step it logged is explained."""
-    labs = []
-
-    def build(name: str, **options):
-        lab = PATTERNS[name](cache=fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
-                             db=Database(":memory:"), clock=SimClock(), **options)
-        labs.append(lab)
-        return lab
-
-    yield build
-    for lab in labs:
-        check_explanations(lab.log.values())
-        lab.db.close()
 
 
 def layout(source: str) -> ET.Element:

@@ -11,13 +11,10 @@ import io
 import re
 from html.parser import HTMLParser
 
-import fakeredis
 import pytest
 from browser_support import launch_chromium, require_browser, skip_or_fail
-from core_support import check_explanations
 from PIL import Image
 
-from strategies import PATTERNS, Database
 from strategies import export as export_module
 from strategies.diagram import build_diagram
 from strategies.export import (
@@ -33,22 +30,6 @@ from strategies.scenarios import SCENARIOS
 
 HOSTILE_KEY = "<script>alert(1)</script>"
 HOSTILE_VALUE = '<img src=x onerror=alert(2)> "quoted" & --> id="x'
-
-
-@pytest.fixture
-def lab_for():
-    labs = []
-
-    def build(pattern: str):
-        lab = PATTERNS[pattern](cache=fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
-                                db=Database(":memory:"))
-        labs.append(lab)
-        return lab
-
-    yield build
-    for lab in labs:
-        check_explanations(lab.log.values())
-        lab.db.close()
 
 
 class Elements(HTMLParser):
