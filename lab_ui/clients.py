@@ -102,7 +102,7 @@ def client_buttons(pattern: str) -> None:
     for client, request in sorted(in_flight(pattern).items()):
         if request.done:
             continue
-        st.button(f"{client}: next step", key=f"{pattern}:next-{client}", icon=":material/redo:",
+        st.button(f"{client}: next step", key=f"{pattern}:next-{client}", icon=":material/redo:", shortcut=client,
                   on_click=advance, args=(pattern, client), help=f"Request #{request.trace.number}")
         st.button(f"{client}: to the end", key=f"{pattern}:end-{client}", icon=":material/fast_forward:",
                   on_click=advance, args=(pattern, client, True))

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from strategies import Lab, Trace
+from strategies import Lab
 from strategies.database import SEED_ROWS
+from strategies.share import Action
 
-from . import clients, playback
+from . import clients, playback, share
 from .learner import flash, learner, safely
 from .text import PAGE_FILES, say
 
@@ -25,11 +26,11 @@ FAST_FORWARDS = (("+10 s", 10.0), ("+1 min", 60.0))
 
 @dataclass(frozen=True)
 class ExtraButton:
-    """A pattern's own request button (write-behind's "Flush now"): what it does returns the trace to play."""
+    """A pattern's own request button (write-behind's "Flush now"), by the share-link action it performs."""
 
     label: str
     icon: str
-    act: Callable[[Lab], Trace]
+    action: str          # its kind of action in a share link (strategies.share), e.g. "f"
     help: str = ""
 
 
@@ -38,13 +39,21 @@ def lab_of(pattern: str) -> Lab:
 
 
 # ---- requests ------------------------------------------------------------------------------------
+def send(pattern: str, action: Action) -> None:
+    """A free-form request: performed, recorded for share links, and played."""
+    traces = share.run(pattern, action, lambda: share.perform(lab_of(pattern), action))
+    if traces:
+        playback.play(pattern, traces[-1])
+
+
 @safely
 def send_read(pattern: str) -> None:
     key = st.session_state.get(f"{pattern}:key", "")
     if clients.enabled(pattern):
+        share.two_clients_used(pattern)
         clients.start(pattern, lambda lab, client: lab.start_read(key, client=client))
         return
-    playback.play(pattern, lab_of(pattern).read(key))
+    send(pattern, Action("r", key=key))
 
 
 @safely
@@ -54,14 +63,15 @@ def send_write(pattern: str) -> None:
         flash(say("no-value"))
         return
     if clients.enabled(pattern):
+        share.two_clients_used(pattern)
         clients.start(pattern, lambda lab, client: lab.start_write(key, value, client=client))
         return
-    playback.play(pattern, lab_of(pattern).write(key, value))
+    send(pattern, Action("w", key=key, value=value))
 
 
 @safely
-def send_extra(pattern: str, act: Callable[[Lab], Trace]) -> None:
-    playback.play(pattern, act(lab_of(pattern)))
+def send_extra(pattern: str, kind: str) -> None:
+    send(pattern, Action(kind))
 
 
 def pick_seeded_key(pattern: str) -> None:
@@ -123,7 +133,7 @@ def request_buttons(pattern: str, extras: tuple[ExtraButton, ...]) -> None:
     st.button("Write", key=f"{pattern}:write", icon=":material/upload:", on_click=send_write, args=(pattern,))
     for extra in extras:
         st.button(extra.label, key=f"{pattern}:{extra.label}", icon=extra.icon, help=extra.help or None,
-                  on_click=send_extra, args=(pattern, extra.act))
+                  on_click=send_extra, args=(pattern, extra.action))
 
 
 # ---- settings and faults ---------------------------------------------------------------------------
@@ -213,7 +223,7 @@ def settings_and_faults(pattern: str, settings: tuple[Setting, ...]) -> None:
 
 @safely
 def crash(pattern: str) -> None:
-    playback.play(pattern, lab_of(pattern).crash_cache())
+    send(pattern, Action("x"))
 
 
 @safely
@@ -226,9 +236,8 @@ def reset_lab(pattern: str) -> None:
             del st.session_state[name]
     for page in PAGE_FILES:
         clients.forget(page)               # requests in flight were on the labs just reset
+        share.forget(page)
         st.session_state.pop(f"{page}:scenario-choice", None)
-    st.query_params.pop("scenario", None)
-    st.query_params.pop("step", None)
     st.toast(say("reset-done"))
 
 
@@ -243,7 +252,7 @@ def fast_forward(pattern: str, seconds: float | None) -> None:
             flash(say("no-expiry"), "info")
             return
         seconds += 0.001          # just past the moment, so the key is gone
-    happened = lab.advance_time(seconds)
+    happened = share.run(pattern, Action("t", seconds=round(seconds, 3)), lambda: lab.advance_time(seconds))
     if happened:
         playback.play(pattern, happened[-1])
         if len(happened) > 1:
@@ -252,12 +261,12 @@ def fast_forward(pattern: str, seconds: float | None) -> None:
         st.toast(say("time-moved", seconds=f"{seconds:g}"))
 
 
-def time_row(pattern: str) -> None:
-    row = st.container(horizontal=True, vertical_alignment="center")
+def time_buttons(pattern: str) -> None:
+    """+10 s, +1 min, Next expiry: drawn into the row the page is filling."""
     for label, seconds in FAST_FORWARDS:
-        row.button(label, key=f"{pattern}:ff{seconds:g}", icon=":material/fast_forward:", help=say("fast-forward-help"),
+        st.button(label, key=f"{pattern}:ff{seconds:g}", icon=":material/fast_forward:", help=say("fast-forward-help"),
                    on_click=fast_forward, args=(pattern, seconds))
-    row.button("Next expiry", key=f"{pattern}:ff-next", icon=":material/timer:", help=say("next-expiry-help"),
+    st.button("Next expiry", key=f"{pattern}:ff-next", icon=":material/timer:", help=say("next-expiry-help"),
                on_click=fast_forward, args=(pattern, None))
 
 
@@ -265,6 +274,11 @@ def time_row(pattern: str) -> None:
 @safely
 def step_by(pattern: str, delta: int) -> None:
     playback.step_by(pattern, delta)
+
+
+@safely
+def go_to(pattern: str, frame: int) -> None:
+    playback.go_to(pattern, frame)
 
 
 @safely
@@ -278,16 +292,42 @@ def keep_speed(pattern: str) -> None:
         st.session_state[f"{pattern}:speed"] = chosen
 
 
-def playback_row(pattern: str, pb: playback.Playback | None) -> None:
-    row = st.container(horizontal=True, vertical_alignment="center")
+def playback_buttons(pattern: str, pb: playback.Playback | None, *, compact: bool = False) -> None:
+    """Restart, Step back, Play/Pause, Step forward (each with its key) and the speed, drawn into the row the
+    page is filling. `compact` (presenter mode): no Restart (`clicker_buttons` keeps its key working) and no
+    speed."""
     idle = pb is None
-    row.button("Step back", key=f"{pattern}:back", icon=":material/skip_previous:", disabled=idle,
-               on_click=step_by, args=(pattern, -1))
+    predicting = bool(st.session_state.get(f"{pattern}:predict"))
+    if not compact:
+        restart_button(pattern, idle)
+    st.button("Step back", key=f"{pattern}:back", icon=":material/skip_previous:", disabled=idle, shortcut="Left",
+              on_click=step_by, args=(pattern, -1))
     playing = pb is not None and pb.playing
-    row.button("Pause" if playing else "Play", key=f"{pattern}:play", disabled=idle,
-               icon=":material/pause:" if playing else ":material/play_arrow:", on_click=play_or_pause, args=(pattern,))
-    row.button("Step forward", key=f"{pattern}:forward", icon=":material/skip_next:", icon_position="right",
-               disabled=idle, on_click=step_by, args=(pattern, +1))
+    st.button("Pause" if playing else "Play", key=f"{pattern}:play", disabled=idle or predicting, shortcut="Space",
+              icon=":material/pause:" if playing else ":material/play_arrow:", on_click=play_or_pause, args=(pattern,))
+    st.button("Step forward", key=f"{pattern}:forward", icon=":material/skip_next:", icon_position="right",
+              disabled=idle or predicting, shortcut="Right", on_click=step_by, args=(pattern, +1),
+              help=say("predict-forward") if predicting else None)
+    if compact:
+        return
     st.session_state[f"{pattern}:speed-choice"] = playback.speed(pattern)
-    row.segmented_control("Speed", list(playback.SPEEDS), key=f"{pattern}:speed-choice", on_change=keep_speed,
-                          args=(pattern,), label_visibility="collapsed")
+    st.segmented_control("Speed", list(playback.SPEEDS), key=f"{pattern}:speed-choice", on_change=keep_speed,
+                         args=(pattern,), label_visibility="collapsed")
+
+
+def restart_button(pattern: str, idle: bool) -> None:
+    st.button("Restart", key=f"{pattern}:restart", icon=":material/first_page:", disabled=idle, shortcut="Home",
+              on_click=go_to, args=(pattern, 1), help=say("restart-help"))
+
+
+def clicker_buttons(pattern: str, pb: playback.Playback | None, *, with_restart: bool = False) -> None:
+    """A presenter's clicker sends PageDown / PageUp: the same steps as → / ←, on buttons the page hides
+    (and, when the row has no room for it, Restart on Home)."""
+    idle, predicting = pb is None, bool(st.session_state.get(f"{pattern}:predict"))
+    with st.container(key=f"{pattern}-clicker"):
+        if with_restart:
+            restart_button(pattern, idle)
+        st.button("Next (clicker)", key=f"{pattern}:page-down", shortcut="PageDown", disabled=idle or predicting,
+                  on_click=step_by, args=(pattern, +1))
+        st.button("Previous (clicker)", key=f"{pattern}:page-up", shortcut="PageUp", disabled=idle,
+                  on_click=step_by, args=(pattern, -1))

@@ -34,7 +34,7 @@ def plain(text: str) -> str:
 def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState | None, *,
               named: bool = False, label: str | None = None) -> None:
     """The step's sentence and what it left; `named`: several clients share the diagram, so say whose."""
-    with st.container(border=True):
+    with st.container(border=True, key="narration"):
         if step is None:
             st.markdown(say("figure-intro"))
             return

@@ -8,24 +8,28 @@ import streamlit as st
 
 from strategies import Lab
 
-from . import playback, scenarios
+from . import links, playback, quiz, scenarios, share
 from .controls import (
+    FAULTS,
+    TTL,
     ExtraButton,
     Setting,
     apply_settings,
+    clicker_buttons,
     client_row,
     inputs_row,
-    playback_row,
+    playback_buttons,
     request_buttons,
-    time_row,
+    time_buttons,
     two_clients_toggle,
 )
 from .explanation import explanation
+from .exporting import export_popover
 from .learner import learner, show_flashes
 from .narration import plain
 from .panel import lab_panel
 from .requests import request_log
-from .routing import inject_css
+from .routing import inject_css, inject_presenter_css
 from .text import say, sections
 
 
@@ -40,9 +44,13 @@ def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
     learners — a blank page, "Bad delta path index"; and inputs outside it with buttons inside crashed it the
     same way when one batch of widget changes spanned both.)"""
     inject_css()
+    presenting = links.presenting()
+    if presenting:
+        inject_presenter_css()
+    share.register(pattern, page_settings(settings))
     lab = learner().lab(pattern)
+    links.from_url(pattern)
     apply_settings(pattern, lab, settings)
-    scenarios.from_url(pattern, settings)
     # The diagram leads the run: the browser handles a run's messages in order, and every element before
     # the diagram's delays it (measured: ~25 elements of controls and tables cost the browser 40-60 ms).
     # So the places are laid out first, empty, and the panel is drawn into its own before the rest.
@@ -51,23 +59,55 @@ def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
     with panel_slot:
         lab_panel(pattern, lab, status)
     with top:
-        st.title(lab.title)
-        st.markdown(sections(pattern).get("In one line", ""))
+        if not presenting:
+            st.title(lab.title)
+            st.markdown(sections(pattern).get("In one line", ""))
         show_flashes()
-        row = inputs_row(pattern, settings)
-        with row:
-            scenarios.picker(pattern, settings)
-            two_clients_toggle(pattern)
+        if not presenting:
+            row = inputs_row(pattern, settings)
+            with row:
+                scenarios.picker(pattern, settings)
+                two_clients_toggle(pattern)
         fault_banners(lab)
         client_row(pattern)
-        controls = st.container(horizontal=True, vertical_alignment="center")
-        with controls:
-            request_buttons(pattern, extras)
-            playback_row(pattern, playback.playback(pattern))
-            time_row(pattern)
-    request_log(pattern, lab)
-    st.divider()
-    explanation(pattern)
+        pb = playback.playback(pattern)
+        if presenting:      # one row: what a presenter steps a scenario with
+            with st.container(horizontal=True, vertical_alignment="center"):
+                scenarios.picker(pattern, settings)
+                playback_buttons(pattern, pb, compact=True)
+                quiz.toggle(pattern)
+                presenter_toggle(presenting)
+        else:
+            with st.container(horizontal=True, vertical_alignment="center"):
+                request_buttons(pattern, extras)
+                playback_buttons(pattern, pb)
+                links.share_popover(pattern)
+                export_popover(pattern, lab)
+            with st.container(horizontal=True, vertical_alignment="center"):
+                time_buttons(pattern)
+                quiz.toggle(pattern)
+                presenter_toggle(presenting)
+        clicker_buttons(pattern, pb, with_restart=presenting)
+        quiz.box(pattern, lab)
+    if not presenting:
+        request_log(pattern, lab)
+        st.divider()
+        explanation(pattern)
+    links.sync(pattern)
+
+
+def page_settings(settings: tuple[Setting, ...]) -> tuple[Setting, ...]:
+    """Every setting of the page a link may carry: TTL, the pattern's own, the faults."""
+    return (TTL, *settings, *FAULTS)
+
+
+def presenter_toggle(presenting: bool) -> None:
+    st.session_state["present-widget"] = presenting
+    st.toggle("Presenter mode", key="present-widget", on_change=keep_presenting, help=say("present-help"))
+
+
+def keep_presenting() -> None:
+    st.session_state["present"] = bool(st.session_state.get("present-widget"))
 
 
 def fault_banners(lab: Lab) -> None:

@@ -19,7 +19,7 @@ from strategies.diagram import build_diagram
 from strategies.scenarios import SCENARIOS
 from strategies.views import cache_rows, changed_keys, db_rows, lease_rows, queue_rows
 
-from . import playback, tables
+from . import links, playback, tables
 from .learner import learner
 from .narration import narration, plain
 from .text import say
@@ -49,6 +49,7 @@ def lab_panel(pattern: str, lab: Lab, status_line: Callable[[Lab], str] | None =
             finished = pb is not None and playback.tick(pb, playback.seconds_per_step(pattern))
             draw(lab, pb, status_line)
             wanted = period_for(lab, pattern)
+            links.sync(pattern)        # playback moved the step: the URL follows
         if finished or wanted != declared:
             st.rerun()    # declare the timer again with its new period
 
@@ -77,7 +78,8 @@ def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab], st
     # replays, so its last step shows what the scenario left, whatever happened since.
     replaying = step is not None and (pb.scenario is not None or not pb.at_end)
     state = lab.state_after(step) if replaying else lab.live()
-    left, right = st.columns([5, 3], gap="medium")
+    # Presenting, the diagram and its narration take most of the width; the tables stay beside them.
+    left, right = st.columns([7, 3] if links.presenting() else [5, 3], gap="medium")
     with left:
         if pb is not None and step is not None:
             head = st.container(horizontal=True, vertical_alignment="center")

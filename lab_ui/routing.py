@@ -15,6 +15,7 @@ CSS = """
 .stGraphVizChart .active path { stroke-dasharray: 10 6; animation: cpl-flow 0.7s linear infinite; }
 .stGraphVizChart .active text { font-weight: 700; }
 @keyframes cpl-flow { to { stroke-dashoffset: -32; } }
+[class*="-clicker"] { display: none; }
 @media (prefers-reduced-motion: reduce) { .stGraphVizChart .active path { animation: none; } }
 </style>
 """
@@ -48,5 +49,25 @@ def ensure_routed() -> None:
         st.stop()
 
 
+# Presenter mode: the diagram and the narration fill a projector's screen, readable from the back of a room.
+PRESENTER_CSS = """
+<style>
+header[data-testid="stHeader"] { display: none; }
+.stMainBlockContainer { padding: 0.8rem 1.5rem 1rem 1.5rem; }
+.stMainBlockContainer h1 { font-size: 1.5rem; }
+.stGraphVizChart svg { max-height: 62vh; }
+.st-key-narration p, .st-key-narration .stText, .st-key-narration .stMarkdown { font-size: 24px !important;
+  line-height: 1.35; }
+.st-key-narration .stCode, .st-key-narration .stCaption { display: none; }
+.stAlert p { font-size: 20px; }
+.stGraphVizChart ~ div .stCaption, [data-testid="stColumn"]:last-child .stCaption { font-size: 15px; }
+</style>
+"""
+
+
 def inject_css() -> None:
     st.html(CSS)
+
+
+def inject_presenter_css() -> None:
+    st.html(PRESENTER_CSS)

@@ -1,4 +1,4 @@
-"""The Scenario picker, and `?scenario=<slug>&step=<n>` links that open a page with a scenario loaded.
+"""The Scenario picker, and loading a scenario (also from a link: `links.py`).
 
 Loading a scenario resets this page's lab, runs the scenario's script against it (real requests, as
 always), and puts the settings it used into the page's own settings, so the popover shows them and the
@@ -13,7 +13,7 @@ from strategies.narration import shorten
 from strategies.scenario import run_scenario
 from strategies.scenarios import SCENARIOS, for_pattern
 
-from . import clients, playback
+from . import clients, playback, share
 from .controls import FAULTS, TTL, Setting
 from .learner import flash, learner, safely
 from .text import say
@@ -43,8 +43,8 @@ def load(pattern: str, slug: str, settings: tuple[Setting, ...], step: int | Non
         if pb.frame != step:
             flash(say("scenario-step-clamped", asked=step, total=pb.total, shown=pb.frame), "info")
     playback.show(pattern, pb)
+    share.start(pattern, slug)
     st.session_state[choice_key(pattern)] = slug
-    st.query_params["scenario"] = slug
     st.toast(say("scenario-loaded"))
 
 
@@ -60,40 +60,23 @@ def remember_knobs(pattern: str, settings: tuple[Setting, ...], knobs: dict) -> 
 
 def picked(pattern: str, settings: tuple[Setting, ...]) -> None:
     slug = st.session_state.get(choice_key(pattern)) or FREE
-    st.query_params.pop("step", None)
     if slug == FREE:
-        st.query_params.pop("scenario", None)
-        st.session_state.pop(url_key(pattern), None)
-        pb = playback.playback(pattern)
-        if pb is not None and pb.scenario is not None:
-            st.session_state.pop(playback.key(pattern), None)
+        free_play(pattern)
         return
-    st.session_state[url_key(pattern)] = f"{slug}|"
     load(pattern, slug, settings)
 
 
-def url_key(pattern: str) -> str:
-    return f"{pattern}:scenario-url"
-
-
-def from_url(pattern: str, settings: tuple[Setting, ...]) -> None:
-    """Load the scenario a link names, once per link (a rerun of the same URL does not reload it)."""
-    slug = st.query_params.get("scenario")
-    if not slug:
-        return
-    step_text = st.query_params.get("step")
-    marker = f"{slug}|{step_text or ''}"
-    if st.session_state.get(url_key(pattern)) == marker:
-        return
-    st.session_state[url_key(pattern)] = marker
-    step = None
-    if step_text:
-        try:
-            step = int(step_text)
-        except ValueError:
-            flash(say("scenario-step-clamped", asked=shorten(step_text), total="a number of", shown=1), "info")
-            step = 1
-    load(pattern, slug, settings, step)
+@safely
+def free_play(pattern: str) -> None:
+    """Leave the scenario: this page's lab starts afresh (its settings stay), and so does its link."""
+    session = learner()
+    lab = session.lab(pattern)
+    clients.forget(pattern)
+    lab.reset(restart_clock=True)
+    session.follow_wall_clock(lab, catch_up=False)
+    st.session_state.pop(playback.key(pattern), None)
+    share.start(pattern, None)
+    st.toast(say("free-play"))
 
 
 def picker(pattern: str, settings: tuple[Setting, ...]) -> None:

@@ -53,4 +53,4 @@ def flusher_status(lab: WriteBehind) -> str:
 
 
 pattern_page("write-behind", settings=QUEUE_SETTINGS, status=flusher_status,
-             extras=(ExtraButton("Flush now", ":material/cleaning_services:", WriteBehind.flush, say("flush-help")),))
+             extras=(ExtraButton("Flush now", ":material/cleaning_services:", "f", say("flush-help")),))

@@ -1,0 +1,64 @@
+"""Export for slides: what is on the diagram — a request, or the whole scenario — as a self-contained HTML
+file that steps offline, or as an animated GIF with each step's narration as its caption.
+
+Nothing is rendered until a button is pressed (the data is a callable Streamlit runs on download). A
+scenario's files are the same for everybody (scenarios are deterministic) and are cached by slug and kind.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from strategies import Lab
+from strategies.export import ExportError, engine_available, export_gif, export_html, frames, scenario_frames
+from strategies.scenarios import SCENARIOS
+
+from . import playback
+from .text import say
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def scenario_file(slug: str, kind: str) -> bytes:
+    shown = scenario_frames(slug)
+    if kind == "gif":
+        return export_gif(shown)
+    return export_html(shown, SCENARIOS[slug].title).encode("utf-8")
+
+
+def scene_file(lab: Lab, pb: playback.Playback, kind: str) -> bytes:
+    shown = frames(lab.topology, pb.scenes)
+    title = f"{lab.title}: " + ", ".join(f"#{n}" for scene in pb.scenes for n in scene.numbers)
+    return export_gif(shown) if kind == "gif" else export_html(shown, title).encode("utf-8")
+
+
+def safe(make, *args) -> bytes:
+    """The file, or (should the engine fail mid-way) a text file saying why: a download never raises."""
+    try:
+        return make(*args)
+    except ExportError as err:
+        return say("export-failed", error=err).encode("utf-8")
+
+
+def export_popover(pattern: str, lab: Lab) -> None:
+    pb = playback.playback(pattern)
+    popover = st.popover("Export", icon=":material/download:", key=f"{pattern}:export", on_change="rerun",
+                         disabled=pb is None, help=say("export-help"))
+    if not popover.open or pb is None:
+        return
+    with popover:
+        if not engine_available():
+            st.warning(say("export-no-engine"), icon=":material/warning:")
+            return
+        if pb.scenario is not None:
+            name, what = pb.scenario, say("export-scenario", title=SCENARIOS[pb.scenario].title, steps=pb.total)
+            make = lambda kind: lambda: safe(scenario_file, pb.scenario, kind)     # noqa: E731
+        else:
+            numbers = [n for scene in pb.scenes for n in scene.numbers]
+            name = f"{pattern}-request-" + "-".join(map(str, numbers))
+            what = say("export-request", numbers=", ".join(f"#{n}" for n in numbers), steps=pb.total)
+            make = lambda kind: lambda: safe(scene_file, lab, pb, kind)          # noqa: E731
+        st.caption(what)
+        st.download_button("Slides (HTML)", make("html"), file_name=f"{name}.html", mime="text/html",
+                           key=f"{pattern}:export-html", icon=":material/slideshow:", on_click="ignore")
+        st.download_button("Animated GIF", make("gif"), file_name=f"{name}.gif", mime="image/gif",
+                           key=f"{pattern}:export-gif", icon=":material/gif_box:", on_click="ignore")

@@ -1,0 +1,186 @@
+"""In front of a class (AppTest): share links reproduce what was on screen, bad links say why and change
+nothing, the URL follows the step, presenter mode keeps only the diagram and its controls, and
+"Predict each step" scores right and wrong answers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_app import (  # noqa: F401
+    PAGES,
+    ROOT,
+    click,
+    dot,
+    private_lab,
+    send,
+    settings,
+    step_counter,
+    texts,
+    values,
+)
+
+from strategies.share import MAX_ACTIONS
+
+
+def open_link(pattern: str, **params) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.switch_page(f"pages/{PAGES[pattern]}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def screen(at: AppTest) -> tuple:
+    """What a learner sees of the lab: step counter, tables, narration and the diagram's arrows."""
+    return step_counter(at), values(at, "Cache"), values(at, "Database"), texts(at), dot(at)
+
+
+def link_of(at: AppTest) -> dict:
+    return {name: at.query_params[name] for name in at.query_params}
+
+
+def messages(at: AppTest) -> str:
+    """The page's messages as a learner reads them (Markdown escapes undone)."""
+    said = " ".join(block.value for kind in ("warning", "info", "error") for block in getattr(at, kind))
+    return re.sub(r"\\(.)", r"\1", said)
+
+
+def test_a_scenario_link_to_a_step_shows_what_stepping_there_by_hand_shows():
+    by_hand = open_link("cache-aside", scenario="stale-set-race")
+    for _ in range(6):
+        click(by_hand, "cache-aside:forward")
+    assert step_counter(by_hand)[0] == 7
+    assert by_hand.query_params["step"] == "7"           # the URL followed the steps
+    linked = open_link("cache-aside", **link_of(by_hand))
+    assert screen(linked) == screen(by_hand)
+
+
+def test_free_requests_travel_in_a_link_with_their_settings_and_time():
+    at = open_link("cache-aside")
+    settings(at, "cache-aside", ttl=30)
+    send(at, "cache-aside", "read", key="user:1")
+    send(at, "cache-aside", "write", key="user:2", value="Grace ~ 100% <b>")
+    send(at, "cache-aside", "read", key="user:2")
+    click(at, "cache-aside:ff10")
+    send(at, "cache-aside", "read", key="user:1", to_end=False)
+    click(at, "cache-aside:forward")
+    params = link_of(at)
+    assert "scenario" not in params and params["step"] == "2"
+    assert params["do"][0] == "s~ttl~30" and "t~10" in params["do"]
+    linked = open_link("cache-aside", **params)
+    assert screen(linked) == screen(at)
+    lab, original = (x.session_state["learner"].lab("cache-aside") for x in (linked, at))
+    assert lab.ttl_seconds == 30 and lab.clock.now() == pytest.approx(original.clock.now())
+    assert [t.label for t in lab.log.values()] == [t.label for t in original.log.values()]
+
+
+def test_requests_after_a_scenario_link_on_top_of_it():
+    at = open_link("write-behind", scenario="coalescing")
+    send(at, "write-behind", "write", key="user:9", value="Nine")
+    click(at, "write-behind:Flush now")
+    params = link_of(at)
+    assert params["scenario"] == "coalescing" and params["do"] == ["w~user:9~Nine", "f"]
+    linked = open_link("write-behind", **params)
+    assert screen(linked) == screen(at)
+
+
+def test_an_earlier_request_replayed_from_the_log_is_what_the_link_shows():
+    at = open_link("read-through")
+    send(at, "read-through", "read", key="user:1")
+    send(at, "read-through", "read", key="user:1")
+    at.selectbox(key="read-through:replay").set_value(1).run()
+    assert at.query_params["show"] == "1"
+    linked = open_link("read-through", **link_of(at))
+    assert screen(linked) == screen(at)
+
+
+BAD_LINKS = [
+    (dict(scenario="stale-set-race", step="-1"), "step must be a whole number"),
+    (dict(scenario="stale-set-race", step="abc"), "step must be a whole number"),
+    (dict(scenario="no-such-thing"), "There is no scenario called"),
+    (dict(scenario="coalescing"), "There is no scenario called"),             # another page's scenario
+    (dict(do=["r~user:1", "zz~top"]), "request 2 of the link is not one the lab knows"),
+    (dict(do=["w~user:1"]), "has 1 parts"),
+    (dict(do=["r~   "]), "The key is empty"),
+    (dict(do=["t~1e309"]), "moves time by"),
+    (dict(do=["s~ttl~-5"]), "sets TTL (seconds) to '-5'"),
+    (dict(do=["s~maxmemory~1"]), "not a setting of this page"),
+    (dict(do=["f"]), "only the write-behind page has"),
+    (dict(do=["r~k"] * (MAX_ACTIONS + 1)), "at most 40"),
+    (dict(do=["w~k~" + "x" * 5000]), "characters long"),
+]
+
+
+@pytest.mark.parametrize(("params", "said"), BAD_LINKS)
+def test_a_malformed_link_says_why_and_changes_nothing(params, said):
+    at = open_link("cache-aside", **params)
+    assert said in messages(at), messages(at)
+    lab = at.session_state["learner"].lab("cache-aside")
+    assert not lab.log and values(at, "Cache") == {}
+
+
+def test_a_step_past_the_end_is_clamped_and_said():
+    at = open_link("cache-aside", scenario="stale-set-race", step="99999")
+    total = step_counter(at)[1]
+    assert step_counter(at) == (total, total)
+    assert "asked for step 99999" in messages(at)
+
+
+def test_presenter_mode_keeps_the_diagram_and_drops_the_log_and_the_explanation():
+    normal = open_link("cache-aside", scenario="stampede", step="4")
+    presenting = open_link("cache-aside", scenario="stampede", step="4", present="1")
+    headings = lambda at: [h.value for h in at.subheader]          # noqa: E731
+    assert "Requests" in headings(normal) and "Requests" not in headings(presenting)
+    assert normal.tabs and not presenting.tabs
+    assert step_counter(normal)[0] == 4
+    assert dot(presenting) == dot(normal) and step_counter(presenting) == step_counter(normal)
+    assert presenting.query_params["present"] == "1" and "present" not in normal.query_params
+    click(presenting, "cache-aside:forward")             # presenting, the playback keys still step
+    assert step_counter(presenting)[0] == 5 and presenting.query_params["step"] == "5"
+    presenting.toggle(key="present-widget").set_value(False).run()
+    assert "Requests" in headings(presenting) and "present" not in presenting.query_params
+
+
+def test_predict_mode_asks_before_each_step_and_keeps_score():
+    at = open_link("cache-aside", scenario="cold-then-warm")
+    at.toggle(key="cache-aside:predict:widget").set_value(True).run()
+    assert at.button(key="cache-aside:forward").disabled
+    answered = []
+    for attempt in range(2):
+        question = at.session_state["cache-aside:question"][1]
+        before = step_counter(at)[0]
+        chosen = question.choices[question.answer] if attempt == 0 else \
+            next(c for c in question.choices if c != question.choices[question.answer])
+        at.radio(key="cache-aside:choice").set_value(chosen).run()
+        click(at, "cache-aside:answer")
+        assert step_counter(at)[0] == before + 1
+        answered.append(" ".join(block.value for block in (*at.success, *at.error)))
+    assert answered[0].startswith("Right") and answered[1].startswith("Not quite")
+    score = at.session_state["quiz-score"]
+    assert (score.right, score.asked) == (1, 2) and score.per_scenario["cold-then-warm"] == [1, 2]
+    assert any("Your score: 1 of 2. In this scenario: 1 of 2." in c.value for c in at.caption)
+
+
+def test_answering_without_a_choice_asks_for_one_and_does_not_move():
+    at = open_link("write-behind", scenario="coalescing")
+    at.toggle(key="write-behind:predict:widget").set_value(True).run()
+    before = step_counter(at)
+    click(at, "write-behind:answer")
+    assert step_counter(at) == before
+    assert "Choose an answer first" in messages(at)
+    assert at.session_state["quiz-score"].asked == 0
+
+
+def test_the_share_popover_gives_the_link_and_two_clients_say_they_cannot_travel():
+    at = open_link("cache-aside")
+    send(at, "cache-aside", "read", key="user:1")
+    at.session_state["cache-aside:share"] = True
+    at.run()
+    link = at.code[0].value
+    assert link.startswith("http") and "/cache_aside?" in link and "do=r~user%3A1" in link
+    at.toggle(key="cache-aside:two-clients:widget").set_value(True).run()
+    click(at, "cache-aside:read")
+    assert "two clients" in messages(at) and "do" not in at.query_params
