@@ -3,7 +3,7 @@
 `question_for(pattern, step, trace, db_value_after)` asks one of three things, by what the step is:
 
   * the cache answers a GET                -> "hit or miss?" (or does the call fail?)
-  * the last step of a write (its reply)   -> "will the database hold the new value now?"
+  * the last step of a write              -> "will the database hold the new value when it is acknowledged?"
   * anything else                          -> "which arrow comes next?"
 
 The right answer is what the lab really did. The wrong choices are never made up: "which arrow" draws
@@ -65,7 +65,7 @@ def question_for(pattern: str, step: Step, trace: Trace | None, db_value_after: 
             or (step.target == "Cache" and step.action == "GET" and step.failed):
         return _hit_or_miss(step)
     if trace is not None and trace.operation == "write" and trace.steps and trace.steps[-1] is step \
-            and step.target == "App" and trace.value is not None:
+            and trace.value is not None:
         return _database_holds(step, trace, db_value_after)
     return _which_arrow(pattern, step, scene or [])
 
@@ -83,8 +83,8 @@ def _database_holds(step: Step, trace: Trace, db_value_after: str | None) -> Que
     holds = db_value_after == trace.value
     choices = ("Yes: the database holds it when the write is acknowledged",
                "No: the database does not hold it yet (or at all)")
-    return Question("db", f"The write of {trace.value!r} to {trace.key} is about to be acknowledged. "
-                          "Will the database hold the new value at that moment?",
+    return Question("db", f"The write of {trace.value!r} to {trace.key} is about to finish. "
+                          "Will the database hold the new value when it is acknowledged?",
                     choices, 0 if holds else 1, step.explanation)
 
 

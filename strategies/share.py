@@ -80,6 +80,8 @@ def decode(text: str, *, position: int = 1) -> Action:
             return Action("w", key=validate_key(fields[0]), value=validate_value(fields[1]))
         if kind == "s":
             return Action("s", key=fields[0], value=fields[1])
+    except InvalidLink:
+        raise
     except InvalidInput as err:
         raise InvalidLink(f"request {position} of the link: {err}") from None
     except ValueError:
