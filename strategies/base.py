@@ -30,7 +30,9 @@ from types import CodeType
 from typing import Any, ClassVar, NamedTuple
 
 import redis
+from redis.exceptions import RedisClusterException
 
+from .cache import hash_tag, is_cluster, scan_keys
 from .database import SELECT_SQL, UPSERT_SQL, Database, DatabaseUnavailable, Row
 from .diagram_model import Topology
 from .state import CacheItem, Change, LabState
@@ -38,7 +40,8 @@ from .trace import HELPER_CODE_IDS, CodeRef, Costs, Counters, Outcome, SimClock,
 from .validation import validate_key, validate_value
 
 Steps = Generator[Step, None, Any]
-CallFailures = (DatabaseUnavailable, redis.RedisError, OSError, sqlite3.Error)
+# A cluster client raises RedisClusterException (not a RedisError) when, say, no node serves a slot.
+CallFailures = (DatabaseUnavailable, redis.RedisError, RedisClusterException, OSError, sqlite3.Error)
 LOG_LIMIT = 500          # requests a lab remembers (numbers stay; the oldest are forgotten)
 TRIM_BATCH = 50
 SCAN_COUNT = 500
@@ -230,6 +233,11 @@ class Lab:
         self.db = db
         # The braces are a Redis Cluster hash tag: every key of one lab lives in one slot.
         self.namespace = namespace if namespace is not None else f"lab:{{{uuid.uuid4().hex[:12]}}}:"
+        if is_cluster(cache) and hash_tag(self.namespace) is None:
+            # Every key is namespace + suffix: without a tag of its own the learner's key would pick the slot,
+            # and the scripts (which touch several keys at once) would fail with CROSSSLOT.
+            raise ValueError(f"on a Redis Cluster a lab's namespace needs a hash tag, as in 'lab:{{id}}:': "
+                             f"{self.namespace!r} has none")
         self._kv = f"{self.namespace}kv:"
         self.clock = clock or SimClock()
         self.costs = costs or Costs()
@@ -636,7 +644,8 @@ class Lab:
 
     def _delete_all_keys(self) -> int:
         """Delete this learner's keys only (never FLUSHALL on a shared server); returns how many."""
-        names = list(self.cache.scan_iter(match=_glob_escape(self.namespace) + "*", count=SCAN_COUNT))
+        names = list(scan_keys(self.cache, _glob_escape(self.namespace) + "*", namespace=self.namespace,
+                               count=SCAN_COUNT))
         return self.cache.delete(*names) if names else 0
 
     def reset(self, *, restart_clock: bool = False) -> None:
@@ -681,7 +690,7 @@ class Lab:
         what the lab's own record must agree with (the tests check it; `resync` repairs it)."""
         real = LabState(self.db.rows(), self.clock.now())
         prefix = self._kv
-        names = sorted(self.cache.scan_iter(match=_glob_escape(prefix) + "*", count=SCAN_COUNT))
+        names = sorted(scan_keys(self.cache, _glob_escape(prefix) + "*", namespace=self.namespace, count=SCAN_COUNT))
         if names:
             pipe = self.cache.pipeline(transaction=False)
             for name in names:

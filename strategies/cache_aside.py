@@ -43,6 +43,7 @@ from __future__ import annotations
 import heapq
 
 from .base import FAILED, SCAN_COUNT, Lab, Recorder, Steps, _glob_escape
+from .cache import scan_keys
 from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
 from .narration import explain_warning
 from .state import NOT_FOUND_MARKER, CacheItem, Change, LabState, Lease
@@ -337,7 +338,7 @@ class CacheAside(Lab):
     def read_real_state(self) -> LabState:
         real = super().read_real_state()
         prefix = self._lease_prefix
-        names = sorted(self.cache.scan_iter(match=_glob_escape(prefix) + "*", count=SCAN_COUNT))
+        names = sorted(scan_keys(self.cache, _glob_escape(prefix) + "*", namespace=self.namespace, count=SCAN_COUNT))
         for name, stored in zip(names, self.cache.mget(names) if names else [], strict=True):
             if stored is not None:
                 real.lease[name[len(prefix):]] = parse_lease(stored)

@@ -3,10 +3,14 @@
 `cache` runs a test once per cache backend:
   * "fake": a private in-process fakeredis server, always;
   * "real": the Redis server at $REDIS_URL. Without REDIS_URL it is skipped locally, but under
-    CI=true it fails: in CI a missing Redis is a broken setup, not a reason to skip.
+    CI=true it fails: in CI a missing Redis is a broken setup, not a reason to skip;
+  * "cluster", only for tests marked `cluster` (a module opts in with `pytestmark = pytest.mark.cluster`):
+    the Redis Cluster at $REDIS_CLUSTER_URL (redis+cluster://host:port/, any one node), through redis-py's
+    RedisCluster. Skipped locally without it, a failure under CI=true, as "real" is.
 
-Every test gets its own `namespace` ("test:<uuid>:"); afterwards only the keys under it are deleted
-(SCAN MATCH + DEL; never FLUSHALL/FLUSHDB), so tests can share a real server with anything else.
+Every test gets its own `namespace` ("test:{<uuid>}:", the braces a cluster hash tag, so all of a test's keys
+share one slot); afterwards only the keys under it are deleted (SCAN MATCH + DEL; never FLUSHALL/FLUSHDB), so
+tests can share a real server with anything else.
 
 Every lab built through `make_lab` has the explanation of each logged step formatted when the test ends
 (`check_explanations`): a narration id missing from assets/narration.md, or a sentence that does not
@@ -24,6 +28,7 @@ import redis
 from core_support import check_explanations
 
 from strategies import PATTERNS, Database, Lab, SimClock
+from strategies.cache import open_client
 
 
 def running_in_ci() -> bool:
@@ -45,13 +50,61 @@ def _real_redis() -> redis.Redis:
     return client
 
 
-@pytest.fixture(params=["fake", "real"])
+def _cluster_url() -> str:
+    """$REDIS_CLUSTER_URL as connect_cache takes it (redis+cluster://…); skips locally without it, fails in CI."""
+    url = os.environ.get("REDIS_CLUSTER_URL")
+    if not url:
+        if running_in_ci():
+            pytest.fail("CI=true but REDIS_CLUSTER_URL is not set: the cluster tests must run against a real Redis "
+                        "Cluster in CI (start one and export REDIS_CLUSTER_URL=redis+cluster://host:port/).",
+                        pytrace=False)
+        pytest.skip("REDIS_CLUSTER_URL is not set: cluster variant skipped (set it to run it)")
+    scheme, sep, rest = url.partition("://")
+    if sep and not scheme.endswith("+cluster"):
+        url = f"{scheme}+cluster://{rest}"                # the variable already says it is a cluster
+    return url
+
+
+def _cluster_redis(url: str) -> redis.RedisCluster:
+    try:
+        client = open_client(url, socket_connect_timeout=2, socket_timeout=10)
+        client.ping()
+    except (redis.RedisError, redis.exceptions.RedisClusterException, OSError) as err:
+        pytest.fail(f"REDIS_CLUSTER_URL is set but the cluster does not answer PING: {err}", pytrace=False)
+    return client
+
+
+@pytest.fixture
+def cluster_url() -> str:
+    """The cluster at $REDIS_CLUSTER_URL, as a redis+cluster:// URL (skipped locally without it, failed in CI)."""
+    return _cluster_url()
+
+
+@pytest.fixture
+def cluster_cache(cluster_url) -> redis.RedisCluster:
+    """A RedisCluster client of the cluster at $REDIS_CLUSTER_URL."""
+    client = _cluster_redis(cluster_url)
+    yield client
+    client.close()
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """`cache` runs on "fake" and "real", and on "cluster" too where the test is marked `cluster`."""
+    if "cache" in metafunc.fixturenames:
+        backends = ["fake", "real"] + (["cluster"] if metafunc.definition.get_closest_marker("cluster") else [])
+        metafunc.parametrize("cache", backends, indirect=True)
+
+
+@pytest.fixture
 def cache(request) -> redis.Redis:
-    """A redis-py client with decode_responses=True, on fakeredis or on the real server at REDIS_URL."""
+    """A redis-py client with decode_responses=True, on fakeredis, on the real server at REDIS_URL or on the
+    cluster at REDIS_CLUSTER_URL."""
     if request.param == "fake":
         client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
-    else:
+    elif request.param == "real":
         client = _real_redis()
+    else:
+        client = _cluster_redis(_cluster_url())
     yield client
     client.close()
 
@@ -65,7 +118,7 @@ def delete_namespace(client: redis.Redis, namespace: str) -> int:
 @pytest.fixture
 def namespace(cache) -> str:
     """A namespace of this test's own; its keys are removed from the cache afterwards."""
-    prefix = f"test:{uuid.uuid4().hex}:"
+    prefix = f"test:{{{uuid.uuid4().hex}}}:"
     yield prefix
     delete_namespace(cache, prefix)
 

@@ -12,6 +12,8 @@ from core_support import arrows, assert_live_is_real, cached, check_explanations
 from strategies import PATTERNS, CacheDown, Database, SimClock
 from strategies.narration import explain_warning
 
+pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
+
 ALL_PATTERNS = list(PATTERNS)
 
 

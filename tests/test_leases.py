@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 import fakeredis
+import pytest
 from core_support import assert_live_is_real, cached, check_explanations
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,8 @@ from hypothesis import strategies as st
 from strategies import PATTERNS, Database, SimClock
 from strategies.state import NOT_FOUND_MARKER, Lease
 from strategies.views import NEGATIVE_TEXT, cache_rows, lease_rows
+
+pytestmark = pytest.mark.cluster       # the lease scripts run on a Redis Cluster too (conftest.py)
 
 KEY = "user:1"          # seeded: "Ada Lovelace"
 

@@ -29,6 +29,8 @@ from strategies import (
 )
 from strategies.database import SEED_ROWS
 
+pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
+
 ALL_PATTERNS = list(PATTERNS)
 SYNC_WRITERS = ["cache-aside", "read-through", "write-through"]   # writes that reach the DB before the ack
 

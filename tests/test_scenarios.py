@@ -10,6 +10,8 @@ from core_support import mismatches
 from strategies.scenario import ScenarioRun, run_scenario, scenario_texts
 from strategies.scenarios import CATALOGUE, NEW, OLD, SCENARIOS, for_pattern
 
+pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
+
 SLUGS = [scenario.slug for scenario in CATALOGUE]
 REQUIRED = {
     "cache-aside": {"cold-then-warm", "invalidate-on-write", "stale-set-race", "stale-set-race-leases", "stampede",

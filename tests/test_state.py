@@ -13,6 +13,8 @@ from core_support import assert_live_is_real, assert_mirrors, mismatches
 from strategies import PATTERNS
 from strategies.base import LOG_LIMIT, TRIM_BATCH
 
+pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
+
 ALL_PATTERNS = list(PATTERNS)
 OPTIONS = {"write-behind": {"batch_size": 2}}     # so that a write's own steps include a flush
 

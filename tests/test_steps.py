@@ -19,6 +19,8 @@ from core_support import check_explanations
 from strategies import PATTERNS, Database, SimClock
 from strategies.narration import explain_warning, templates
 
+pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
+
 CORE = Path(__file__).resolve().parent.parent / "strategies"
 MODULES = {"cache-aside": "cache_aside.py", "read-through": "read_through.py", "write-through": "write_through.py",
            "write-behind": "write_behind.py"}

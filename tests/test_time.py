@@ -15,6 +15,8 @@ from core_support import assert_live_is_real, cached
 
 from strategies import PATTERNS, Database, SimClock
 
+pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
+
 CORE = Path(__file__).resolve().parent.parent / "strategies"
 WALL_CLOCK_ALLOWED = {"session.py", "bench.py"}   # the learner's session follows the wall clock; the bench times
 

@@ -13,6 +13,8 @@ from core_support import arrows, assert_live_is_real, cached, namespace_keys
 
 from strategies.narration import explain_warning
 
+pytestmark = pytest.mark.cluster       # the scripts run on a Redis Cluster too (conftest.py)
+
 FLUSH = [
     ("Flusher", "Queue", "XRANGE", "ok", True),
     ("Flusher", "Database", "UPSERT", "ok", True),
