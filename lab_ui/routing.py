@@ -16,6 +16,18 @@ CSS = """
 .stGraphVizChart .active text { font-weight: 700; }
 @keyframes cpl-flow { to { stroke-dashoffset: -32; } }
 [class*="-clicker"] { display: none; }
+/* Contrast for every learner (WCAG AA, 4.5:1 on the page's background): captions and the keys on buttons. */
+[data-testid="stCaptionContainer"] { opacity: 1; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #565c61; }
+kbd, button kbd, button:hover kbd, button:focus kbd, [data-has-shortcut] kbd {
+  color: #3d4449 !important; opacity: 1 !important; }
+/* The code's highlighting, darkened to 4.5:1 on its grey background. */
+.stCode .token.keyword, .stCode .token.boolean { color: #0b6b2a; }
+.stCode .token.string { color: #9a3d00; }
+.stCode .token.number, .stCode .token.constant { color: #7a2f8f; }
+.stCode .token.function, .stCode .token.builtin, .stCode .token.class-name { color: #1d5a91; }
+.stCode .token.comment { color: #5a6066; }
+.stCode .token.operator, .stCode .token.punctuation { color: #3d4449; }
 @media (prefers-reduced-motion: reduce) { .stGraphVizChart .active path { animation: none; } }
 </style>
 """
@@ -65,8 +77,27 @@ header[data-testid="stHeader"] { display: none; }
 """
 
 
+# Streamlit draws a toast as role="alertdialog" without a name, so screen readers announce an unnamed dialog
+# (axe-core: aria-dialog-name, serious). A toast is a polite notice: say so. A constant script, run once.
+TOAST_ROLE_JS = """
+<script>
+if (!window.cplToastObserver) {
+  const polite = () => document.querySelectorAll('.stToast[role=dialog], .stToast[role=alertdialog]').forEach(toast => {
+    toast.setAttribute('role', 'status'); toast.setAttribute('aria-live', 'polite');
+    toast.removeAttribute('aria-modal');
+  });
+  window.cplToastObserver = new MutationObserver(polite);
+  window.cplToastObserver.observe(document.body, {childList: true, subtree: true, attributes: true,
+                                                  attributeFilter: ['role']});
+  polite();
+}
+</script>
+"""
+
+
 def inject_css() -> None:
     st.html(CSS)
+    st.html(TOAST_ROLE_JS, unsafe_allow_javascript=True)
 
 
 def inject_presenter_css() -> None:

@@ -135,7 +135,9 @@ def unique(prefix: str) -> str:
 
 
 def button(page, name: str):
-    return page.get_by_role("button", name=name, exact=True)
+    """The button labelled `name`; a button with a keyboard shortcut is named after its label and its key
+    ("Step back Shortcut ←"), so the name may go on with the shortcut, and only with it."""
+    return page.get_by_role("button", name=re.compile(rf"^{re.escape(name)}( Shortcut \S+)?$"))
 
 
 def table(page, heading: str):
