@@ -170,12 +170,13 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def peaks(series: Sequence[int], points: int = DEPTH_POINTS) -> tuple[tuple[int, int], ...]:
-    """(request number, depth) pairs, at most `points` of them: each bucket of requests by its peak, so the
-    chart never hides the highest queue."""
+    """(request number, depth) pairs, at most `points` of them: each bucket of requests as its last request's
+    number (counted from 1) and its peak, so the chart never hides the highest queue."""
     if not series:
         return ()
     size = max(1, math.ceil(len(series) / points))
-    return tuple((start + 1, max(series[start:start + size])) for start in range(0, len(series), size))
+    return tuple((min(start + size, len(series)), max(series[start:start + size]))
+                 for start in range(0, len(series), size))
 
 
 @dataclass(frozen=True)
