@@ -108,7 +108,7 @@ class Workload:
             found.append(say("bad-fault"))
         elif self.fault != "none":
             if not 0 <= self.fault_at < self.requests:
-                found.append(say("bad-fault-at", requests=f"{self.requests:,}"))
+                found.append(say("bad-fault-at", last=f"{self.requests - 1:,}"))
             elif self.fault in WINDOW_FAULTS and not 1 <= self.fault_length <= self.requests - self.fault_at:
                 found.append(say("bad-fault-window", at=self.fault_at, left=f"{self.requests - self.fault_at:,}"))
         return found
