@@ -145,11 +145,10 @@ def hit_chart(result: CompareResult) -> alt.Chart:
 def db_chart(result: CompareResult) -> alt.Chart:
     data = pd.DataFrame([{"Pattern": r.title, "Call": call, "Count": count} for r in result.results
                          for call, count in (("reads", r.db_reads), ("writes", r.db_writes))])
-    return alt.Chart(data, title="Database reads and writes", height=CHART_HEIGHT).mark_bar().encode(
-        x=alt.X("Count:Q", title="rows"), y=alt.Y("Call:N", title=None),
-        row=alt.Row("Pattern:N", sort=_titles(result), title=None, header=alt.Header(labelAngle=0,
-                                                                                       labelAlign="left")),
-        color=alt.Color("Call:N", legend=None), tooltip=["Pattern", "Call", "Count"])
+    return alt.Chart(data, title="Database reads and writes (rows)", height=CHART_HEIGHT).mark_bar().encode(
+        x=alt.X("Pattern:N", sort=_titles(result), title=None, axis=alt.Axis(labelAngle=0)),
+        xOffset="Call:N", y=alt.Y("Count:Q", title="rows"), color=alt.Color("Call:N", title="Database"),
+        tooltip=["Pattern", "Call", "Count"])
 
 
 def latency_chart(result: CompareResult) -> alt.Chart:
@@ -176,7 +175,7 @@ def queue_chart(result: CompareResult) -> None:
         span = pd.DataFrame([{"start": window.start + 1, "end": window.stop,
                               "Fault": FAULT_LABELS[result.workload.fault]}])
         layers.insert(0, alt.Chart(span).mark_rect(opacity=0.15, color="red").encode(
-            x="start:Q", x2="end:Q", tooltip=["Fault"]))
+            x=alt.X("start:Q", title="Request"), x2="end:Q", tooltip=["Fault"]))
     st.altair_chart(alt.layer(*layers).properties(title="Write-behind: writes at risk over time",
                                                   height=CHART_HEIGHT), width="stretch")
     st.caption(say("queue-caption"))

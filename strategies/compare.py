@@ -59,6 +59,7 @@ MIN_REQUESTS, MAX_REQUESTS = 100, 100_000
 MAX_KEYS = 20_000
 DEPTH_POINTS = 400          # the queue-depth series is cut to at most this many points (each a bucket's peak)
 PROGRESS_STEPS = 50         # progress reports per pattern
+CACHE_UPDATING = frozenset({"write-through", "write-behind"})   # a write leaves the new value cached (the others DEL)
 
 Popularity = Literal["uniform", "zipf"]
 Fault = Literal["none", "db-outage", "cache-crash", "cache-down"]
@@ -406,6 +407,9 @@ def summary(workload: Workload, results: Sequence[PatternResult]) -> list[Senten
     if wb is not None and wt is not None:
         if wt.db_writes == 0:
             said.append(_sentence("no-db-writes"))
+        elif not workload.coalesce:
+            said.append(_sentence("wb-plain-writes", wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}",
+                                  risk=wb.max_queue, lost=f"{wb.lost_writes:,}"))
         elif wb.db_writes < wt.db_writes:
             said.append(_sentence("wb-fewer-writes", factor=times(wt.db_writes, max(wb.db_writes, 1)),
                                   wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}", risk=wb.max_queue))
@@ -419,9 +423,10 @@ def summary(workload: Workload, results: Sequence[PatternResult]) -> list[Senten
         if best.hits == worst.hits:
             said.append(_sentence("hit-same", hit=pct(best.hit_ratio)))
         else:
-            said.append(_sentence("hit-best", best=best.title, best_hit=pct(best.hit_ratio), worst=worst.title,
-                                  worst_hit=pct(worst.hit_ratio), best_db=f"{best.db_reads:,}",
-                                  worst_db=f"{worst.db_reads:,}"))
+            updates = best.pattern in CACHE_UPDATING and worst.pattern not in CACHE_UPDATING
+            said.append(_sentence("hit-best-updates" if updates else "hit-best", best=best.title,
+                                  best_hit=pct(best.hit_ratio), worst=worst.title, worst_hit=pct(worst.hit_ratio),
+                                  best_db=f"{best.db_reads:,}", worst_db=f"{worst.db_reads:,}"))
     timed = [r for r in results if r.write_p50 is not None]
     if wb is not None and wt is not None and wb.write_p50 is not None and wt.write_p50 is not None \
             and wb.write_p50 < wt.write_p50:

@@ -257,8 +257,10 @@ def test_summary_write_sentences_match_the_numbers(small, by):
 
 
 def test_summary_hit_sentence_names_the_best_and_the_worst(small, by):
-    said = sentence(small, "hit-best")
+    said = sentence(small, "hit-best-updates")       # the best updates the cache on writes, the worst deletes
     ratios = {r.title: r.hit_ratio for r in by.values()}
+    assert said.fields["best"] in ("Write-through", "Write-behind")
+    assert said.fields["worst"] in ("Cache-aside", "Read-through")
     assert ratios[said.fields["best"]] == max(ratios.values())
     assert ratios[said.fields["worst"]] == min(ratios.values())
     assert f"({round(max(ratios.values()) * 100)} %)" in said.text
@@ -295,3 +297,14 @@ def test_advice_is_given_only_when_the_numbers_back_it():
     no_writes = run_compare(dataclasses.replace(SMALL, read_ratio=1.0))
     ids = [s.id for s in no_writes.sentences]
     assert "no-db-writes" in ids and "pick-write-behind" not in ids and "wb-fewer-writes" not in ids
+
+
+def test_without_coalescing_the_summary_does_not_credit_coalescing():
+    crash = run_compare(dataclasses.replace(SMALL, coalesce=False, fault="cache-crash", fault_at=300,
+                                            batch_size=50, max_delay_seconds=600))
+    behind, through = crash.by_pattern()["write-behind"], crash.by_pattern()["write-through"]
+    said = sentence(crash, "wb-plain-writes")
+    assert behind.db_writes == behind.writes - behind.lost_writes < through.db_writes   # lost, not coalesced
+    assert said.fields == {"wb": f"{behind.db_writes:,}", "wt": f"{through.db_writes:,}", "risk": behind.max_queue,
+                           "lost": f"{behind.lost_writes:,}"}
+    assert "wb-fewer-writes" not in [s.id for s in crash.sentences]
