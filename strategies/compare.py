@@ -41,7 +41,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -484,13 +484,4 @@ def _advice(workload: Workload, by: dict[str, PatternResult]) -> list[Sentence]:
                                    others=f"{min(r.failed_in_window for r in others):,}",
                                    stale=f"{ca.stale_reads:,}"))
     return found
-
-
-def describe(result: CompareResult) -> list[str]:
-    """The summary's sentences, in order."""
-    return [sentence.text for sentence in result.sentences]
-
-
-def workload_fields() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(Workload))
 
