@@ -10,6 +10,7 @@
     requests     counters and the request log
     explanation  the pattern's Q&A and its real code
     page         one pattern's page, assembled
+    compare      the Compare page: its knobs form, the cached run, the table, charts and summary
 
 A pattern page (`pages/<pattern>.py`) adds only its own controls and calls `pattern_page`.
 """

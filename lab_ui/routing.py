@@ -34,7 +34,7 @@ kbd, button kbd, button:hover kbd, button:focus kbd, [data-has-shortcut] kbd {
 
 
 def route() -> None:
-    """The app's navigation (app.py calls only this): Home, then one page per pattern, each at
+    """The app's navigation (app.py calls only this): Home, one page per pattern, then Compare, each at
     Streamlit's default URL path, the stem of its file."""
     st.set_page_config(page_title="Cache Patterns Lab", layout="wide")
     navigation = st.navigation([
@@ -43,6 +43,7 @@ def route() -> None:
         st.Page("pages/read_through.py", title="Read-through"),
         st.Page("pages/write_through.py", title="Write-through"),
         st.Page("pages/write_behind.py", title="Write-behind"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     ], position="top")
     navigation.run()
 

@@ -43,3 +43,14 @@ def home_intro() -> tuple[str, str]:
 def say(name: str, **fields: object) -> str:
     """One sentence of assets/ui.md, its {fields} filled in."""
     return ui_text()[name].format(**fields) if fields else ui_text()[name]
+
+
+@cache
+def compare_text() -> dict[str, str]:
+    """The Compare page's sentences and the summary's templates, from assets/compare.md."""
+    return _sections(ASSETS / "compare.md")
+
+
+def compare_say(name: str, **fields: object) -> str:
+    """One sentence of assets/compare.md, its {fields} filled in."""
+    return compare_text()[name].format(**fields) if fields else compare_text()[name]

@@ -1,6 +1,7 @@
 """Benchmark: what the simulation core costs on top of the Redis and SQLite calls it makes.
 
-Run as `python -m strategies.bench [--ops N] [--rounds R] [--json] [--redis-url URL] [--growth]`.
+Run as `python -m strategies.bench [--ops N] [--rounds R] [--json] [--redis-url URL] [--growth]`, or
+`python -m strategies.bench --compare [--requests N] [--rounds R] [--json]` for the Compare page's run.
 
 For each pattern, the same seeded workload (N operations: 80 % reads, 20 % writes, over a fixed set of
 keys that are all in the database) runs twice, each time against a fresh cache and a fresh in-memory
@@ -26,6 +27,13 @@ After every run the two sides are checked against each other: same hits, same da
 
 The figure of merit is ratio = core time / raw time for the same workload. The goal is ratio <= 1.15
 on fakeredis: the teaching layer should cost at most 15 % on top of the calls it teaches.
+
+--compare times the Compare page's run (`strategies.compare.run_compare`: 10,000 requests per pattern of
+its default workload, through all four patterns on fresh labs, metrics and summary included) against the
+raw floor of each pattern on the same operations (fakeredis), in the same run, interleaved, best of R
+(default 3). The workload's knobs the floor does not model are set so that they do nothing: no time
+between requests, a TTL no run outlasts, write-behind flushing only full batches; both sides must then
+agree on hits and rows. Figure of merit: ratio = compare time / floor time, goal <= 2.
 
 --growth measures a long session instead, through the code path a page click takes (the request, then
 the diagram, the narration and the tables at the first step, from `strategies.views`): 1,000 requests
@@ -79,6 +87,9 @@ GROWTH_SAMPLE = 100
 GROWTH_REPEATS = 3
 GOAL_GROWTH_RATIO = 1.2
 GOAL_GROWTH_MB = 20.0
+COMPARE_REQUESTS = 10_000
+COMPARE_ROUNDS = 3
+GOAL_COMPARE_RATIO = 2.0
 BENCH_ROWS: tuple[tuple[str, str], ...] = tuple((f"item:{n:03d}", f"initial value {n}") for n in range(KEY_COUNT))
 
 Side = Literal["core", "raw"]
@@ -203,8 +214,11 @@ class RawDatabase:
 class RawPattern:
     """One pattern's reads and writes as bare cache and database calls, key names laid out as the core's."""
 
-    def __init__(self, pattern: str, cache: redis.Redis, db: RawDatabase, namespace: str) -> None:
+    def __init__(self, pattern: str, cache: redis.Redis, db: RawDatabase, namespace: str, *,
+                 ttl: int = TTL_SECONDS, batch_size: int = BATCH_SIZE) -> None:
         self.cache = cache
+        self.ttl = ttl
+        self.batch_size = batch_size
         self.db = db
         self.kv = f"{namespace}kv:"
         self.queue_key = f"{namespace}wb:queue"
@@ -240,7 +254,7 @@ class RawPattern:
         found = self.db.select(key)
         if found is None:
             return None
-        self.cache.set(name, found[0], ex=TTL_SECONDS)
+        self.cache.set(name, found[0], ex=self.ttl)
         return found[0]
 
     def write_invalidate(self, key: str, value: str) -> None:
@@ -249,22 +263,22 @@ class RawPattern:
 
     def write_through(self, key: str, value: str) -> None:
         self.db.upsert_many([(key, value)])
-        self.cache.set(self.kv + key, value, ex=TTL_SECONDS)
+        self.cache.set(self.kv + key, value, ex=self.ttl)
 
     def write_behind(self, key: str, value: str) -> None:
         self.entries += 1
         status, _ = self.enqueue(keys=[self.kv + key, self.pending_key, self.pending_ids_key, self.queue_key],
                                  args=[key, value, f"{self.entries}-1", "0.0", 1, 0])
         self.queued += status == "queued"
-        if self.queued >= BATCH_SIZE:
+        if self.queued >= self.batch_size:
             self.flush_batch()
 
     def flush_batch(self) -> None:
-        batch = self.read_batch(keys=[self.queue_key, self.pending_key, self.pending_ids_key], args=[BATCH_SIZE])
+        batch = self.read_batch(keys=[self.queue_key, self.pending_key, self.pending_ids_key], args=[self.batch_size])
         last = {key: (value, entry) for entry, key, value in batch}
         self.db.upsert_many([(key, value) for _, key, value in batch])
         ids = [entry for entry, _, _ in batch]
-        args = [TTL_SECONDS, len(ids), *ids]
+        args = [self.ttl, len(ids), *ids]
         for key, (value, entry) in last.items():
             args += [key, value, entry]
         self.acknowledge(keys=[self.queue_key, self.pending_key, self.pending_ids_key,
@@ -316,10 +330,12 @@ def run_core(pattern: str, workload: Sequence[Operation], redis_url: str | None)
         db.close()
 
 
-def run_raw(pattern: str, workload: Sequence[Operation], redis_url: str | None) -> RunResult:
+def run_raw(pattern: str, workload: Sequence[Operation], redis_url: str | None, *,
+            rows: Sequence[tuple[str, str]] = SEED_ROWS + BENCH_ROWS, **options) -> RunResult:
+    """The floor: `options` (ttl, batch_size) as RawPattern takes them; `rows`, the database it starts with."""
     cache, namespace = open_cache(redis_url), new_namespace()
-    db = RawDatabase(SEED_ROWS + BENCH_ROWS)
-    raw = RawPattern(pattern, cache, db, namespace)
+    db = RawDatabase(rows)
+    raw = RawPattern(pattern, cache, db, namespace, **options)
 
     def run() -> None:
         read, write = raw.read, raw.write
@@ -465,21 +481,113 @@ def growth(pattern: str, requests: int = GROWTH_REQUESTS, repeats: int = GROWTH_
     return GrowthFigures(pattern, requests, min(first) * 1000, min(last) * 1000, memory / 1e6 * 1000 / requests)
 
 
+# ---- the Compare page's run: four patterns on their own labs, against the floor --------------------------
+
+
+@dataclass(frozen=True)
+class CompareFigures:
+    requests: int
+    compare_seconds: float                 # the whole compare run, as the page makes it (all four patterns)
+    raw_seconds: float                     # the four floors: the same calls, made directly
+    patterns: dict[str, tuple[float, float]]   # pattern -> (its part of the compare run, its floor)
+
+    @property
+    def ratio(self) -> float:
+        return self.compare_seconds / self.raw_seconds
+
+    def lines(self) -> list[str]:
+        found = [f"{pattern:<15} compare {mine:>6.3f} s   raw {raw:>6.3f} s   ratio {mine / raw:.2f}"
+                 for pattern, (mine, raw) in self.patterns.items()]
+        found.append(f"{'all four':<15} compare {self.compare_seconds:>6.3f} s   raw {self.raw_seconds:>6.3f} s   "
+                     f"ratio {self.ratio:.2f}   (goal <= {GOAL_COMPARE_RATIO:g})")
+        return found
+
+    def as_json(self) -> dict[str, object]:
+        return {"requests": self.requests, "compare_seconds": round(self.compare_seconds, 4),
+                "raw_seconds": round(self.raw_seconds, 4), "ratio": round(self.ratio, 4),
+                "patterns": {pattern: {"compare_seconds": round(mine, 4), "raw_seconds": round(raw, 4),
+                                       "ratio": round(mine / raw, 4)}
+                             for pattern, (mine, raw) in self.patterns.items()}}
+
+
+def compare_workload(requests: int = COMPARE_REQUESTS):
+    """The Compare page's default workload, with the knobs the floor cannot follow set so that nothing but
+    the requests happens: no time between requests, a TTL no run outlasts, flushes only of full batches."""
+    from .compare import Workload
+    return Workload(requests=requests, ttl_seconds=86_400, max_delay_seconds=math.inf, gap_ms=0.0,
+                    batch_size=BATCH_SIZE)
+
+
+def bench_compare(requests: int, rounds: int) -> CompareFigures:
+    """The compare run (`strategies.compare.run_compare`, everything the page waits for: the workload, four
+    fresh labs, the metrics, the summary) against the raw floor of each pattern on the same operations,
+    interleaved; the best time of each side counts. Both sides must agree on hits and database rows."""
+    from .compare import make_operations, run_compare, seed_rows
+    workload = compare_workload(requests)
+    operations = make_operations(workload)
+    rows = seed_rows(workload)
+    best_compare, best_raw = math.inf, math.inf
+    parts: dict[str, tuple[float, float]] = {}
+    for round_number in range(rounds):
+        kept: dict[str, dict] = {}
+        raw: dict[str, RunResult] = {}
+        for side in (("compare", "raw") if round_number % 2 == 0 else ("raw", "compare")):
+            if side == "raw":
+                for pattern in PATTERNS:
+                    raw[pattern] = run_raw(pattern, operations, None, rows=rows, ttl=workload.ttl_seconds,
+                                           batch_size=workload.batch_size)
+            else:
+                gc.collect()
+                start = time.perf_counter()
+                found = run_compare(workload, rows_out=kept)
+                seconds = time.perf_counter() - start
+        for result in found.results:
+            floor = raw[result.pattern]
+            check_same_work(result.pattern, RunResult(result.seconds, result.hits, kept[result.pattern]), floor)
+            old = parts.get(result.pattern, (math.inf, math.inf))
+            parts[result.pattern] = (min(old[0], result.seconds), min(old[1], floor.seconds))
+        best_compare = min(best_compare, seconds)
+        best_raw = min(best_raw, sum(result.seconds for result in raw.values()))
+    return CompareFigures(requests, best_compare, best_raw, parts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m strategies.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=DEFAULT_OPS, help=f"operations per run (default {DEFAULT_OPS})")
-    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
-                        help=f"runs per pattern and side; the best counts (default {DEFAULT_ROUNDS})")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help=f"runs per pattern and side; the best counts (default {DEFAULT_ROUNDS}, "
+                             f"{COMPARE_ROUNDS} with --compare)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or None,
                         help="a real Redis server (default: $REDIS_URL, else fakeredis)")
     parser.add_argument("--growth", action="store_true",
                         help=f"also measure a long session: {GROWTH_REQUESTS:,} requests through a page's code path")
     parser.add_argument("--growth-only", action="store_true", help="the long-session part only")
+    parser.add_argument("--compare", action="store_true",
+                        help=f"only the Compare page's run: {COMPARE_REQUESTS:,} requests per pattern (or --requests) "
+                             "through all four patterns, against the raw floor of the same calls (fakeredis)")
+    parser.add_argument("--requests", type=int, default=COMPARE_REQUESTS,
+                        help=f"requests per pattern with --compare (default {COMPARE_REQUESTS:,})")
     args = parser.parse_args(argv)
+    if args.rounds is None:
+        args.rounds = COMPARE_ROUNDS if args.compare else DEFAULT_ROUNDS
     if args.ops < 1 or args.rounds < 1:
         parser.error("--ops and --rounds must be at least 1")
+    if args.compare and (args.growth or args.growth_only):
+        parser.error("--compare runs on its own: leave out --growth / --growth-only")
+    if args.compare and not 100 <= args.requests <= 100_000:
+        parser.error("--requests must be between 100 and 100,000")
     found: dict[str, object] = {}
+    if args.compare:
+        figures = bench_compare(args.requests, args.rounds)
+        if args.json:
+            print(json.dumps({"compare": figures.as_json(), "ratio": round(figures.ratio, 4)}, indent=2))
+        else:
+            print(f"The Compare page's run: {args.requests:,} requests per pattern, best of {args.rounds} "
+                  "(compare: the whole run the page waits for; raw: the same calls made directly)")
+            for line in figures.lines():
+                print(line, flush=True)
+        return 0
     if not args.growth_only:
         try:
             figures = bench(args.ops, args.rounds, args.redis_url)

@@ -1,0 +1,6 @@
+from lab_ui import ensure_routed
+from lab_ui.compare import compare_page
+
+ensure_routed()
+
+compare_page()
