@@ -172,3 +172,50 @@ def lab_for():
     for lab in labs:
         check_explanations(lab.log.values())
         lab.db.close()
+
+
+# ---- the browser tests' fixtures (tests/browser_support.py holds their helpers) ----------------------------
+@pytest.fixture(scope="module")
+def chromium():
+    from browser_support import launch_chromium, require_browser
+
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    """One server shared by the module's tests; each test opens its own browser context (own session)."""
+    from browser_support import require_browser, start_server
+
+    require_browser()
+    server = start_server(tmp_path_factory.mktemp("lab-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def open_page(chromium):
+    """Pages in fresh contexts (so fresh sessions); at teardown, pass or fail, each one's screenshot goes to
+    test-artifacts/<name>.png (unless name is None) and its context is closed."""
+    from browser_support import new_page, save_screenshot
+
+    opened = []
+
+    def make(name: str | None):
+        page = new_page(chromium)
+        opened.append((page, name))
+        return page
+
+    yield make
+    for page, name in opened:
+        try:
+            if name:
+                save_screenshot(page, name)
+        finally:
+            page.context.close()

@@ -20,10 +20,7 @@ import redis
 from browser_support import (
     free_port,
     goto,
-    launch_chromium,
-    new_page,
     poll,
-    require_browser,
     save_screenshot,
     settle,
     skip_or_fail,
@@ -90,43 +87,7 @@ DIAGRAM_JS = """() => {
 }"""
 
 
-# ---- fixtures --------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def chromium():
-    require_browser()
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def lab_server(tmp_path_factory):
-    """One server shared by the module's tests; each test opens its own browser context (own session)."""
-    require_browser()
-    server = start_server(tmp_path_factory.mktemp("lab-server"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def open_page(chromium):
-    """Pages in fresh contexts (so fresh sessions); at teardown, pass or fail, each one's screenshot goes to
-    test-artifacts/<name>.png (unless name is None) and its context is closed."""
-    opened = []
-
-    def make(name: str | None):
-        page = new_page(chromium)
-        opened.append((page, name))
-        return page
-
-    yield make
-    for page, name in opened:
-        try:
-            if name:
-                save_screenshot(page, name)
-        finally:
-            page.context.close()
+# ---- fixtures: chromium, lab_server and open_page live in conftest.py (the classroom tests share them) ----
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------

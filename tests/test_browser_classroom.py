@@ -12,14 +12,11 @@ from pathlib import Path
 
 import pytest
 from browser_support import goto, poll, save_screenshot, settle
-from test_browser import (  # noqa: F401  (fixtures)
+from test_browser import (
     PAGES,
     button,
-    chromium,
     diagram,
-    lab_server,
     no_exception,
-    open_page,
     send,
     step_counter,
     wait_one_active_edge,
@@ -33,7 +30,8 @@ NARRATION_JS = """() => {
     if (!box) return null;
     const line = [...box.querySelectorAll('p, .stText')].find(el => el.textContent.trim().length > 20);
     const r = box.getBoundingClientRect(), l = line.getBoundingClientRect();
-    return {top: r.top, lineBottom: l.bottom, size: parseFloat(getComputedStyle(line).fontSize), text: line.textContent};
+    return {top: r.top, lineBottom: l.bottom, size: parseFloat(getComputedStyle(line).fontSize),
+            text: line.textContent};
 }"""
 ON_SCREEN_JS = """() => {
     const drawn = document.querySelector('.stGraphVizChart svg');
@@ -46,7 +44,7 @@ ON_SCREEN_JS = """() => {
 
 
 def axe_script() -> str:
-    import axe_playwright_python     # ships Deque's axe.min.js; we run it ourselves in the page
+    import axe_playwright_python  # ships Deque's axe.min.js; we run it ourselves in the page
 
     return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
 
