@@ -59,7 +59,10 @@ def from_url(pattern: str) -> None:
 def open_link(pattern: str, params: dict) -> None:
     slug, items, show_text, step_text = params["scenario"], params["do"], params["show"], params["step"]
     try:
-        if slug and (slug not in SCENARIOS or SCENARIOS[slug].pattern != pattern):
+        if slug and slug in SCENARIOS and SCENARIOS[slug].pattern != pattern:
+            raise InvalidLink(say("scenario-other-page", title=SCENARIOS[slug].title,
+                                  page=f"/{PAGE_FILES[SCENARIOS[slug].pattern]}"))
+        if slug and slug not in SCENARIOS:
             raise InvalidLink(say("scenario-unknown", slug=shorten(slug)))
         actions = parse(items)
         settings = check_settings(pattern, actions)

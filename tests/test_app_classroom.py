@@ -101,7 +101,7 @@ BAD_LINKS = [
     (dict(scenario="stale-set-race", step="-1"), "step must be a whole number"),
     (dict(scenario="stale-set-race", step="abc"), "step must be a whole number"),
     (dict(scenario="no-such-thing"), "There is no scenario called"),
-    (dict(scenario="coalescing"), "There is no scenario called"),             # another page's scenario
+    (dict(scenario="coalescing"), "is on another page: open /write_behind"),  # another page's scenario
     (dict(do=["r~user:1", "zz~top"]), "request 2 of the link is not one the lab knows"),
     (dict(do=["w~user:1"]), "has 1 parts"),
     (dict(do=["r~   "]), "The key is empty"),

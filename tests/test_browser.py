@@ -362,7 +362,7 @@ ON_SCREEN_JS = """(texts) => {
     const buttons = [...document.querySelectorAll('button')];
     const found = {diagram: !!svg && visible(svg), scrolled: window.scrollY};
     for (const label of ['Step forward', 'Step back']) {
-        const b = buttons.find(el => el.textContent.trim().endsWith(label) || el.textContent.trim().startsWith(label));
+        const b = buttons.find(el => el.querySelector('p')?.textContent.trim() === label);   // not its icon or key
         found[label] = !!b && visible(b);
     }
     const narration = [...document.querySelectorAll('[data-testid=stMarkdownContainer] strong')]
@@ -389,7 +389,9 @@ def test_after_a_click_the_diagram_controls_and_narration_are_on_screen(chromium
             goto(page, lab_server, path)
             send(page, "read", "user:1")
             wait_one_active_edge(page)
-            page.evaluate("window.scrollTo(0, 0)")   # reading the request log may have scrolled to it
+            # Reading the request log scrolled to it (the window, or Streamlit's own scrolling main section).
+            page.evaluate("() => { window.scrollTo(0, 0); document.querySelectorAll('main, section, div')"
+                          ".forEach(el => { if (el.scrollTop) el.scrollTop = 0; }); }")
             seen = page.evaluate(ON_SCREEN_JS, ["Cache", "Database"] if tables else [])
             assert seen.pop("scrolled") == 0, (pattern, width)
             assert all(seen.values()), (pattern, width, seen)
