@@ -35,11 +35,21 @@ def counters(lab: Lab) -> None:
 
 
 def request_log(pattern: str, lab: Lab) -> None:
+    """The counters, and the log in an expander drawn only while open: below the fold, a table built on every
+    click would cost every click its rendering (measured with bench/browser.py)."""
     st.subheader("Requests")
     counters(lab)
     if not lab.log:
         st.caption(say("no-requests"))
         return
+    log = st.expander(say("log-title", count=len(lab.log)), key=f"{pattern}:log", on_change="rerun",
+                      icon=":material/list:")
+    if log.open:
+        with log:
+            log_table(pattern, lab)
+
+
+def log_table(pattern: str, lab: Lab) -> None:
     recent = list(lab.log.values())[-LOG_ROWS:]
     frame = pd.DataFrame([{"#": t.number, "Request": t.operation, "Key": t.key or "",
                            "Outcome": t.outcome, "DB calls": t.db_calls, "Latency (ms)": round(t.latency_ms, 1),

@@ -68,15 +68,28 @@ def step_to_end(at: AppTest, pattern: str) -> None:
 
 
 def table(at: AppTest, heading: str) -> pd.DataFrame:
-    """The dataframe shown under a heading, by its columns; fails if that table did not render."""
+    """The dataframe shown under a heading, by its columns; fails if that table did not render. The request
+    log is drawn only while its expander is open: it is opened first."""
+    if heading == "Requests":
+        open_log(at)
     for frame in at.dataframe:
         if TABLE_COLUMNS[heading] in frame.value.columns:
             return frame.value
     raise AssertionError(f"no {heading} table on the page")
 
 
+def open_log(at: AppTest) -> None:
+    """Open the request log's expander (whichever page this is) and run."""
+    for pattern in PAGES:
+        at.session_state[f"{pattern}:log"] = True
+    at.run()
+    assert not at.exception, at.exception
+
+
 def is_empty(at: AppTest, heading: str) -> bool:
     """True only if the page says this table is empty (the sentence it shows instead of a table)."""
+    if heading == "Requests":
+        open_log(at)
     said = any(EMPTY[heading] in c.value for c in at.caption)
     drawn = any(TABLE_COLUMNS[heading] in frame.value.columns for frame in at.dataframe)
     assert said != drawn, f"{heading}: both or neither of the table and its 'empty' sentence"
@@ -412,6 +425,7 @@ def test_selecting_a_past_request_replays_it():
     at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
     send(at, "cache-aside", "read")
     assert "SELECT" not in dot(at)                  # the hit is on the diagram
+    open_log(at)
     at.selectbox(key="cache-aside:replay").set_value(1).run()
     assert "SELECT … WHERE key=?" in dot(at)        # the first request, a miss, plays again
     assert step_counter(at)[1] == 5

@@ -13,6 +13,7 @@ from test_app import (  # noqa: F401
     ROOT,
     click,
     dot,
+    open_log,
     private_lab,
     send,
     settings,
@@ -91,6 +92,7 @@ def test_an_earlier_request_replayed_from_the_log_is_what_the_link_shows():
     at = open_link("read-through")
     send(at, "read-through", "read", key="user:1")
     send(at, "read-through", "read", key="user:1")
+    open_log(at)
     at.selectbox(key="read-through:replay").set_value(1).run()
     assert at.query_params["show"] == "1"
     linked = open_link("read-through", **link_of(at))
@@ -184,3 +186,33 @@ def test_the_share_popover_gives_the_link_and_two_clients_say_they_cannot_travel
     at.toggle(key="cache-aside:two-clients:widget").set_value(True).run()
     click(at, "cache-aside:read")
     assert "two clients" in messages(at) and "do" not in at.query_params
+
+
+def test_export_offers_slides_and_a_gif_of_what_is_on_the_diagram(monkeypatch):
+    at = open_link("cache-aside", scenario="stale-set-race")
+    at.session_state["cache-aside:export"] = True
+    at.run()
+    assert not at.exception, at.exception
+    offered = [button.proto.label for button in at.get("download_button")]
+    assert offered == ["Slides (HTML)", "Animated GIF"]
+    assert any('"Stale-set race (no leases)", 10 steps' in c.value for c in at.caption)
+
+    monkeypatch.setenv("PATH", "/nonexistent")        # no `dot`: the page says what to install instead
+    at.run()
+    assert not at.get("download_button")
+    assert "apt-get install graphviz" in messages(at)
+
+
+def export_disabled(at: AppTest) -> bool:
+    return next(p for p in at.get("popover") if p.proto.popover.label == "Export").proto.popover.disabled
+
+
+def test_export_is_off_until_something_is_on_the_diagram():
+    at = open_link("write-through")
+    assert export_disabled(at)
+    send(at, "write-through", "read", key="user:1")
+    assert not export_disabled(at)
+    at.session_state["write-through:export"] = True
+    at.run()
+    total = step_counter(at)[1]
+    assert any(f"Request(s) #1, {total} steps." in c.value for c in at.caption)

@@ -101,7 +101,18 @@ def button(page, name: str):
     return page.get_by_role("button", name=re.compile(rf"^{re.escape(name)}( Shortcut \S+)?$"))
 
 
+OPEN_LOG_JS = """() => {
+    const closed = [...document.querySelectorAll('[data-testid=stExpander] details:not([open]) summary')]
+        .find(el => el.textContent.includes('Request log'));
+    if (closed) closed.click();
+    return !!closed;
+}"""
+
+
 def table(page, heading: str):
+    """The grid under a heading; the request log is drawn only while its expander is open, so it is opened."""
+    if heading == "Requests" and page.evaluate(OPEN_LOG_JS):
+        return None                      # the log opens with the next run: the caller polls
     return page.evaluate(TABLE_JS, heading)
 
 
@@ -133,7 +144,8 @@ def wait_request(page, operation: str, key: str | None = None, count: int = 1) -
 
 def send(page, operation: str, key: str | None = None, value: str | None = None) -> list[str]:
     """Type key/value, press Read / Write / Flush now, and wait until the Requests log shows the request."""
-    before = sum(1 for r in (table(page, "Requests") or []) if request_row([r], operation.lower(), key))
+    logged = wait_table(page, "Requests", lambda rows: True, "the log before the request")
+    before = sum(1 for r in logged if request_row([r], operation.lower(), key))
     if key is not None:
         page.get_by_label("Key", exact=True).fill(key)
     if value is not None:
@@ -469,7 +481,7 @@ def test_a_hammered_page_never_shows_an_exception(chromium, lab_server, open_pag
         assert page.locator("[data-testid=stException]").count() == 0, f"round {round_number}"
     settle(page, timeout=30)
     no_exception(page)
-    newest = int(table(page, "Requests")[0][0])
+    newest = int(wait_table(page, "Requests", bool, "a logged request")[0][0])
     row = send(page, "read", "k1")                    # and the page still works
     assert row[1] == "read" and int(row[0]) > newest, (newest, row)
 

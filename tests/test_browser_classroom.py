@@ -145,7 +145,7 @@ def test_reduced_motion_stops_the_flowing_arrow(chromium, lab_server):
     try:
         goto(page, lab_server, "/cache_aside")
         send(page, "read", "user:1")
-        active = wait_one_active_edge(page)
+        active = wait_one_active_edge(page)["active"][0]
         assert active["animation"] == "none", active
     finally:
         context.close()
