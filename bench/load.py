@@ -1,6 +1,6 @@
 """Load bench: N simulated learners drive one app server through Streamlit's agent API, no browser.
 
-Run as `python -m bench.load [--learners 1,10,30,60] [--clicks 10] [--think 2:4] [--json]`.
+Run as `python -m bench.load [--learners 1,10,30,60] [--clicks 10] [--think 2:4] [--waves 1] [--json]`.
 
 For each N a fresh app server starts on a loopback port (the tests' StreamlitServer, as bench.browser uses:
 embedded fakeredis, a private data folder), one warm-up learner loads the page, then N learners run at
@@ -17,6 +17,10 @@ page is reported apart), failed clicks, the server's RSS (idle after warm-up, pe
 per learner = (peak - idle) / N, server CPU seconds per click, and, after the learners stop, how much
 RSS and how many session folders remain once Streamlit has ended their sessions (`agentSessionTTL`,
 set short here) and the app's reaper has released their labs (`LAB_REAP_INTERVAL`).
+
+`--waves 2` sends the N learners twice, one crowd after the other, to the same server: the after-release
+RSS of each wave shows whether what the first crowd freed is reused. `--no-reaper` turns the app's
+reaper off (the behaviour before it existed): the folders and labs of ended sessions then stay.
 
 Bounded: at most MAX_LEARNERS learners, MAX_CLICKS clicks each, every request has a timeout, each phase
 a deadline (--phase-timeout); traffic goes only to 127.0.0.1.
@@ -90,7 +94,7 @@ class Phase:
     open_ms: list[float] = field(default_factory=list)
     rss_idle_kb: int = 0
     rss_peak_kb: int = 0
-    rss_after_release_kb: int | None = None
+    rss_after_release_kb: list[int] = field(default_factory=list)     # one per wave
     folders_left: int | None = None
     release_s: float | None = None
     cpu_s: float = 0.0
@@ -106,8 +110,7 @@ class Phase:
             "rss_idle_mb": round(self.rss_idle_kb / 1024, 1), "rss_peak_mb": round(self.rss_peak_kb / 1024, 1),
             "rss_per_learner_mb": round((self.rss_peak_kb - self.rss_idle_kb) / 1024 / self.learners, 2),
             "cpu_ms_per_click": _round(1000 * self.cpu_s / self.clicks_sent if self.clicks_sent else None),
-            "rss_after_release_mb": None if self.rss_after_release_kb is None
-            else round(self.rss_after_release_kb / 1024, 1),
+            "rss_after_release_mb": [round(kb / 1024, 1) for kb in self.rss_after_release_kb],
             "folders_left": self.folders_left, "release_s": _round(self.release_s),
             "wall_s": round(self.wall_s, 1), "failures": self.failures[:5],
         }
@@ -202,12 +205,12 @@ def session_folders(data_dir: Path) -> int:
 
 
 def run_phase(learners: int, clicks: int, think: tuple[float, float], phase_timeout: float,
-              wait_release: bool, seed: int) -> Phase:
+              wait_release: bool, seed: int, waves: int = 1, reaper: bool = True) -> Phase:
     phase = Phase(learners)
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
     env = {"STREAMLIT_SERVER_AGENT_SESSION_TTL": str(AGENT_SESSION_TTL_S),
-           "STREAMLIT_SERVER_AGENT_MAX_SESSIONS": str(MAX_LEARNERS + 10),
-           "LAB_REAP_INTERVAL": str(REAP_INTERVAL_S)}
+           "STREAMLIT_SERVER_AGENT_MAX_SESSIONS": str(MAX_LEARNERS * waves + 10),
+           "LAB_REAP_INTERVAL": str(REAP_INTERVAL_S if reaper else 10**9)}
     server = StreamlitServer(ROOT / "app.py", ROOT, workdir, env)
     stop_sampling = threading.Event()
     try:
@@ -221,7 +224,6 @@ def run_phase(learners: int, clicks: int, think: tuple[float, float], phase_time
         client.click(warm.session_id, f"{PATTERN}:read", {f"{PATTERN}:key": "user:1"})
         time.sleep(1.0)
         phase.rss_idle_kb = phase.rss_peak_kb = rss_kb(pid)
-        cpu_before = cpu_seconds(pid)
 
         def sample() -> None:
             while not stop_sampling.wait(0.25):
@@ -232,31 +234,35 @@ def run_phase(learners: int, clicks: int, think: tuple[float, float], phase_time
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        started = time.monotonic()
-        deadline = started + phase_timeout
         lock = threading.Lock()
-        crowd = [Learner(i, client, phase, lock, clicks, think, deadline, seed * 1000 + i) for i in range(learners)]
-        for learner in crowd:
-            learner.start()
-        for learner in crowd:
-            learner.join(max(0.0, deadline - time.monotonic()) + REQUEST_TIMEOUT_S)
-        phase.wall_s = time.monotonic() - started
-        phase.cpu_s = cpu_seconds(pid) - cpu_before
+        for wave in range(waves):
+            started, cpu_at_start = time.monotonic(), cpu_seconds(pid)
+            deadline = started + phase_timeout
+            crowd = [Learner(i, client, phase, lock, clicks, think, deadline, seed * 100_000 + wave * 1000 + i)
+                     for i in range(learners)]
+            for learner in crowd:
+                learner.start()
+            for learner in crowd:
+                learner.join(max(0.0, deadline - time.monotonic()) + REQUEST_TIMEOUT_S)
+            stragglers = [learner.name for learner in crowd if learner.is_alive()]
+            if stragglers:
+                phase.failures.append(f"wave {wave + 1}: still running at the deadline: {', '.join(stragglers[:5])}")
+            phase.wall_s += time.monotonic() - started
+            phase.cpu_s += cpu_seconds(pid) - cpu_at_start
+            if wait_release:
+                # Streamlit ends each agent session AGENT_SESSION_TTL_S after its last request; the app's
+                # reaper then releases its lab (the warm-up learner's too).
+                release_started = time.monotonic()
+                release_deadline = release_started + AGENT_SESSION_TTL_S + (RELEASE_WAIT_S if reaper else 10)
+                while session_folders(workdir / "data") > 0 and time.monotonic() < release_deadline:
+                    time.sleep(0.5)
+                phase.release_s = time.monotonic() - release_started
+                phase.folders_left = session_folders(workdir / "data")
+                time.sleep(1.0)
+                phase.rss_after_release_kb.append(rss_kb(pid))
         stop_sampling.set()
         sampler.join(2)
         phase.rss_peak_kb = max(phase.rss_peak_kb, rss_kb(pid))
-        stragglers = [learner.name for learner in crowd if learner.is_alive()]
-        if stragglers:
-            phase.failures.append(f"still running at the deadline: {', '.join(stragglers[:5])}")
-        if wait_release:
-            release_started = time.monotonic()
-            release_deadline = release_started + AGENT_SESSION_TTL_S + RELEASE_WAIT_S
-            while session_folders(workdir / "data") > 0 and time.monotonic() < release_deadline:
-                time.sleep(0.5)
-            phase.release_s = time.monotonic() - release_started
-            phase.folders_left = session_folders(workdir / "data")
-            time.sleep(1.0)
-            phase.rss_after_release_kb = rss_kb(pid)
     finally:
         stop_sampling.set()
         server.stop()
@@ -272,7 +278,7 @@ def lines(phases: list[Phase], clicks: int, think: tuple[float, float]) -> list[
            f"{'folders left':>12} {'released in':>11}"]
     for phase in phases:
         s = phase.summary()
-        after = "-" if s["rss_after_release_mb"] is None else f"{s['rss_after_release_mb']} MB"
+        after = "/".join(f"{mb:g}" for mb in s["rss_after_release_mb"]) + " MB" if s["rss_after_release_mb"] else "-"
         out.append(f"{s['learners']:>3} {s['clicks']:>6} {s['failed']:>6} {_fmt(s['p50_ms']):>7} "
                    f"{_fmt(s['p95_ms']):>7} {_fmt(s['max_ms']):>7} {_fmt(s['open_p50_ms']):>7} "
                    f"{_fmt(s['cpu_ms_per_click']):>12} {s['rss_idle_mb']:>6} MB {s['rss_peak_mb']:>6} MB "
@@ -314,6 +320,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"deadline of one N's run, seconds (default {PHASE_TIMEOUT_S:g})")
     parser.add_argument("--no-release", action="store_true",
                         help="do not wait for the sessions to be released after each N")
+    parser.add_argument("--waves", type=int, default=1, choices=range(1, 6), metavar="1..5",
+                        help="run the N learners this many times on the same server, one after the other, to see "
+                             "whether released memory is reused (the after-release RSS is shown per wave)")
+    parser.add_argument("--no-reaper", action="store_true",
+                        help="turn the app's reaper off (LAB_REAP_INTERVAL very long): the old behaviour")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
@@ -322,7 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     phases = []
     try:
         for n in args.learners:
-            phases.append(run_phase(n, args.clicks, args.think, args.phase_timeout, not args.no_release, args.seed))
+            phases.append(run_phase(n, args.clicks, args.think, args.phase_timeout, not args.no_release, args.seed,
+                                    args.waves, not args.no_reaper))
             print(lines(phases[-1:], args.clicks, args.think)[2], file=sys.stderr, flush=True)
     except (ServerError, AgentError, OSError) as err:
         print(f"load bench failed: {err}", file=sys.stderr)
