@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from browser_support import goto, launch_chromium, new_page, poll, require_browser, start_server
 from streamlit.testing.v1 import AppTest
 
 from strategies import PATTERNS
@@ -218,3 +219,43 @@ def test_app_registers_its_learner_and_starts_afresh_after_a_release(private_app
     assert second is not first and not second.closed and second.folder.is_dir()
     assert "GET user:2" in at.get("graphviz_chart")[0].proto.spec
     second.close()
+
+
+# ---- a real server and a real browser: a closed tab's lab goes ------------------------------------------
+def folder_count(sessions: Path) -> int:
+    return sum(1 for p in sessions.iterdir() if p.is_dir()) if sessions.is_dir() else 0
+
+
+@pytest.mark.browser
+def test_a_closed_tabs_lab_is_released_while_an_open_tab_keeps_its_own(tmp_path):
+    """Streamlit keeps a closed tab's session for disconnectedSessionTTL (2 s here, 120 s by default), then
+    drops it; the reaper (every 0.5 s here) must then remove that learner's folder, and only that one."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    server = start_server(tmp_path, {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "2", "LAB_REAP_INTERVAL": "0.5"})
+    sessions = tmp_path / "data" / "sessions"
+    try:
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                staying, leaving = new_page(browser), new_page(browser)
+                goto(staying, server, "/cache_aside")
+                goto(leaving, server, "/cache_aside")
+                poll(lambda: folder_count(sessions), lambda n: n == 2, timeout=20, what="two learners' folders")
+                kept = {p.name for p in sessions.iterdir()}
+                leaving.context.close()
+                poll(lambda: folder_count(sessions), lambda n: n == 1, timeout=40,
+                     what="the closed tab's folder to be removed")
+                (remaining,) = [p.name for p in sessions.iterdir()]
+                assert remaining in kept
+                staying.get_by_role("button", name="Read").click()   # the open tab still has its lab
+                staying.wait_for_function(
+                    "() => (document.querySelector('.stGraphVizChart svg')?.textContent || '').includes('GET user:1')",
+                    timeout=15_000)
+                assert folder_count(sessions) == 1 and (sessions / remaining).is_dir()
+            finally:
+                browser.close()
+        poll(lambda: folder_count(sessions), lambda n: n == 0, timeout=40, what="the last folder to be removed")
+    finally:
+        server.stop()
