@@ -5,13 +5,16 @@ own requirements and a loopback port.
 * a scenario loaded by its link (`/cache_aside?scenario=stale-set-race`), read back from the JSON tree:
   the Scenario picker, the narration, the Requests table; then stepped to its end, where the tables and
   the summary show the stale value the race left in the cache;
+* the same through the MCP endpoint (`/_stcore/agent/mcp`, JSON-RPC): its tools, and a scenario loaded;
 * the release of labs: once Streamlit ends an idle agent session, the app's reaper removes that
   learner's folder, while a learner who keeps clicking keeps hers.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 
 import pytest
 from browser_support import poll, start_server
@@ -46,6 +49,28 @@ def test_the_server_describes_the_agent_api_and_its_mcp_endpoint(server):
     document = AgentClient(server.url).openapi()
     assert document["info"]["x-streamlit-agent-api"] == "available", "server.enableAgentApi is off"
     assert {"/_stcore/agent/interact", "/_stcore/agent/mcp"} <= set(document["paths"])
+
+
+def mcp_call(server, message: dict) -> dict:
+    request = urllib.request.Request(server.url + "/_stcore/agent/mcp", data=json.dumps(message).encode(),
+                                     method="POST", headers={"Content-Type": "application/json",
+                                                             "MCP-Protocol-Version": "2025-06-18"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def test_the_mcp_endpoint_lists_its_tools_and_loads_a_scenario(server):
+    hello = mcp_call(server, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}})
+    assert "tools" in hello["result"]["capabilities"]
+    tools = mcp_call(server, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"})["result"]["tools"]
+    assert {tool["name"] for tool in tools} == {"interact", "get_data"}
+    called = mcp_call(server, {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "interact", "arguments": {"page": "cache_aside", "query_params": {"scenario": ["stale-set-race"]}}}})
+    assert not called["result"].get("isError"), called
+    snap = Snapshot(json.loads(called["result"]["content"][0]["text"]))
+    assert snap.status == "ready" and snap.value(f"{PATTERN}:scenario-choice") == "Stale-set race (no leases)"
+    assert [row[:2] for row in requests_rows(snap)] == [[3, "read"], [2, "write"], [1, "read"]]
 
 
 def test_a_scenario_link_plays_the_stale_set_race(server):
