@@ -5,6 +5,8 @@ then Streamlit drops it, without telling the script. Each LearnerSession is regi
 of the Streamlit session that made it; a daemon thread asks, every `interval` seconds, which of those ids
 are still alive (`live_ids`, given by the UI layer: this module never imports Streamlit) and closes the
 labs of the others (`LearnerSession.close`). It needs no other learner to connect, and no page to rerun.
+An owner must be missing from `confirmations` passes in a row (default 2): Streamlit's list is read
+without its locks, and a session reconnecting at that moment moves between its two maps.
 
 `live_ids` answering None means "cannot tell" (no Streamlit runtime, an API that moved): then nothing
 is released. Releasing a learner who is still there would be far worse than keeping one who left.
@@ -42,10 +44,12 @@ LiveIds = Callable[[], Iterable[str] | None]
 class SessionRegistry:
     """LearnerSessions by owner id (the Streamlit session id), and their release once the owner is gone."""
 
-    def __init__(self, live_ids: LiveIds, *, interval: float = REAP_INTERVAL_S) -> None:
+    def __init__(self, live_ids: LiveIds, *, interval: float = REAP_INTERVAL_S, confirmations: int = 2) -> None:
         self._live_ids = live_ids
         self.interval = interval
+        self.confirmations = max(1, confirmations)
         self._sessions: dict[str, LearnerSession] = {}
+        self._missing: dict[str, int] = {}     # owner -> passes in a row it was not alive
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -68,7 +72,7 @@ class SessionRegistry:
             return len(self._sessions)
 
     def reap(self) -> list[str]:
-        """Release the sessions whose owner is not alive now; returns their owner ids.
+        """Release the sessions whose owner has not been alive for `confirmations` passes; returns their ids.
 
         The registry is read before the live set, so a session registered meanwhile is never a candidate:
         every candidate's owner was alive when it registered and is missing from a later live set."""
@@ -84,9 +88,18 @@ class SessionRegistry:
         if live is None:
             return []
         live = set(live)
-        gone = [owner for owner in candidates if owner not in live]
+        gone = []
+        with self._lock:
+            for owner in candidates:
+                if owner in live:
+                    self._missing.pop(owner, None)
+                    continue
+                self._missing[owner] = self._missing.get(owner, 0) + 1
+                if self._missing[owner] >= self.confirmations:
+                    gone.append(owner)
         for owner in gone:
             with self._lock:
+                self._missing.pop(owner, None)
                 session = self._sessions.get(owner)
                 if session is not candidates[owner]:
                     continue     # replaced meanwhile
@@ -131,6 +144,7 @@ class SessionRegistry:
         """Release every registered session (server shutdown, tests)."""
         with self._lock:
             sessions, self._sessions = self._sessions, {}
+            self._missing.clear()
         for owner, session in sessions.items():
             self._release(owner, session)
 
