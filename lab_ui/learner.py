@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 FLASHES = "flashes"
 
 
+def _session_manager():
+    """Streamlit's session manager, or None (no runtime; AppTest's mock runtime has none)."""
+    if not runtime.exists():
+        return None
+    manager = getattr(runtime.get_instance(), "_session_mgr", None)
+    return manager if callable(getattr(manager, "list_sessions", None)) else None
+
+
 def live_streamlit_sessions() -> set[str] | None:
     """The ids of the sessions Streamlit still holds: connected ones, and disconnected ones it keeps for a
     reconnect (server.disconnectedSessionTTL); an expired one is not listed. None when it cannot tell.
@@ -36,12 +44,8 @@ def live_streamlit_sessions() -> set[str] | None:
     `SessionManager.list_sessions()`) is what its own shutdown and stats use. Under AppTest the runtime
     is a mock without one, so nothing is ever released there."""
     try:
-        if not runtime.exists():
-            return None
-        manager = getattr(runtime.get_instance(), "_session_mgr", None)
-        if manager is None or not callable(getattr(manager, "list_sessions", None)):
-            return None
-        return {info.session.id for info in manager.list_sessions()}
+        manager = _session_manager()
+        return None if manager is None else {info.session.id for info in manager.list_sessions()}
     except Exception:        # noqa: BLE001 — a moved API, or the storage changing under us: cannot tell
         log.debug("could not list Streamlit's sessions", exc_info=True)
         return None
@@ -73,8 +77,10 @@ def learner() -> LearnerSession:
             st.error(say("redis-unreachable", error=err))
             st.button("Try again", icon=":material/refresh:")
             st.stop()
+        # Registered only where the reaper can see Streamlit's sessions: elsewhere (AppTest) nothing would
+        # ever release it, and the registry would keep alive what garbage collection frees today.
         ctx = get_script_run_ctx()
-        if ctx is not None:
+        if ctx is not None and _session_manager() is not None:
             registry().register(ctx.session_id, current)
     return current
 
