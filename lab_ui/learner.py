@@ -70,7 +70,7 @@ def registry() -> SessionRegistry:
 def learner() -> LearnerSession:
     """This browser session's own cache and databases, made on its first page view."""
     current = st.session_state.get("learner")
-    if current is None or current.closed:
+    if current is None or getattr(current, "closed", False):
         try:
             current = st.session_state.learner = LearnerSession()
         except CacheUnavailable as err:
