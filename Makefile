@@ -3,7 +3,7 @@ PORT ?= 8501
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench bench-browser clean
+.PHONY: run test lint bench bench-browser bench-load clean
 
 $(VENV)/.app-installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,6 +26,9 @@ bench: $(VENV)/.dev-installed
 
 bench-browser: $(VENV)/.dev-installed
 	$(PY) -m bench.browser
+
+bench-load: $(VENV)/.dev-installed
+	$(PY) -m bench.load
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .hypothesis

@@ -1,4 +1,5 @@
-"""This browser session's own lab, and the guard every callback runs behind.
+"""This browser session's own lab, the reaper that releases it once Streamlit drops the session, and the
+guard every callback runs behind.
 
 No learner ever sees a traceback: the core records failed cache and database calls as failed steps,
 and anything else a click runs into is caught here and said in words (`flash`), the lab unchanged.
@@ -8,13 +9,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from strategies import CacheUnavailable, InvalidInput
-from strategies.session import LearnerSession
+from strategies.registry import REAP_INTERVAL_S, SessionRegistry, sweep_stale_folders
+from strategies.session import LearnerSession, default_data_dir
 
 from .text import say
 
@@ -22,16 +28,61 @@ log = logging.getLogger(__name__)
 FLASHES = "flashes"
 
 
+def _session_manager():
+    """Streamlit's session manager, or None (no runtime; AppTest's mock runtime has none)."""
+    if not runtime.exists():
+        return None
+    manager = getattr(runtime.get_instance(), "_session_mgr", None)
+    return manager if callable(getattr(manager, "list_sessions", None)) else None
+
+
+def live_streamlit_sessions() -> set[str] | None:
+    """The ids of the sessions Streamlit still holds: connected ones, and disconnected ones it keeps for a
+    reconnect (server.disconnectedSessionTTL); an expired one is not listed. None when it cannot tell.
+
+    Streamlit has no public call for this: the runtime's session manager (`Runtime._session_mgr`,
+    `SessionManager.list_sessions()`) is what its own shutdown and stats use. Under AppTest the runtime
+    is a mock without one, so nothing is ever released there."""
+    try:
+        manager = _session_manager()
+        return None if manager is None else {info.session.id for info in manager.list_sessions()}
+    except Exception:        # noqa: BLE001 — a moved API, or the storage changing under us: cannot tell
+        log.debug("could not list Streamlit's sessions", exc_info=True)
+        return None
+
+
+_registry: SessionRegistry | None = None
+_registry_lock = threading.Lock()
+
+
+def registry() -> SessionRegistry:
+    """This server's learner sessions. Made (and its reaper started, stale folders swept) on first use."""
+    global _registry
+    with _registry_lock:
+        if _registry is None:
+            interval = float(os.environ.get("LAB_REAP_INTERVAL", REAP_INTERVAL_S))
+            _registry = SessionRegistry(live_streamlit_sessions, interval=interval)
+            sweep_stale_folders(default_data_dir())
+            _registry.start()
+        return _registry
+
+
 def learner() -> LearnerSession:
     """This browser session's own cache and databases, made on its first page view."""
-    if "learner" not in st.session_state:
+    current = st.session_state.get("learner")
+    if current is None or getattr(current, "closed", False):
         try:
-            st.session_state.learner = LearnerSession()
+            current = st.session_state.learner = LearnerSession()
         except CacheUnavailable as err:
             st.error(say("redis-unreachable", error=err))
             st.button("Try again", icon=":material/refresh:")
             st.stop()
-    return st.session_state.learner
+        # Registered only where the reaper can see Streamlit's sessions: elsewhere (AppTest) nothing would
+        # ever release it, and the registry would keep alive what garbage collection frees today.
+        ctx = get_script_run_ctx()
+        if ctx is not None and _session_manager() is not None:
+            registry().register(ctx.session_id, current)
+    return current
 
 
 def flash(message: str, kind: str = "error") -> None:

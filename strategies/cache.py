@@ -11,6 +11,7 @@ here ever runs FLUSHALL or FLUSHDB: clearing a learner's cache deletes only that
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -21,6 +22,8 @@ from redis.backoff import ExponentialBackoff
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
+
+log = logging.getLogger(__name__)
 
 # A learner's click must say "the cache is not answering" within a moment, not after long retries.
 # (On a cluster `retry` is the client's own retry of a command; its per-node connections never retry.)
@@ -104,3 +107,40 @@ def scan_keys(cache: Client, match: str, *, namespace: str, count: int = 500) ->
         node = cache.get_node_from_key(namespace)
         return cache.scan_iter(match=match, count=count, target_nodes=node)
     return cache.scan_iter(match=match, count=count)
+
+
+def private_fake_server(client: redis.Redis) -> fakeredis.FakeServer | None:
+    """The fakeredis server behind `client` when it is one (connect_cache's per-learner server), else None."""
+    if not isinstance(client, fakeredis.FakeRedis):
+        return None
+    return client.connection_pool.connection_kwargs.get("server")
+
+
+def release_cache(client: Client, namespace: str) -> int:
+    """Free what one learner's cache holds; returns how many keys were deleted.
+
+    Deletes the keys under `namespace` only (SCAN MATCH + DEL, on a cluster at the node of its slot, as a
+    lab's reset does; never FLUSHALL or FLUSHDB, the server may be shared). On a private fakeredis server it
+    then drops the server's databases and its Lua interpreter too, so the memory goes even while something
+    still refers to the client. Finally the client's connections are closed. A Redis that does not answer is logged, not
+    raised: the learner is gone, and its keys carry TTLs or are found by `lab:{id}:*`.
+    """
+    glob = "".join("\\" + c if c in "*?[]\\" else c for c in namespace) + "*"
+    deleted = 0
+    try:
+        names = list(scan_keys(client, glob, namespace=namespace))
+        for start in range(0, len(names), 500):
+            deleted += client.delete(*names[start:start + 500])
+    except (redis.RedisError, OSError) as err:
+        log.warning("could not delete the keys under %s: %s", namespace, err)
+    server = private_fake_server(client)
+    if server is not None:
+        with server.lock:
+            server.dbs.clear()
+            server.script_cache.clear()
+            server.__dict__.pop("_lua_runtime", None)
+    try:
+        client.close()
+    except (redis.RedisError, OSError):
+        pass
+    return deleted

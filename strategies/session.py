@@ -9,7 +9,10 @@ use that, so that no test depends on how long it took to run.
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import sqlite3
 import threading
 import time
 import uuid
@@ -20,9 +23,15 @@ import redis
 
 from . import PATTERNS
 from .base import Lab
-from .cache import backend_description, connect_cache
+from .cache import backend_description, connect_cache, release_cache
 from .database import Database
 from .trace import Trace
+
+log = logging.getLogger(__name__)
+
+
+class SessionClosed(RuntimeError):
+    """The learner's lab was released (its browser session is gone); a new LearnerSession is needed."""
 
 
 def default_data_dir() -> Path:
@@ -52,12 +61,20 @@ class LearnerSession:
         self.follows_wall = wall is not None or clock_follows_wall()
         self._wall = wall or time.monotonic
         self._marks: dict[str, float] = {}
+        self.closed = False
+
+    @property
+    def namespace(self) -> str:
+        """Every key of this learner's, on any page, starts with this ({id} is a Redis Cluster hash tag)."""
+        return f"lab:{{{self.id}}}:"
 
     def lab(self, pattern: str) -> Lab:
+        if self.closed:
+            raise SessionClosed(f"learner session {self.id} was released")
         if pattern not in self.labs:
             db = Database(str(self.folder / f"{pattern}.sqlite3"))
             # {id} is a Redis Cluster hash tag: all of a learner's keys live in one slot.
-            self.labs[pattern] = PATTERNS[pattern](cache=self.cache, db=db, namespace=f"lab:{{{self.id}}}:{pattern}:")
+            self.labs[pattern] = PATTERNS[pattern](cache=self.cache, db=db, namespace=f"{self.namespace}{pattern}:")
             self._marks[pattern] = self._wall()
         return self.labs[pattern]
 
@@ -75,3 +92,21 @@ class LearnerSession:
     def reset(self) -> None:
         for lab in self.labs.values():
             lab.reset()
+
+    def close(self) -> None:
+        """Release everything this session built: its SQLite connections, its keys (on a shared Redis only
+        its own namespace, never FLUSHALL; its private fakeredis server is emptied and dropped, Lua
+        interpreter included) and its folder. Idempotent; each part is tried even if another fails."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            labs, self.labs = self.labs, {}
+            self._marks.clear()
+        for name, lab in labs.items():
+            try:
+                lab.db.close()
+            except sqlite3.Error:
+                log.warning("closing the %s database of learner %s failed", name, self.id, exc_info=True)
+        release_cache(self.cache, self.namespace)
+        shutil.rmtree(self.folder, ignore_errors=True)
