@@ -143,6 +143,10 @@ class AgentClient:
             body["query_params"] = query_params
         return self.interact(body)
 
+    def set(self, session_id: str, widget_state: dict[str, Any]) -> Snapshot:
+        """Set these widgets (e.g. open the request log's expander), in one request (one rerun)."""
+        return self.interact({"session_id": session_id, "widget_state": widget_state})
+
     def click(self, session_id: str, button: str, widget_state: dict[str, Any] | None = None) -> Snapshot:
         """Set these widgets and press one button, in one request (one rerun)."""
         body: dict[str, Any] = {"session_id": session_id, "trigger": {"key": button}}
