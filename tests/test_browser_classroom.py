@@ -149,3 +149,20 @@ def test_reduced_motion_stops_the_flowing_arrow(chromium, lab_server):
         assert active["animation"] == "none", active
     finally:
         context.close()
+
+
+def test_export_downloads_the_scenario_as_slides_and_a_gif(chromium, lab_server, open_page, tmp_path):
+    page = open_page("export")
+    goto(page, lab_server, "/write_behind?scenario=coalescing")
+    poll(lambda: step_counter(page), lambda counter: counter[0] == 1, what="the scenario")
+    button(page, "Export").click()
+    with page.expect_download(timeout=60_000) as slides:
+        button(page, "Slides (HTML)").click()
+    html = Path(slides.value.path()).read_text(encoding="utf-8")
+    assert slides.value.suggested_filename == "coalescing.html"
+    assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")     # self-contained
+    with page.expect_download(timeout=120_000) as gif:
+        button(page, "Animated GIF").click()
+    data = Path(gif.value.path()).read_bytes()
+    assert gif.value.suggested_filename == "coalescing.gif" and data[:6] in (b"GIF87a", b"GIF89a")
+    no_exception(page)
