@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from strategies.assets import markdown_sections
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PAGE_FILES = {"cache-aside": "cache_aside", "read-through": "read_through", "write-through": "write_through",
               "write-behind": "write_behind"}
@@ -22,13 +24,7 @@ def ui_text() -> dict[str, str]:
     return _sections(ASSETS / "ui.md")
 
 
-def _sections(path: Path) -> dict[str, str]:
-    text = path.read_text(encoding="utf-8")
-    found: dict[str, str] = {}
-    for chunk in text.split("\n## ")[1:]:
-        heading, _, body = chunk.partition("\n")
-        found[heading.strip()] = body.strip()
-    return found
+_sections = markdown_sections
 
 
 @cache

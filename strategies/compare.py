@@ -43,16 +43,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Literal, NamedTuple
 
 import fakeredis
 
 from . import PATTERNS
+from .assets import ASSETS, markdown_sections
 from .database import Database
 from .trace import Costs, SimClock
 
-COMPARE_FILE = Path(__file__).resolve().parent.parent / "assets" / "compare.md"
+COMPARE_FILE = ASSETS / "compare.md"
 FAULTS = ("none", "db-outage", "cache-crash", "cache-down")
 WINDOW_FAULTS = frozenset({"db-outage", "cache-down"})
 MIN_REQUESTS, MAX_REQUESTS = 100, 100_000
@@ -363,13 +363,8 @@ class Sentence(NamedTuple):
 
 @cache
 def templates() -> dict[str, str]:
-    """Section id -> text, from the '## id' sections of assets/compare.md (as lab_ui.text reads ui.md)."""
-    text = COMPARE_FILE.read_text(encoding="utf-8")
-    found: dict[str, str] = {}
-    for chunk in text.split("\n## ")[1:]:
-        heading, _, body = chunk.partition("\n")
-        found[heading.strip()] = body.strip()
-    return found
+    """Section id -> text, from the '## id' sections of assets/compare.md."""
+    return markdown_sections(COMPARE_FILE)
 
 
 def say(name: str, **values: object) -> str:

@@ -21,17 +21,9 @@ from test_app import (  # noqa: F401
     texts,
     values,
 )
+from test_app_scenarios import open_link
 
 from strategies.share import MAX_ACTIONS
-
-
-def open_link(pattern: str, **params) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.switch_page(f"pages/{PAGES[pattern]}.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def screen(at: AppTest) -> tuple:
