@@ -81,14 +81,13 @@ def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
             with st.container(horizontal=True, vertical_alignment="center"):
                 request_buttons(pattern, extras)
                 playback_buttons(pattern, pb)
-                links.share_popover(pattern)
-                export_popover(pattern, lab)
             with st.container(horizontal=True, vertical_alignment="center"):
                 time_buttons(pattern)
                 quiz.toggle(pattern)
                 presenter_toggle(presenting)
+                links.share_popover(pattern)
+                export_popover(pattern, lab)
         clicker_buttons(pattern, pb, with_restart=presenting)
-        quiz.box(pattern, lab)
     if not presenting:
         request_log(pattern, lab)
         st.divider()

@@ -19,7 +19,7 @@ from strategies.diagram import build_diagram
 from strategies.scenarios import SCENARIOS
 from strategies.views import cache_rows, changed_keys, db_rows, lease_rows, queue_rows
 
-from . import links, playback, tables
+from . import links, playback, quiz, tables
 from .learner import learner
 from .narration import narration, plain
 from .text import say
@@ -87,14 +87,17 @@ def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab], st
             head.caption(plain(where(lab, pb, located)))
             if pb.scenario is not None:
                 scenario_box(pb, scene, index)
-        st.graphviz_chart(build_diagram(lab.topology, scene.steps if scene is not None else None,
-                                        index + 1 if scene is not None else None), width="stretch",
+        # Predicting, the arrows still to come are not drawn: their numbers and labels would give the answer away.
+        drawn = None if scene is None else scene.steps[: index + 1] if quiz.enabled(lab.name) else scene.steps
+        st.graphviz_chart(build_diagram(lab.topology, drawn, index + 1 if scene is not None else None), width="stretch",
                           alt=step.explanation if step is not None else say("figure-alt"))
         narration(lab, step, trace, state, named=scene is not None and len(scene.clients) > 1,
                   label=arrow_number(scene, index) if scene is not None else None)
         if pb is not None and pb.scenario is not None and pb.at_end and pb.summary:
             st.success(f"**{say('what-you-saw')}** {pb.summary}", icon=":material/lightbulb:")
     with right:
+        # Predicting, the question about the next step sits beside the diagram, above the tables.
+        quiz.box(lab.name, lab)
         when = say("tables-at-step", step=pb.frame, now=f"{state.now:.1f}") \
             if replaying and state is not None else say("tables-live", now=f"{lab.clock.now():.1f}")
         st.caption(when)

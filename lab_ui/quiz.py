@@ -15,7 +15,7 @@ from strategies import Lab
 from strategies.quiz import Question, question_for
 
 from . import playback
-from .learner import learner, safely
+from .learner import safely
 from .narration import plain
 from .text import say
 
@@ -102,8 +102,7 @@ def box(pattern: str, lab: Lab) -> None:
     """The question before the next step, the verdict on the last answer, and the score."""
     if not enabled(pattern):
         return
-    with learner().lock:
-        asked = next_question(pattern, lab)
+    asked = next_question(pattern, lab)        # the panel's run holds the session's lock
     with st.container(border=True, key=f"{pattern}-quiz"):
         feedback = st.session_state.get(f"{pattern}:feedback")
         if feedback is not None:
@@ -114,8 +113,7 @@ def box(pattern: str, lab: Lab) -> None:
         else:
             frame, question = asked
             # The question may quote the learner's key or value: shown literally, never as Markdown.
-            st.radio(plain(question.prompt), question.choices, index=None, key=f"{pattern}:choice", horizontal=True,
-                     format_func=plain)
+            st.radio(plain(question.prompt), question.choices, index=None, key=f"{pattern}:choice", format_func=plain)
             st.button("Answer and show the step", key=f"{pattern}:answer", icon=":material/quiz:", type="primary",
                       on_click=answer, args=(pattern, frame, question))
         st.caption(score_line(playback.playback(pattern)))

@@ -140,8 +140,10 @@ def test_presenter_mode_keeps_the_diagram_and_drops_the_log_and_the_explanation(
 
 def test_predict_mode_asks_before_each_step_and_keeps_score():
     at = open_link("cache-aside", scenario="cold-then-warm")
+    shown_all = dot(at)
     at.toggle(key="cache-aside:predict:widget").set_value(True).run()
     assert at.button(key="cache-aside:forward").disabled
+    assert 'label="2. ' in shown_all and 'label="2. ' not in dot(at)     # the next arrow would give it away
     answered = []
     for attempt in range(2):
         question = at.session_state["cache-aside:question"][1]
