@@ -13,11 +13,13 @@ own requirements and a loopback port.
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.request
 
 import pytest
 from browser_support import poll, start_server
+from conftest import _real_redis
 
 from bench.agent_client import AgentClient, Snapshot
 from bench.load import check_answer
@@ -153,3 +155,40 @@ def test_labs_of_ended_sessions_are_released(tmp_path):
         assert (sessions / stayer_folder).is_dir()
     finally:
         server.stop()
+
+
+def headings(snap: Snapshot) -> list[str]:
+    """The captions as a learner reads them (Markdown escapes undone): the diagram's names its request."""
+    return [re.sub(r"\\(.)", r"\1", body) for body in snap.texts("caption")]
+
+
+def test_two_app_processes_share_one_real_redis_and_keep_their_learners_apart(tmp_path):
+    """Two Streamlit processes (two ports) on one real Redis, as replicas behind a load balancer would be: a
+    learner on one never sees what a learner on the other wrote, and each learner's keys carry its own tag."""
+    redis_client = _real_redis()          # skipped locally without REDIS_URL; a failure in CI
+    url = os.environ["REDIS_URL"]
+    pattern = "lab:{*}:write-through:kv:user:1"
+    before = set(redis_client.scan_iter(match=pattern))        # another run's learners, on a shared server
+    servers = [start_server(tmp_path / f"replica-{n}", {"REDIS_URL": url}) for n in (1, 2)]
+    tags: set[str] = set()
+    try:
+        first, second = (AgentClient(server.url, timeout=60) for server in servers)
+        on_first, on_second = first.open("write_through"), second.open("write_through")
+        wrote = first.click(on_first.session_id, "write-through:write",
+                            {"write-through:key": "user:1", "write-through:value": "written on replica 1"})
+        assert "#1: write user:1" in headings(wrote)
+        read = second.click(on_second.session_id, "write-through:read", {"write-through:key": "user:1"})
+        assert "#1: read user:1" in headings(read)
+        assert "written on replica 1" not in json.dumps(read.raw)
+        assert "Ada Lovelace" in " ".join(read.texts("text"))
+        stored = {key: redis_client.get(key) for key in set(redis_client.scan_iter(match=pattern)) - before}
+        tags = {key.split("}")[0] + "}" for key in stored}
+        assert len(tags) == 2, stored                 # one learner on each replica, each under its own tag
+        assert sorted(stored.values()) == ["Ada Lovelace", "written on replica 1"], stored
+    finally:
+        for server in servers:
+            server.stop()
+        for tag in tags:
+            names = list(redis_client.scan_iter(match=tag.replace("{", "\\{").replace("}", "\\}") + "*"))
+            if names:
+                redis_client.delete(*names)
