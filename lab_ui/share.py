@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from strategies import Trace
-from strategies.share import Action, fits
+from strategies.share import MAX_SECONDS, Action, fits
 
 from .learner import learner
 
@@ -79,7 +79,8 @@ def run(pattern: str, action: Action, perform: Callable[[], T]) -> T:
     if record.shareable:
         added: list[Action] = []
         if waited >= 0.05:
-            added.append(Action("t", seconds=round(waited, 1)))
+            # A day is longer than any TTL, delay or lease the lab allows: more says nothing more.
+            added.append(Action("t", seconds=round(min(waited, MAX_SECONDS), 1)))
         added += [Action("s", key=name, value=encode_setting(value))
                   for name, value in before.items() if record.settings.get(name) != value]
         added.append(action)

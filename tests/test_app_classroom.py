@@ -210,3 +210,13 @@ def test_export_is_off_until_something_is_on_the_diagram():
     at.run()
     total = step_counter(at)[1]
     assert any(f"Request(s) #1, {total} steps." in c.value for c in at.caption)
+
+
+def test_a_learner_back_after_days_still_gets_a_link_that_opens():
+    at = open_link("cache-aside")
+    send(at, "cache-aside", "read", key="user:1")
+    at.session_state["learner"].lab("cache-aside").wall_time_passed(3 * 86_400)   # as the wall clock does it
+    send(at, "cache-aside", "read", key="user:1")
+    assert "t~86400" in at.query_params["do"]
+    linked = open_link("cache-aside", **link_of(at))
+    assert not messages(linked) and screen(linked) == screen(at)
