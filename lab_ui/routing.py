@@ -71,9 +71,9 @@ header[data-testid="stHeader"] { display: none; }
 .stGraphVizChart svg { max-height: 62vh; }
 .st-key-narration p, .st-key-narration .stText, .st-key-narration .stMarkdown { font-size: 24px !important;
   line-height: 1.35; }
-.st-key-narration .stCode, .st-key-narration .stCaption { display: none; }
+/* The code line and its caption (which points at the hidden Code tab) are for reading, not projecting. */
+.st-key-narration .stCode, .st-key-narration [data-testid="stCaptionContainer"] { display: none; }
 .stAlert p { font-size: 20px; }
-.stGraphVizChart ~ div .stCaption, [data-testid="stColumn"]:last-child .stCaption { font-size: 15px; }
 </style>
 """
 
