@@ -37,23 +37,35 @@ def period_for(lab: Lab, pattern: str) -> float | None:
 
 
 def lab_panel(pattern: str, lab: Lab, status_line: Callable[[Lab], str] | None = None) -> None:
+    """Predicting, the panel holds the question's widgets, and a batch of widget changes spanning a fragment
+    and the page crashed Streamlit's frontend (see `page.pattern_page`): so then it is drawn as part of the
+    page, with no timer (playback is paused while predicting; the clock catches up at the next click)."""
+    if quiz.enabled(pattern):
+        with learner().lock:
+            panel_run(pattern, lab, status_line)
+        return
     declared = period_for(lab, pattern)
 
     @st.fragment(run_every=declared)
     def panel() -> None:
-        session = learner()
-        with session.lock:
-            happened = session.follow_wall_clock(lab)
-            announce(pattern, happened, playback.playback(pattern))
-            pb = playback.playback(pattern)
-            finished = pb is not None and playback.tick(pb, playback.seconds_per_step(pattern))
-            draw(lab, pb, status_line)
+        with learner().lock:
+            finished = panel_run(pattern, lab, status_line)
             wanted = period_for(lab, pattern)
-            links.sync(pattern)        # playback moved the step: the URL follows
         if finished or wanted != declared:
             st.rerun()    # declare the timer again with its new period
 
     panel()
+
+
+def panel_run(pattern: str, lab: Lab, status_line: Callable[[Lab], str] | None) -> bool:
+    """Let time catch up, move playback, draw; True if playback has just reached the end."""
+    happened = learner().follow_wall_clock(lab)
+    announce(pattern, happened, playback.playback(pattern))
+    pb = playback.playback(pattern)
+    finished = pb is not None and playback.tick(pb, playback.seconds_per_step(pattern))
+    draw(lab, pb, status_line)
+    links.sync(pattern)        # playback moved the step: the URL follows
+    return finished
 
 
 def announce(pattern: str, happened: list[Trace], pb: playback.Playback | None) -> None:
