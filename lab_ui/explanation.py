@@ -38,15 +38,29 @@ def pattern_code(pattern: str) -> tuple[CodeFunction, ...]:
 
 
 def explanation(pattern: str) -> None:
-    """The Q&A tabs and the Code tab. Only the open tab is drawn: long Markdown and highlighted code cost
-    the browser time on every message of every click, even below the fold."""
+    """The Q&A sections and the Code section, one at a time, chosen with a segmented control.
+
+    Only the chosen section is drawn, and not as `st.tabs`: the browser re-renders every element of the
+    page several times per click (when the run starts, as its messages arrive, when it ends), and a tab
+    bar cost ~25 ms of each click (measured with bench.browser; a segmented control and one Markdown block
+    cost a fraction of that)."""
     text = sections(pattern)
-    tabs = st.tabs([label for label, _ in TABS] + ["Code"], key=f"{pattern}:explain", on_change="rerun")
-    for tab, (_, heading) in zip(tabs, TABS, strict=False):
-        if tab.open:
-            tab.markdown(text.get(heading, ""))
-    if tabs[-1].open:
-        with tabs[-1]:
-            st.caption(say("code-tab"))
-            for function in pattern_code(pattern):
-                st.code(function.source, language="python", line_numbers=True, wrap_lines=True)
+    labels = [label for label, _ in TABS] + ["Code"]
+    key = f"{pattern}:explain"
+    if st.session_state.get(key) not in labels:
+        st.session_state[key] = labels[0]
+    chosen = st.segmented_control("About this pattern", labels, key=key, on_change=keep_a_section, args=(key,),
+                                  label_visibility="collapsed")
+    if chosen == "Code":
+        st.caption(say("code-tab"))
+        for function in pattern_code(pattern):
+            st.code(function.source, language="python", line_numbers=True, wrap_lines=True)
+        return
+    st.markdown(text.get(dict(TABS).get(chosen, TABS[0][1]), ""))
+
+
+def keep_a_section(key: str) -> None:
+    """A segmented control can be un-selected by clicking its choice again; the explanation keeps its section."""
+    if st.session_state.get(key) is None:
+        st.session_state[key] = st.session_state.get(f"{key}:last", TABS[0][0])
+    st.session_state[f"{key}:last"] = st.session_state[key]

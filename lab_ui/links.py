@@ -161,23 +161,21 @@ def wanted(pattern: str) -> dict[str, object]:
 
 
 def sync(pattern: str) -> None:
-    """Make the URL say what is on screen (only what changed is sent to the browser)."""
+    """Make the URL say what is on screen: when anything changed, the whole query string in one message
+    (each message about the URL costs the browser a render of the whole page; a click used to send two)."""
     params = wanted(pattern)
     current = {**url_params(), "present": st.query_params.get("present")}
-    for name in (*LINK_PARTS, "present"):
-        value = params.get(name)
-        have = current.get(name)
+    ours = (*LINK_PARTS, "present")
+
+    def differs(name: str) -> bool:
+        value, have = params.get(name), current.get(name)
         if name == "do":
-            if list(value or []) != list(have or []):
-                if value:
-                    st.query_params[name] = value
-                else:
-                    st.query_params.pop(name, None)
-        elif value != have and (value or have):
-            if value:
-                st.query_params[name] = value
-            else:
-                st.query_params.pop(name, None)
+            return list(value or []) != list(have or [])
+        return value != have and bool(value or have)
+
+    if any(differs(name) for name in ours):
+        others = {name: st.query_params.get_all(name) for name in st.query_params if name not in ours}
+        st.query_params.from_dict(others | {name: params[name] for name in ours if params.get(name)})
     st.session_state[written_key(pattern)] = signature(params)
     st.session_state["present-in-url"] = params.get("present")
 

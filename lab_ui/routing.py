@@ -71,7 +71,7 @@ header[data-testid="stHeader"] { display: none; }
 .stGraphVizChart svg { max-height: 62vh; }
 .st-key-narration p, .st-key-narration .stText, .st-key-narration .stMarkdown { font-size: 24px !important;
   line-height: 1.35; }
-/* The code line and its caption (which points at the hidden Code tab) are for reading, not projecting. */
+/* The code line and its caption (which points at the hidden Code section) are for reading, not projecting. */
 .st-key-narration .stCode, .st-key-narration [data-testid="stCaptionContainer"] { display: none; }
 .stAlert p { font-size: 20px; }
 </style>

@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from strategies.assets import markdown_sections
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = {"cache-aside": "cache_aside", "read-through": "read_through", "write-through": "write_through",
          "write-behind": "write_behind"}
@@ -409,6 +411,20 @@ def test_each_step_shows_the_line_of_code_that_performs_it():
     click(at, "cache-aside:forward")
     assert at.code[0].value == 'loaded = yield from self.db_select(t, "App", key)'                 # step 3
     assert any("strategies/cache_aside.py, line" in c.value for c in at.caption)
+
+
+def test_the_explanation_shows_one_section_at_a_time_and_never_none():
+    at = open_page("cache-aside")
+    sections = markdown_sections(ROOT / "assets" / "cache_aside.md")
+    shown = lambda: " ".join(m.value for m in at.markdown)          # noqa: E731
+    assert sections["How it works"][:60] in shown() and sections["Cons"][:60] not in shown()
+    control = next(c for c in at.get("button_group") if c.key == "cache-aside:explain")
+    control.set_value("Cons").run()
+    assert sections["Cons"][:60] in shown() and sections["How it works"][:60] not in shown()
+    control = next(c for c in at.get("button_group") if c.key == "cache-aside:explain")
+    control.set_value(None).run()        # clicking the chosen section again un-selects it: the section stays
+    assert sections["Cons"][:60] in shown()
+    assert at.session_state["cache-aside:explain"] == "Cons"
 
 
 def test_write_through_safe_ordering_points_at_the_set_after_the_commit():

@@ -128,7 +128,8 @@ def test_presenter_mode_keeps_the_diagram_and_drops_the_log_and_the_explanation(
     presenting = open_link("cache-aside", scenario="stampede", step="4", present="1")
     headings = lambda at: [h.value for h in at.subheader]          # noqa: E731
     assert "Requests" in headings(normal) and "Requests" not in headings(presenting)
-    assert normal.tabs and not presenting.tabs
+    explains = lambda at: [c for c in at.get("button_group") if c.key == "cache-aside:explain"]   # noqa: E731
+    assert explains(normal) and not explains(presenting)
     assert step_counter(normal)[0] == 4
     assert dot(presenting) == dot(normal) and step_counter(presenting) == step_counter(normal)
     assert presenting.query_params["present"] == "1" and "present" not in normal.query_params
