@@ -1,5 +1,8 @@
 """The learner's tables as DataFrames: rows come from `strategies.views` (pure, tested without Streamlit).
 
+Each table goes to `st.dataframe` as a pyarrow Table, not a pandas DataFrame: Streamlit sends Arrow either
+way, and building it straight from the rows costs a fraction of pandas' conversion on every click.
+
 No pandas Styler: it costs several times the table itself on every rerun, and a colour alone would not
 tell a colour-blind learner anything. Each row says its state in words (✓, ⚠, "queued"), and a
 "This step" column points at what the step on screen changed.
@@ -7,7 +10,7 @@ tell a colour-blind learner anything. Each row says its state in words (✓, ⚠
 
 from __future__ import annotations
 
-import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from strategies.views import TableRows
@@ -19,11 +22,22 @@ NARROW = {name: st.column_config.Column(width=width) for name, width in
           (("This step", 86), ("Version", 62), ("At (s)", 52), ("TTL (s)", 58), ("#", 30), ("Key", 110))}
 
 
-def frame(rows: TableRows) -> pd.DataFrame:
-    found = pd.DataFrame(rows.rows, columns=list(rows.columns))
+def frame(rows: TableRows) -> pa.Table:
+    names = list(rows.columns)
+    columns = [list(values) for values in zip(*rows.rows, strict=True)] if rows.rows else [[] for _ in names]
     if rows.changed:
-        found.insert(0, "This step", ["◀ changed" if key in rows.changed else "" for key in found[rows.key_column]])
-    return found
+        keys = columns[names.index(rows.key_column)]
+        names.insert(0, "This step")
+        columns.insert(0, ["◀ changed" if key in rows.changed else "" for key in keys])
+    return pa.table({name: column_array(values) for name, values in zip(names, columns, strict=True)})
+
+
+def column_array(values: list) -> pa.Array:
+    """One column; a column mixing kinds (a number here, a dash there) is shown as text rather than refused."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if value is None else str(value) for value in values], type=pa.string())
 
 
 def show(title: str, rows: TableRows, empty: str) -> None:
