@@ -23,7 +23,10 @@ def replay(pattern: str, lab: Lab) -> None:
     st.session_state[f"{pattern}:replay"] = None
 
 
-def counters(lab: Lab) -> None:
+def counters(lab: Lab, earlier: bool = False) -> None:
+    """The lab's totals; `earlier`: the diagram shows an earlier moment (a scenario or request replaying),
+    so the totals say they already count what is still to come there (a scenario's stale read, say).
+    A free request playing is not flagged: its totals change by that one request only."""
     c = lab.counters
     metrics = [("Hits", c.hits), ("Misses", c.misses),
                ("Hit ratio", "–" if c.hit_ratio is None else f"{c.hit_ratio:.0%}"),
@@ -32,13 +35,16 @@ def counters(lab: Lab) -> None:
     if lab.has_queue:
         metrics += [("Queued writes", len(lab.live().queue)), ("Lost writes", c.lost_writes)]
     st.markdown(" · ".join(f"{label} **{value}**" for label, value in metrics))
+    if earlier:
+        st.caption(say("counters-earlier", count=len(lab.log)))
 
 
 def request_log(pattern: str, lab: Lab) -> None:
     """The counters, and the log in an expander drawn only while open: below the fold, a table built on every
     click would cost every click its rendering (measured with bench/browser.py)."""
     st.subheader("Requests")
-    counters(lab)
+    pb = playback.playback(pattern)
+    counters(lab, earlier=pb is not None and pb.scenario is not None and not pb.at_end)
     if not lab.log:
         st.caption(say("no-requests"))
         return

@@ -77,6 +77,15 @@ def test_a_link_to_a_step_opens_there_and_a_bad_link_says_why():
     assert 'The scenario "Stampede: a hot key expires under load" is on another page: open /cache_aside' in warnings(at)
 
 
+def test_mid_scenario_the_totals_say_they_already_count_what_is_to_come():
+    earlier = "including any after the moment on the diagram"
+    at = open_link("cache-aside", scenario="stale-set-race", step="3")
+    assert any(earlier in c.value for c in at.caption)
+    assert "Stale reads **1**" in " ".join(m.value for m in at.markdown)    # the race's read, still to come
+    at = open_link("cache-aside", scenario="stale-set-race", step="999")    # at the end: plain totals
+    assert not any(earlier in c.value for c in at.caption)
+
+
 def warnings(at: AppTest) -> str:
     """The warnings as a learner reads them: a link's text is escaped so Markdown shows it literally."""
     return re.sub(r"\\(.)", r"\1", " ".join(block.value for block in at.warning))
