@@ -75,8 +75,10 @@ def advance(pattern: str, client: str, to_end: bool = False) -> None:
         return
     if to_end:
         request.run()
-    else:
-        request.advance()
+    elif request.advance() is None:
+        # Its last call was already on the diagram: this click only completed it, so say so (no arrow moves).
+        flash(say("client-finished", client=client, number=request.trace.number, outcome=request.trace.outcome),
+              "info")
     show(pattern)
 
 

@@ -111,6 +111,24 @@ def steps_of(at: AppTest, pattern: str, number: int) -> int:
     return len(at.session_state["learner"].lab(pattern).request(number).steps)
 
 
+def test_a_client_step_that_only_completes_its_request_says_so():
+    at = open_link("cache-aside")
+    at.toggle(key="cache-aside:two-clients:widget").set_value(True).run()
+    click(at, "cache-aside:read")
+    said = lambda: " ".join(block.value for block in at.info)                   # noqa: E731
+    for _ in range(20):
+        if not [b for b in at.button if b.key == "cache-aside:next-A"]:
+            break
+        steps = steps_of(at, "cache-aside", 1)
+        assert "had no call left" not in said()
+        click(at, "cache-aside:next-A")
+    else:
+        raise AssertionError("client A's read never finished")
+    lab = at.session_state["learner"].lab("cache-aside")
+    assert lab.request(1).finished and steps_of(at, "cache-aside", 1) == steps   # the last click drew nothing new
+    assert "request #1 had no call left to make: it is complete (miss)" in said()
+
+
 @pytest.mark.parametrize("pattern", list(PAGES))
 def test_two_clients_step_only_the_client_chosen(pattern):
     at = open_link(pattern)
