@@ -24,9 +24,8 @@ import itertools
 import sqlite3
 import sys
 import uuid
-from collections import deque
 from collections.abc import Callable, Generator
-from types import CodeType
+from types import FrameType
 from typing import Any, ClassVar, NamedTuple
 
 import redis
@@ -81,26 +80,42 @@ class Loaded(NamedTuple):
 # Notes without fields, made once.
 _GET_NOTE, _SET_FOREVER_NOTE, _DEL_NOTE = ("cache-get", None), ("cache-set-forever", None), ("cache-del", None)
 _SELECT_NOTE, _NO_ROW_NOTE, _UPSERT_NOTE = ("db-select", None), ("db-no-row", None), ("db-upsert", None)
+_getframe = sys._getframe
 _tuple_new = tuple.__new__          # Step(...) without its keyword-binding constructor: this runs on every call
 # id(code) + bytecode offset -> its CodeRef. By id: hashing a code object hashes its constants and names on
 # every call. The sum names one instruction: a code object holds its bytecode, so id + offset stays inside it,
 # and no two live code objects overlap (the CodeRef keeps its code alive, so nothing else takes its place).
+# Only pattern code is memoised, never a recording helper's: a lookup that finds something found the line.
 _CODE_REFS: dict[int, CodeRef] = {}
 
 
-def _code_ref(where: int, code: CodeType, line: int) -> CodeRef:
-    ref = _CODE_REFS[where] = CodeRef(code, line)
+def _locate(frame: FrameType) -> CodeRef:
+    """The line of the first frame from `frame` up that is not a recording helper (the pattern's own code),
+    memoised by instruction. Called when the memo does not know `frame`'s instruction: a new line, or a
+    helper that was called by another helper (write-through's hand-over replies through reply())."""
+    while id(frame.f_code) in HELPER_CODE_IDS:
+        frame = frame.f_back
+    where = id(frame.f_code) + frame.f_lasti
+    ref = _CODE_REFS.get(where)
+    if ref is None:
+        ref = _CODE_REFS[where] = CodeRef(frame.f_code, frame.f_lineno)
     return ref
 
 
 class Request:
-    """One request in flight. `advance()` performs its next call and returns the recorded step."""
+    """One request in flight, and the recorder of its steps (the `t` every pattern method and helper takes).
 
-    __slots__ = ("lab", "trace", "_body", "done")
+    `advance()` performs its next call and returns the recorded step; `run()` runs it to the end. A Request
+    without a body only records: events that are not requests (an expiry, a crash) use it so. The request and
+    its recorder are one object because every lab.read()/write() makes one.
+    """
 
-    def __init__(self, lab: Lab, trace: Trace, body: Steps) -> None:
+    __slots__ = ("lab", "trace", "steps", "_body", "done")
+
+    def __init__(self, lab: Lab, trace: Trace, body: Steps | None = None) -> None:
         self.lab = lab
         self.trace = trace
+        self.steps = trace.steps      # record() appends here on every call: one attribute away, not two
         self._body = body
         self.done = False
 
@@ -117,18 +132,13 @@ class Request:
         try:
             return next(self._body)
         except StopIteration as finished:
-            self._end(finished.value)
+            self.done = True
+            lab._finish(self.trace, finished.value)
             return None
         except RequestFailed:
-            self._end(None)                      # the failed call ends the request
+            self.done = True
+            lab._finish(self.trace, None)        # the failed call ends the request
             return self.trace.steps[-1]
-
-    def _end(self, value: Any) -> None:
-        trace = self.trace
-        if trace.operation in READS and trace.ok:
-            trace.value = value
-        self.done = True
-        self.lab._finish(trace)
 
     def run(self) -> Trace:
         """`advance()` until the request has finished, its loop inlined (every lab.read()/write() runs here)."""
@@ -145,24 +155,18 @@ class Request:
                     lab._expire_due()
                 next(body)
         except StopIteration as finished:
-            self._end(finished.value)
+            self.done = True
+            lab._finish(self.trace, finished.value)
         except RequestFailed:
-            self._end(None)
+            self.done = True
+            lab._finish(self.trace, None)
         return self.trace
 
-
-class Recorder:
-    """Builds a Trace: each `step()` appends a Step, applies its changes and advances the clock."""
-
-    __slots__ = ("lab", "trace")
-
-    def __init__(self, lab: Lab, trace: Trace) -> None:
-        self.lab = lab
-        self.trace = trace
-
+    # ---- recording: each call a helper makes becomes one Step ----------------------------------------
     def step(self, source: str, target: str, action: str, *, command: str, note: tuple[str, dict | None],
              key: str | None = None, value: str | None = None, outcome: Outcome = "ok", cost_ms: float = 0.0,
              background: bool = False, changes: tuple[Change, ...] = ()) -> Step:
+        """Append a Step, apply its changes to the lab's tables and advance the clock by its cost."""
         return self.record(source, target, action, key, value, outcome, cost_ms, command, background, changes, note)
 
     def record(self, source: str, target: str, action: str, key: str | None, value: str | None, outcome: Outcome,
@@ -170,28 +174,19 @@ class Recorder:
                note: tuple[str, dict | None]) -> Step:
         """`step()` with every field given in order: the helpers' fast path (this runs on every call). Called
         only from recording helpers (step() included), so the frame that called it is never the pattern's."""
-        lab, trace = self.lab, self.trace
+        lab = self.lab
         clock = lab.clock
         if cost_ms:
             clock._now += cost_ms / 1000
         # The pattern's own line that made this call: the first frame outside the recording helpers (the helper
         # that called this one is skipped unseen: looking at a frame makes Python build an object for it).
-        frame = sys._getframe(2)
-        f_code = frame.f_code
-        where = id(f_code)
-        while where in HELPER_CODE_IDS:
-            frame = frame.f_back
-            f_code = frame.f_code
-            where = id(f_code)
-        where += frame.f_lasti
-        try:
-            code = _CODE_REFS[where]
-        except KeyError:
-            code = _code_ref(where, f_code, frame.f_lineno)
-        lab._seq += 1
-        steps = trace.steps
+        # Only the code object and the instruction are taken here; the line's text is read when it is shown.
+        frame = _getframe(2)
+        code = _CODE_REFS.get(id(frame.f_code) + frame.f_lasti) or _locate(frame)
+        lab._seq = seq = lab._seq + 1
+        steps = self.steps
         step = _tuple_new(Step, (len(steps) + 1, source, target, action, key, value, outcome, cost_ms, command,
-                                 clock._now * 1000, background, trace.client, lab._seq, changes, code, note))
+                                 clock._now * 1000, background, self.trace.client, seq, changes, code, note))
         if changes:
             apply = lab.state.apply
             for change in changes:
@@ -252,7 +247,9 @@ class Lab:
         """What the lab remembers of its own doing: counters, requests, history and the tables."""
         self.counters = Counters()
         self.log: dict[int, Trace] = {}      # number -> trace, in the order requests started; bounded
-        self.history: deque[Step] = deque()  # every step of the logged requests, in the order performed
+        # Every step of the logged requests, in the order performed. record() numbers each step it appends here
+        # one after the other (`seq`), so history[i].seq == history[0].seq + i: trimming needs no search.
+        self.history: list[Step] = []
         self.state = LabState(self.db.rows(), self.clock.now())
         self._seq = 0
         self._numbers = 0
@@ -270,7 +267,9 @@ class Lab:
         key = validate_key(key)
         trace = self._new_trace("read", key, None, client)
         trace.fresh = self.state.latest(key)     # a read returning this was not stale, whatever wrote meanwhile
-        return Request(self, trace, self._read(Recorder(self, trace), key))
+        request = Request(self, trace)
+        request._body = self._read(request, key)
+        return request
 
     def start_report(self, key: str, *, client: str = "R") -> Request:
         """A query that goes straight to the database, around the cache (a reporting job, another service):
@@ -278,30 +277,38 @@ class Lab:
         key = validate_key(key)
         trace = self._new_trace("report", key, None, client)
         trace.fresh = self.state.latest(key)
-        return Request(self, trace, self._report(Recorder(self, trace), key))
+        return self._request(trace, self._report, key)
 
     def report(self, key: str, *, client: str = "R") -> Trace:
         return self.start_report(key, client=client).run()
 
-    def _report(self, t: Recorder, key: str) -> Steps:
+    def _report(self, t: Request, key: str) -> Steps:
         loaded = yield from self.db_select(t, "App", key)
         return loaded.value if loaded is not None else None
 
     def start_write(self, key: str, value: str, *, client: str | None = None) -> Request:
         key, value = validate_key(key), validate_value(value)
         trace = self._new_trace("write", key, value, client)
-        return Request(self, trace, self._write(Recorder(self, trace), key, value))
+        request = Request(self, trace)
+        request._body = self._write(request, key, value)
+        return request
 
-    def _read(self, t: Recorder, key: str) -> Steps:
+    def _request(self, trace: Trace, body: Callable[..., Steps], *args: Any) -> Request:
+        """A Request for `trace` that runs `body(request, *args)`: the request records its own steps."""
+        request = Request(self, trace)
+        request._body = body(request, *args)
+        return request
+
+    def _read(self, t: Request, key: str) -> Steps:
         raise NotImplementedError
 
-    def _write(self, t: Recorder, key: str, value: str) -> Steps:
+    def _write(self, t: Request, key: str, value: str) -> Steps:
         raise NotImplementedError
 
     def _new_trace(self, operation: str, key: str | None = None, value: str | None = None,
                    client: str | None = None) -> Trace:
         self._numbers = number = self._numbers + 1
-        trace = Trace(number, self.name, operation, key, value, client=client or self.client)
+        trace = Trace(number, self.name, operation, key, value, client or self.client)
         log = self.log
         log[number] = trace
         if len(log) > LOG_LIMIT + TRIM_BATCH:
@@ -316,10 +323,13 @@ class Lab:
         last = max((log[number].steps[-1].seq for number in oldest if log[number].steps), default=0)
         for number in oldest:
             del log[number]
-        while history and history[0].seq <= last:
-            history.popleft()
+        if history and history[0].seq <= last:
+            del history[:last - history[0].seq + 1]
 
-    def _finish(self, trace: Trace) -> None:
+    def _finish(self, trace: Trace, value: Any) -> None:
+        """A request ended (`value`: what its body returned): a read keeps its value; count how it went."""
+        if trace.operation in READS and trace.ok:
+            trace.value = value
         trace.finished = True
         counters = self.counters
         if trace.hit is True:
@@ -355,7 +365,7 @@ class Lab:
         return self._kv + key
 
     @helper
-    def _cache_failed(self, t: Recorder, source: str, target: str, action: str, err: Exception, *,
+    def _cache_failed(self, t: Request, source: str, target: str, action: str, err: Exception, *,
                       key: str | None, value: str | None, command: str, tolerate: bool, background: bool) -> Steps:
         """Record a cache call that failed. Fatal unless `tolerate`: then the request goes on, degraded."""
         if not isinstance(err, CacheDown):
@@ -372,7 +382,7 @@ class Lab:
         self.cache_error = None
 
     @helper
-    def cache_get(self, t: Recorder, source: str, key: str, *, tolerate: bool = False,
+    def cache_get(self, t: Request, source: str, key: str, *, tolerate: bool = False,
                   background: bool = False) -> Steps:
         try:
             if self.cache_down:
@@ -400,7 +410,7 @@ class Lab:
         return Change("cache", key, item, CacheItem(found, item.expires_at if item else None, None), "found")
 
     @helper
-    def cache_set(self, t: Recorder, source: str, key: str, value: str, *, ttl: int | None, version: int | None,
+    def cache_set(self, t: Request, source: str, key: str, value: str, *, ttl: int | None, version: int | None,
                   tolerate: bool = False, background: bool = False) -> Steps:
         command = f"SET {key} … EX {ttl}" if ttl else f"SET {key} …"
         try:
@@ -424,7 +434,7 @@ class Lab:
         return value
 
     @helper
-    def cache_delete(self, t: Recorder, source: str, key: str, *, tolerate: bool = False,
+    def cache_delete(self, t: Request, source: str, key: str, *, tolerate: bool = False,
                      background: bool = False) -> Steps:
         command = f"DEL {key}"
         try:
@@ -443,7 +453,7 @@ class Lab:
         return None
 
     @helper
-    def cache_call(self, t: Recorder, source: str, target: str, action: str, call: Callable[[], Any], *,
+    def cache_call(self, t: Request, source: str, target: str, action: str, call: Callable[[], Any], *,
                    command: str, note: tuple[str, dict | None] | Callable[[Any], tuple[tuple, Outcome]],
                    key: str | None = None, value: str | None = None,
                    changes: Callable[[Any, float], tuple[Change, ...]] | None = None, tolerate: bool = False,
@@ -467,7 +477,7 @@ class Lab:
         return result
 
     @helper
-    def reply(self, t: Recorder, source: str, target: str, key: str | None, value: str | None, *,
+    def reply(self, t: Request, source: str, target: str, key: str | None, value: str | None, *,
               command: str, note: tuple[str, dict | None], outcome: Outcome = "ok", background: bool = False,
               action: str = "REPLY") -> tuple[Step]:
         """A message along an arrow that is not a Redis or SQL call of its own (an answer, a hand-over):
@@ -475,7 +485,7 @@ class Lab:
         return (t.record(source, target, action, key, value, outcome, 0.0, command, background, (), note),)
 
     @helper
-    def db_select(self, t: Recorder, source: str, key: str) -> Steps:
+    def db_select(self, t: Request, source: str, key: str) -> Steps:
         cost = self.costs.db_read_ms * self.db.slowdown
         try:
             found = self.db.get(key)
@@ -493,7 +503,7 @@ class Lab:
         return _tuple_new(Loaded, found)
 
     @helper
-    def db_upsert(self, t: Recorder, source: str, key: str, value: str) -> Steps:
+    def db_upsert(self, t: Request, source: str, key: str, value: str) -> Steps:
         cost = self.costs.db_write_ms * self.db.slowdown
         at = self.clock._now + cost / 1000
         try:
@@ -584,7 +594,7 @@ class Lab:
         # The cache's own clock: make sure the keys are gone there too (its TTLs may lag by a few ms).
         self._quietly(lambda: self.cache.delete(*[self._kv + key for key, _ in due]))
         trace = self._new_trace("expiry", due[0][0] if len(due) == 1 else None)
-        t = Recorder(self, trace)
+        t = Request(self, trace)
         for key, item in due:
             t.step("Cache", "Cache", "EXPIRE", key=key, value=item.value, command=f"TTL of {key} ran out",
                    changes=(Change("cache", key, item, None, "expired"),), note=("cache-expired", None))
@@ -618,7 +628,7 @@ class Lab:
     def crash_cache(self) -> Trace:
         """Fault: the cache restarts empty; this learner's cached values and queued writes are gone."""
         trace = self._new_trace("crash")
-        t = Recorder(self, trace)
+        t = Request(self, trace)
         lost = self._queued_writes()
         try:
             self._delete_all_keys()
@@ -736,7 +746,7 @@ class Lab:
         waiting = self._queued_writes()
         trace = self._new_trace("resync")
         vanished = sum(change.after is None for change in changes)
-        Recorder(self, trace).step("Cache", "Cache", "RESYNC", command="compared with the cache server",
+        Request(self, trace).step("Cache", "Cache", "RESYNC", command="compared with the cache server",
                                    outcome="error", changes=tuple(changes),
                                    note=("resync", {"vanished": vanished, "found": len(changes) - vanished}))
         still = set(self._queued_writes())

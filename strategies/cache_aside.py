@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import heapq
 
-from .base import FAILED, SCAN_COUNT, Lab, Recorder, Steps, _glob_escape
+from .base import FAILED, SCAN_COUNT, Lab, Request, Steps, _glob_escape
 from .cache import scan_keys
 from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
 from .narration import explain_warning
@@ -327,7 +327,7 @@ class CacheAside(Lab):
         for key, lease in due:
             self._quietly(lambda key=key, lease=lease: self._release(keys=[self.lease_key(key)], args=[lease.token]))
         trace = self._new_trace("expiry", due[0][0] if len(due) == 1 else None)
-        t = Recorder(self, trace)
+        t = Request(self, trace)
         for key, lease in due:
             t.step("Cache", "Cache", "EXPIRE", key=key, command=f"lease on {key} ran out",
                    changes=(Change("lease", key, lease, None, "expired"),),

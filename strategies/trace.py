@@ -123,7 +123,7 @@ class Counters:
         return self.hits / lookups if lookups else None
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, init=False)
 class Trace:
     """Everything one request did, step by step, and how it ended.
 
@@ -147,6 +147,27 @@ class Trace:
     fresh: str | None = None       # a read: the newest acknowledged value of its key when it started
     steps: list[Step] = field(default_factory=list)
     lost: tuple[tuple[str, str], ...] = ()   # a crash: the acknowledged writes it destroyed (key, value)
+
+    def __init__(self, number: int, pattern: str, operation: str, key: str | None = None, value: str | None = None,
+                 client: str = "A") -> None:
+        # Written out: a lab makes one Trace per request, and the generated __init__ (every field a parameter,
+        # `steps` behind a default factory) costs about twice as much. The other fields start at their defaults.
+        self.number = number
+        self.pattern = pattern
+        self.operation = operation
+        self.key = key
+        self.value = value
+        self.hit = None
+        self.ok = True
+        self.error = None
+        self.warning = None
+        self.stale = False
+        self.degraded = False
+        self.finished = False
+        self.client = client
+        self.fresh = None
+        self.steps = []
+        self.lost = ()
 
     @property
     def latency_ms(self) -> float:

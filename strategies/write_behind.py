@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import heapq
 
-from .base import FAILED, Recorder, Request, Steps
+from .base import FAILED, Steps
 from .database import UPSERT_SQL, Row
 from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
 from .narration import explain_warning, plural
@@ -198,7 +198,7 @@ class WriteBehind(ReadThrough):
     def flush(self) -> Trace:
         """Drain everything queued now, batch after batch, until the queue is empty or a batch fails."""
         trace = self._new_trace("flush")
-        return Request(self, trace, self._drain(Recorder(self, trace))).run()
+        return self._request(trace, self._drain).run()
 
     def _drain(self, t) -> Steps:
         if self._in_flight:                     # one flush at a time: a second could commit older values last
@@ -220,7 +220,7 @@ class WriteBehind(ReadThrough):
         if not reason:
             return None
         trace = self._new_trace("flush")
-        return Request(self, trace, self._flush_batch(Recorder(self, trace), reason)).run()
+        return self._request(trace, self._flush_batch, reason).run()
 
     def next_flush_at(self) -> float | None:
         """When the flusher will next run by itself (simulated seconds), or None if it has nothing due."""
