@@ -41,9 +41,10 @@ def explanation(pattern: str) -> None:
     """The Q&A sections and the Code section, one at a time, chosen with a segmented control.
 
     Only the chosen section is drawn, and not as `st.tabs`: the browser re-renders every element of the
-    page several times per click (when the run starts, as its messages arrive, when it ends), and a tab
-    bar cost ~25 ms of each click (measured with bench.browser; a segmented control and one Markdown block
-    cost a fraction of that)."""
+    page several times per click (when the run starts, as its messages arrive, when it ends), and the tab
+    bar was among its costlier elements (15-35 ms per click in single, unpaired bench.browser runs on a busy
+    machine; the whole page in the paired rounds harness went from 2.46x to 2.42x with this and the URL and
+    table changes together, so the gain is real but small)."""
     text = sections(pattern)
     labels = [label for label, _ in TABS] + ["Code"]
     key = f"{pattern}:explain"

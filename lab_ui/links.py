@@ -162,7 +162,7 @@ def wanted(pattern: str) -> dict[str, object]:
 
 def sync(pattern: str) -> None:
     """Make the URL say what is on screen: when anything changed, the whole query string in one message
-    (each message about the URL costs the browser a render of the whole page; a click used to send two)."""
+    (each message about the URL is one more update for the browser to handle; a click used to send two)."""
     params = wanted(pattern)
     current = {**url_params(), "present": st.query_params.get("present")}
     ours = (*LINK_PARTS, "present")
