@@ -267,6 +267,8 @@ class Lab:
         key = validate_key(key)
         trace = self._new_trace("read", key, None, client)
         trace.fresh = self.state.latest(key)     # a read returning this was not stale, whatever wrote meanwhile
+        # `_request(trace, self._read, key)`, written out: every read and write starts here, and the *args call
+        # costs a measurable share of the core's overhead (strategies.bench).
         request = Request(self, trace)
         request._body = self._read(request, key)
         return request
@@ -289,7 +291,7 @@ class Lab:
     def start_write(self, key: str, value: str, *, client: str | None = None) -> Request:
         key, value = validate_key(key), validate_value(value)
         trace = self._new_trace("write", key, value, client)
-        request = Request(self, trace)
+        request = Request(self, trace)          # `_request(...)` written out, as in start_read
         request._body = self._write(request, key, value)
         return request
 
