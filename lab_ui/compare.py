@@ -164,7 +164,7 @@ def latency_chart(result: CompareResult) -> alt.Chart:
 def queue_chart(result: CompareResult) -> None:
     behind = next((r for r in result.results if r.queue_depth), None)
     if behind is None or not behind.writes:
-        st.caption(say("queue-empty"))
+        st.caption(say("queue-chart-empty"))
         return
     data = pd.DataFrame(behind.queue_depth, columns=["Request", "Writes at risk"])
     line = alt.Chart(data).mark_line(interpolate="step-after").encode(

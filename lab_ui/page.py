@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from strategies import Lab
+from strategies import Lab, LabState
 
 from . import links, playback, quiz, scenarios, share
 from .controls import (
@@ -34,9 +34,11 @@ from .text import say, sections
 
 
 def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
-                 status: Callable[[Lab], str] | None = None, extras: tuple[ExtraButton, ...] = ()) -> None:
+                 status: Callable[[Lab, LabState, bool], str] | None = None,
+                 extras: tuple[ExtraButton, ...] = ()) -> None:
     """The page of `pattern`; `settings` are the pattern's own knobs (under "Settings and faults"),
-    `status` says what its background worker is doing (under the tables), `extras` are its own buttons.
+    `status(lab, state, live)` says what its background worker is doing in the tables shown (under them),
+    `extras` are its own buttons.
 
     One fragment only: the panel, which its timer re-runs. Everything a learner clicks is drawn by the page
     itself, so a click is a full run, which also declares the panel's timer afresh. (A lab fragment holding

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from strategies import Lab, Trace
+from strategies import Lab, LabState, Trace
 from strategies.diagram import build_diagram
 from strategies.scenarios import SCENARIOS
 from strategies.views import cache_rows, changed_keys, db_rows, lease_rows, queue_rows
@@ -36,7 +36,7 @@ def period_for(lab: Lab, pattern: str) -> float | None:
     return IDLE_TICK if timed and learner().follows_wall else None
 
 
-def lab_panel(pattern: str, lab: Lab, status_line: Callable[[Lab], str] | None = None) -> None:
+def lab_panel(pattern: str, lab: Lab, status_line: Callable[[Lab, LabState, bool], str] | None = None) -> None:
     """Predicting, the panel holds the question's widgets, and a batch of widget changes spanning a fragment
     and the page crashed Streamlit's frontend (see `page.pattern_page`): so then it is drawn as part of the
     page, with no timer (playback is paused while predicting; the clock catches up at the next click)."""
@@ -57,7 +57,7 @@ def lab_panel(pattern: str, lab: Lab, status_line: Callable[[Lab], str] | None =
     panel()
 
 
-def panel_run(pattern: str, lab: Lab, status_line: Callable[[Lab], str] | None) -> bool:
+def panel_run(pattern: str, lab: Lab, status_line: Callable[[Lab, LabState, bool], str] | None) -> bool:
     """Let time catch up, move playback, draw; True if playback has just reached the end."""
     happened = learner().follow_wall_clock(lab)
     announce(pattern, happened, playback.playback(pattern))
@@ -80,7 +80,7 @@ def announce(pattern: str, happened: list[Trace], pb: playback.Playback | None) 
             st.toast(say("keys-expired", count=len(event.steps), number=event.number))
 
 
-def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab], str] | None) -> None:
+def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab, LabState, bool], str] | None) -> None:
     located = pb.locate() if pb is not None else None
     scene, index = (located[1], located[2]) if located else (None, 0)
     step = scene.steps[index] if scene is not None else None
@@ -119,11 +119,11 @@ def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab], st
         tables.show("Database", db_rows(shown, changed=changed_keys(changes, "db")), say("db-empty"))
         if lab.has_queue:
             tables.show("Write-behind queue", queue_rows(shown, changed=changed_keys(changes, "queue")),
-                        say("queue-empty"))
+                        lab.table_note("queue", shown) or say("queue-empty"))
         if getattr(lab, "leases", False) or shown.lease:
             tables.show("Leases", lease_rows(shown, changed=changed_keys(changes, "lease")), say("lease-empty"))
         if status_line is not None:
-            st.caption(status_line(lab))
+            st.caption(status_line(lab, shown, not replaying))
 
 
 def where(lab: Lab, pb: playback.Playback, located: tuple) -> str:

@@ -3,7 +3,7 @@ import streamlit as st
 from lab_ui import ensure_routed, pattern_page
 from lab_ui.controls import ExtraButton, Setting
 from lab_ui.text import say
-from strategies import WriteBehind
+from strategies import LabState, WriteBehind
 
 ensure_routed()
 
@@ -37,19 +37,18 @@ QUEUE_SETTINGS = (
 )
 
 
-def flusher_status(lab: WriteBehind) -> str:
-    queue, now = lab.live().queue, lab.clock.now()
-    if queue:
+def flusher_status(lab: WriteBehind, state: LabState, live: bool) -> str:
+    """What the flusher is doing, from the tables on screen (`state`); a retry's timing only when they are live."""
+    queue, now = state.queue, state.now
+    if not queue:
+        return say("flusher-idle")
+    if live and lab.retry_at > now:
         due = lab.next_flush_at()
-        if lab.retry_at > now:
-            return say("flusher-retry", queued=len(queue), wait="∞" if due is None else f"{due - now:.1f}")
-        oldest = next(iter(queue.values()))
-        return say("flusher-status", queued=len(queue), batch=lab.batch_size,
-                   unit="one per key: writes coalesce" if lab.coalesce else "one per write",
-                   waited=f"{now - oldest.at:.1f}", delay=f"{lab.max_delay_seconds:g}")
-    if lab.counters.lost_writes:
-        return say("flusher-idle-lost", lost=lab.counters.lost_writes)
-    return say("flusher-idle")
+        return say("flusher-retry", queued=len(queue), wait="∞" if due is None else f"{due - now:.1f}")
+    oldest = min(queue.values(), key=lambda item: item.at)
+    return say("flusher-status", queued=len(queue), batch=lab.batch_size,
+               unit="one per key: writes coalesce" if lab.coalesce else "one per write",
+               waited=f"{now - oldest.at:.1f}", delay=f"{lab.max_delay_seconds:g}")
 
 
 pattern_page("write-behind", settings=QUEUE_SETTINGS, status=flusher_status,

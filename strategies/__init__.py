@@ -8,7 +8,7 @@ from .cache import CacheUnavailable, backend_description, connect_cache
 from .cache_aside import CacheAside
 from .database import Database, DatabaseUnavailable, Row
 from .read_through import ReadThrough
-from .state import CacheItem, Change, LabState, Lease, PendingWrite, QueueItem
+from .state import AckedWrite, CacheItem, Change, LabState, Lease, PendingWrite, QueueItem
 from .trace import Costs, Counters, SimClock, Step, Trace
 from .validation import InvalidInput, validate_key, validate_value
 from .write_behind import WriteBehind
@@ -20,7 +20,8 @@ PATTERNS: dict[str, type[Lab]] = {
 
 __all__ = [
     "PATTERNS", "CacheAside", "ReadThrough", "WriteThrough", "WriteBehind", "Lab", "Request", "FAILED", "CacheDown",
-    "CacheItem", "Change", "LabState", "Lease", "PendingWrite", "QueueItem", "Database", "DatabaseUnavailable", "Row",
+    "AckedWrite", "CacheItem", "Change", "LabState", "Lease", "PendingWrite", "QueueItem", "Database",
+    "DatabaseUnavailable", "Row",
     "InvalidInput", "validate_key", "validate_value", "connect_cache", "backend_description", "CacheUnavailable",
     "Costs", "Counters", "SimClock", "Step", "Trace",
 ]

@@ -24,7 +24,7 @@ import itertools
 import sqlite3
 import sys
 import uuid
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator
 from types import FrameType
 from typing import Any, ClassVar, NamedTuple
 
@@ -398,6 +398,8 @@ class Lab:
         item = self.state.cache.get(key)
         known = item.value if item is not None else None
         changes = () if known == found else (self._correction(key, item, found),)
+        if changes and changes[0].why == "vanished":
+            self._resync_needed = True    # a key lost before its time: what else did the cache lose? (next call)
         yield t.record(source, "Cache", "GET", key, None, "miss" if found is None else "hit", self.costs.cache_ms,
                        f"GET {key}", background, changes,
                        _GET_NOTE if not changes else (f"cache-get-{changes[0].why}", None))
@@ -631,7 +633,6 @@ class Lab:
         """Fault: the cache restarts empty; this learner's cached values and queued writes are gone."""
         trace = self._new_trace("crash")
         t = Request(self, trace)
-        lost = self._queued_writes()
         try:
             self._delete_all_keys()
         except CallFailures as err:
@@ -642,17 +643,31 @@ class Lab:
         changes = [Change("cache", key, item, None, "crashed") for key, item in state.cache.items()]
         for table in ("queue", "pending", "lease"):        # a restarted cache keeps no queue and no lease
             changes += [Change(table, key, item, None, "crashed") for key, item in getattr(state, table).items()]
-        self.counters.lost_writes += len(lost)
-        trace.lost = tuple(lost)
-        note = ("crash-lost", {"lost": len(lost), "found": tuple(key for key, _ in lost)}) if lost else \
-            ("crash-queue-empty" if self.has_queue else "crash", None)
-        t.step("Cache", "Cache", "CRASH", command="cache restarted empty", outcome="error", changes=tuple(changes),
-               note=note)
+        losses = self._count_losses(trace, remaining=(), held=self._held_entries())
+        held = len(state.acked) - sum(change.table == "acked" for change in losses)
+        if trace.lost:
+            note = ("crash-lost", {"lost": len(trace.lost), "found": tuple(key for key, _ in trace.lost),
+                                   "held": held})
+        elif held:
+            note = ("crash-batch-held", {"held": held})
+        else:
+            note = ("crash-queue-empty" if self.has_queue else "crash", None)
+        t.step("Cache", "Cache", "CRASH", command="cache restarted empty", outcome="error",
+               changes=(*changes, *losses), note=note)
         return self._finished(trace)
 
-    def _queued_writes(self) -> list[tuple[str, str]]:
-        """Acknowledged writes waiting in a queue, as (key, value), oldest first (write-behind only)."""
+    def _losses(self, remaining: Collection[str], *, held: Collection[str] = ()) -> list[Change]:
+        """The changes that record acknowledged writes as lost for good, now that only the queue entries in
+        `remaining` are left and the flusher holds those in `held` (write-behind's ledger; none here)."""
         return []
+
+    def _count_losses(self, trace: Trace, remaining: Collection[str], **held: Collection[str]) -> list[Change]:
+        """`_losses`, counted on the lab and named on `trace` (what the learner is told was lost)."""
+        losses = self._losses(remaining, **held)
+        lost = tuple((change.after.key, change.after.value) for change in losses if change.table == "lost")
+        self.counters.lost_writes += len(lost)
+        trace.lost += lost
+        return losses
 
     def _delete_all_keys(self) -> int:
         """Delete this learner's keys only (never FLUSHALL on a shared server); returns how many."""
@@ -671,6 +686,10 @@ class Lab:
         self._reset_memory()
 
     # ---- the tables -----------------------------------------------------------------------------
+    def table_note(self, table: str, state: LabState) -> str | None:
+        """What an empty table says, decided from `state`; None: the page's own words will do."""
+        return None
+
     def live(self) -> LabState:
         """The tables as they are now (the lab's own record of every change; no call to Redis or SQLite)."""
         self.state.now = self.clock.now()
@@ -733,6 +752,15 @@ class Lab:
             return None
         self._resync_needed = False
         self.cache_error = None
+        if not self._differences(real):
+            self._sync_ttls()        # fast-forwards made while the cache did not answer reach its TTLs now
+            return None
+        trace = self._new_trace("resync")
+        self._record_resync(Request(self, trace), real)
+        return self._finished(trace)
+
+    def _differences(self, real: LabState) -> list[Change]:
+        """How the cache really is (`real`) differs from the lab's tables, as changes to them."""
         changes = []
         for table in ("cache", "queue", "pending", "lease"):
             mine, theirs = getattr(self.state, table), getattr(real, table)
@@ -740,22 +768,29 @@ class Lab:
                 before, after = mine.get(key), theirs.get(key)
                 if before is None or after is None or _differs(before, after):
                     changes.append(Change(table, key, before, after, "vanished" if after is None else "found"))
-                    if table == "cache" and after is not None and after.expires_at is not None:
-                        heapq.heappush(self._expiries, (after.expires_at, key))   # it expires like any other
-        if not changes:
-            self._sync_ttls()        # fast-forwards made while the cache did not answer reach its TTLs now
-            return None
-        waiting = self._queued_writes()
-        trace = self._new_trace("resync")
+        return changes
+
+    @helper
+    def _record_resync(self, t: Request, real: LabState, *, background: bool = False) -> Step:
+        """Record, as one step of `t`, the tables following the cache (`real`), and what that cost."""
+        self._resync_needed = False
+        changes = self._differences(real)
+        for change in changes:
+            item = change.after
+            if change.table == "cache" and item is not None and item.expires_at is not None:
+                heapq.heappush(self._expiries, (item.expires_at, change.key))   # it expires like any other
+        losses = self._count_losses(t.trace, remaining=set(real.queue), held=self._held_entries())
         vanished = sum(change.after is None for change in changes)
-        Request(self, trace).step("Cache", "Cache", "RESYNC", command="compared with the cache server",
-                                   outcome="error", changes=tuple(changes),
-                                   note=("resync", {"vanished": vanished, "found": len(changes) - vanished}))
-        still = set(self._queued_writes())
-        trace.lost = tuple(write for write in waiting if write not in still)   # acknowledged, now gone
-        self.counters.lost_writes += len(trace.lost)
+        step = t.step("Cache", "Cache", "RESYNC", command="compared with the cache server", outcome="error",
+                      changes=(*changes, *losses), background=background,
+                      note=("resync", {"vanished": vanished, "found": len(changes) - vanished,
+                                       "lost": len(t.trace.lost)}))
         self._sync_ttls()
-        return self._finished(trace)
+        return step
+
+    def _held_entries(self) -> tuple[str, ...]:
+        """Queue entries the flusher has read and not yet settled (write-behind only)."""
+        return ()
 
 
 def _differs(mine: object, theirs: object) -> bool:

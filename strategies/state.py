@@ -13,6 +13,9 @@ Transitions (table: before → after):
     pending: None → PendingWrite (queued)      PendingWrite → None (flushed, crash)    pending → newer
     lease:   None → Lease (acquired)           Lease → None (filled, released, voided by a write, expired, crash)
              Lease → Lease (an expired lease taken over by another reader)
+    acked:   None → AckedWrite (a write queued)   AckedWrite → newer (a write coalesced into its entry)
+             AckedWrite → None (delivered: committed; superseded: a newer entry carries its key; lost)
+    lost:    None → AckedWrite (its entry vanished before the database had it: a crash, a wipe)
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import NamedTuple
 
 from .database import Row
 
-TABLES = ("cache", "db", "queue", "pending", "lease")
+TABLES = ("cache", "db", "queue", "pending", "lease", "acked", "lost")
 
 # What cache-aside's negative caching stores for "the database has no such row". A learner can never write
 # it: validation rejects control characters in values, so no real value collides with it.
@@ -49,6 +52,14 @@ class PendingWrite(NamedTuple):
     entry: str                   # the queue entry that will carry it
 
 
+class AckedWrite(NamedTuple):
+    """An acknowledged write-behind write, by the queue entry that carries it (its newest value, if coalesced):
+    in `acked` until the database has it, in `lost` once nothing can deliver it any more."""
+
+    key: str
+    value: str
+
+
 class Lease(NamedTuple):
     """The right to fill one cache key (cache-aside with leases): only the holder's fill is accepted."""
 
@@ -67,14 +78,14 @@ class Change(NamedTuple):
 
 
 class LabState:
-    """The cache, the database, the write-behind queue, its pending index and cache-aside's leases as the lab
-    last saw them.
+    """The cache, the database, the write-behind queue, its pending index and ledger, and cache-aside's leases
+    as the lab last saw them.
 
     Each table is a dict in order of last change (the most recently changed entry last), so the newest
     rows of a big table can be shown without sorting it.
     """
 
-    __slots__ = ("cache", "db", "queue", "pending", "lease", "now")
+    __slots__ = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "now")
 
     def __init__(self, rows: Iterable[Row] = (), now: float = 0.0) -> None:
         self.cache: dict[str, CacheItem] = {}
@@ -82,6 +93,10 @@ class LabState:
         self.queue: dict[str, QueueItem] = {}
         self.pending: dict[str, PendingWrite] = {}
         self.lease: dict[str, Lease] = {}        # keyed by the learner's key, not the Redis lease key
+        # The lab's own ledger of acknowledged writes, by queue entry (Redis keeps no such record): the ones
+        # the database does not have yet, and the ones that can no longer reach it.
+        self.acked: dict[str, AckedWrite] = {}
+        self.lost: dict[str, AckedWrite] = {}
         self.now = now
 
     def apply(self, change: Change) -> None:

@@ -30,7 +30,7 @@ from .database import UPSERT_SQL, Row
 from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
 from .narration import explain_warning, plural
 from .read_through import ReadThrough
-from .state import CacheItem, Change, LabState, PendingWrite, QueueItem
+from .state import AckedWrite, CacheItem, Change, LabState, PendingWrite, QueueItem, stream_order
 from .trace import Trace
 
 MAX_BACKOFF_SECONDS = 60.0
@@ -67,16 +67,19 @@ return {'queued', id}
 """
 
 # KEYS: the queue, the pending values, the pending entry ids. ARGV: how many entries.
-# The oldest entries, each as {id, key, value}. A key's newest entry carries the newest value, which
-# waits in the pending index (a coalesced write replaces it there, not in the stream).
+# The oldest entries, each as {id, key, value, newer}. A key's newest entry carries the newest value, which
+# waits in the pending index (a coalesced write replaces it there, not in the stream). A coalesced entry the
+# pending index no longer points at has been superseded: a write that came while a flush held it was queued
+# afresh, with a newer value. It carries no value (false) and names the entry that does (`newer`).
 READ_BATCH = """
 local batch = {}
 for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[1])) do
   local fields = {}
   for i = 1, #entry[2], 2 do fields[entry[2][i]] = entry[2][i + 1] end
   local key, value = fields['key'], fields['value']
-  if redis.call('HGET', KEYS[3], key) == entry[1] then value = redis.call('HGET', KEYS[2], key) end
-  table.insert(batch, {entry[1], key, value or ''})
+  local waiting = redis.call('HGET', KEYS[3], key)
+  if waiting == entry[1] then value = redis.call('HGET', KEYS[2], key) end
+  table.insert(batch, {entry[1], key, value or false, waiting or false})
 end
 return batch
 """
@@ -84,10 +87,11 @@ return batch
 # KEYS: the queue, the pending values, the pending entry ids, then the cache entry of each flushed key.
 # ARGV: ttl (0: none), n, n entry ids, then per flushed key: key, the value written, its last entry id.
 # A key leaves the pending index only if no newer write arrived meanwhile; then it gets its TTL, if the
-# cache still holds the value that was written.
+# cache still holds the value that was written. Answers {settled keys, keys given their TTL, entries deleted}.
 ACKNOWLEDGE = """
 local n = tonumber(ARGV[2])
-redis.call('XDEL', KEYS[1], unpack(ARGV, 3, 2 + n))
+local deleted = 0
+if n > 0 then deleted = redis.call('XDEL', KEYS[1], unpack(ARGV, 3, 2 + n)) end
 local settled, timed, k = {}, {}, 0
 for i = 3 + n, #ARGV, 3 do
   k = k + 1
@@ -102,8 +106,22 @@ for i = 3 + n, #ARGV, 3 do
     end
   end
 end
-return {settled, timed}
+return {settled, timed, deleted}
 """
+
+
+def delivery(state: LabState) -> str:
+    """Where the acknowledged writes stand when nothing is queued, decided from the tables alone: the flusher
+    may still hold a batch it read, and a crash or a wipe may have lost writes, so an empty queue alone does
+    not say that every write arrived. The queue table says this sentence, and nothing else on the page
+    says otherwise."""
+    held = [write for entry, write in state.acked.items() if entry not in state.queue]
+    if held:
+        return explain_warning("queue-empty-held", held=len(held), keys=tuple(write.key for write in held))
+    if state.lost:
+        lost = list(state.lost.values())
+        return explain_warning("queue-empty-lost", lost=len(lost), keys=tuple(write.key for write in lost))
+    return explain_warning("queue-empty")
 
 
 class WriteBehind(ReadThrough):
@@ -163,9 +181,12 @@ class WriteBehind(ReadThrough):
                                   note=("wb-refused", None))
             return
         self.counters.queued_writes += 1
-        yield from self.reply(t, "Cache", "Queue", key, value, action="XADD",
-                              command=f"queued as {entry}" if status == "queued" else f"coalesced into {entry}",
-                              note=(f"wb-{status}", {"entry": entry}))
+        if status == "queued":
+            yield from self.reply(t, "Cache", "Queue", key, value, action="XADD", command=f"queued as {entry}",
+                                  note=("wb-queued", {"entry": entry}))
+        else:                                   # no entry added: the waiting one now carries this value
+            yield from self.reply(t, "Cache", "Queue", key, value, action="HSET", command=f"coalesced into {entry}",
+                                  note=("wb-coalesced", {"entry": entry}))
         yield from self.reply(t, "Cache", "App", key, None, command="OK (queued)", note=("wb-ack", None))
         reason = self._flush_due()
         if reason:
@@ -181,6 +202,9 @@ class WriteBehind(ReadThrough):
         if status == "queued":
             changes.append(Change("queue", entry, None,
                                   QueueItem(entry, key, None if self.coalesce else value, self.clock.now())))
+        # The ledger: the entry now carries this acknowledged value (a coalesced write replaces the older one,
+        # which by design never reaches the database on its own).
+        changes.append(Change("acked", entry, state.acked.get(entry), AckedWrite(key, value)))
         return tuple(changes)
 
     # ---- the read's loader: a queued write is newer than the database ---------------------------
@@ -250,35 +274,77 @@ class WriteBehind(ReadThrough):
 
     def _flush_batch(self, t, reason: str, *, background: bool = True) -> Steps:
         """Write the oldest batch to the database in one transaction; True if it committed."""
+        expected = [item.id for item in self.state.queue_in_order()[:self.batch_size]]
         try:
             batch = yield from self.cache_call(
                 t, "Flusher", "Queue", "XRANGE",
                 lambda: self._claim(self._read_batch(keys=[self.queue_key, self.pending_key, self.pending_ids_key],
                                                      args=[self.batch_size])),
                 command=f"XRANGE queue COUNT {self.batch_size}", background=background, tolerate=background,
-                note=(f"wb-flush-read-{reason}", {"batch": self.batch_size, "delay": self.max_delay_seconds,
-                                                  "waited": self._oldest_wait()}))
+                note=lambda answer: self._read_note(reason, expected, answer))
             if batch is FAILED:
                 return self._retry_later(t, background, "the queue did not answer")
+            if [entry for entry, *_ in batch] != expected:
+                # The queue is not what the lab saw (wiped from outside, or a server that restarted): the
+                # tables follow the cache first, and the lab counts what that cost. The next flush starts afresh.
+                yield self._record_resync(t, self.read_real_state(), background=background)
+                return False
             return (yield from self._write_batch(t, batch, background))
         finally:
             self._in_flight = ()     # acknowledged, failed or abandoned: the next flush may run
 
+    def _read_note(self, reason: str, expected: list[str], batch: list) -> tuple[tuple, str]:
+        if [entry for entry, *_ in batch] != expected:
+            return ("wb-flush-read-mismatch", {"expected": len(expected), "found": len(batch)}), "error"
+        return (f"wb-flush-read-{reason}", {"batch": self.batch_size, "delay": self.max_delay_seconds,
+                                            "waited": self._oldest_wait()}), "ok"
+
     def _claim(self, batch: list) -> list:
         """The batch just read is in flight until it is acknowledged: no other flush starts meanwhile, and no
         write coalesces into one of its entries."""
-        self._in_flight = tuple(entry for entry, _, _ in batch)
+        self._in_flight = tuple(entry for entry, *_ in batch)
         return batch
 
     def _write_batch(self, t, batch: list, background: bool) -> Steps:
-        """Commit a batch the flusher has read, then acknowledge it; True if it committed."""
+        """Commit a batch the flusher has read, then acknowledge it; True if it committed (or had nothing
+        to write: every entry of it was superseded by a newer one)."""
+        carried = [(entry, key, value) for entry, key, value, _ in batch if value is not None]
+        rows = [(key, value) for _, key, value in carried]
+        if rows:
+            committed = yield from self._commit(t, rows, background)
+            if not committed:
+                return False
         last: dict[str, tuple[str, str]] = {}        # key -> (value written, its last entry id)
-        for entry, key, value in batch:
+        for entry, key, value in carried:
             last[key] = (value, entry)
-        rows = [(key, value) for _, key, value in batch]
-        keys = tuple(last)
+        ids = [entry for entry, *_ in batch]
+        args = [self.ttl_seconds or 0, len(ids), *ids]
+        for key, (value, entry) in last.items():
+            args += [key, value, entry]
+        superseded = {entry: newer for entry, _, value, newer in batch if value is None}
+        state = self.state
+        expected = (sorted(key for key, (value, entry) in last.items()
+                           if state.pending.get(key) == PendingWrite(value, entry)),
+                    sum(entry in state.queue for entry in ids))
+        settled = yield from self.cache_call(
+            t, "Flusher", "Queue", "XDEL",
+            lambda: self._acknowledge(keys=[self.queue_key, self.pending_key, self.pending_ids_key,
+                                            *[self._kv + key for key in last]], args=args),
+            command=f"XDEL queue ({plural(len(ids), 'id')})", background=background, tolerate=background,
+            changes=lambda answer, when: self._acknowledged(ids, carried, superseded, answer, when),
+            note=self._acknowledge_note(rows, superseded))
+        if settled is FAILED:       # committed, but still queued: the next flush writes it again (harmless)
+            return self._retry_later(t, background, "the queue did not answer the acknowledgement")
+        if (sorted(settled[0]), settled[2]) != expected:
+            # The queue or the pending index changed behind the lab's back while the batch was being written.
+            yield self._record_resync(t, self.read_real_state(), background=background)
+        return True
+
+    def _commit(self, t, rows: list[tuple[str, str]], background: bool) -> Steps:
+        """The batch's rows in one database transaction; True if it committed."""
         cost = (self.costs.db_write_ms + self.costs.cache_ms * (len(rows) - 1)) * self.db.slowdown
         command = f"{UPSERT_SQL} × {len(rows)}"
+        keys = tuple(dict.fromkeys(key for key, _ in rows))
         at = self.clock.now() + cost / 1000
         try:
             versions = self.db.put_many(rows, at)
@@ -295,26 +361,19 @@ class WriteBehind(ReadThrough):
                      changes=tuple(changes), note=("wb-flush-write", {"rows": len(rows), "found": keys}))
         yield from self.reply(t, "Database", "Flusher", None, None, command="OK (committed)", background=background,
                               note=("wb-flush-committed", None))
-        ids = [entry for entry, _, _ in batch]
-        args = [self.ttl_seconds or 0, len(ids), *ids]
-        for key, (value, entry) in last.items():
-            args += [key, value, entry]
-        settled = yield from self.cache_call(
-            t, "Flusher", "Queue", "XDEL",
-            lambda: self._acknowledge(keys=[self.queue_key, self.pending_key, self.pending_ids_key,
-                                            *[self._kv + key for key in last]], args=args),
-            command=f"XDEL queue ({plural(len(ids), 'id')})", background=background, tolerate=background,
-            changes=lambda answer, when: self._acknowledged(ids, answer, when),
-            note=("wb-flush-acknowledge" if self.ttl_seconds else "wb-flush-acknowledge-no-ttl",
-                  {"ttl": self.ttl_seconds or 0}))
-        if settled is FAILED:       # committed, but still queued: the next flush writes it again (harmless)
-            return self._retry_later(t, background, "the queue did not answer the acknowledgement")
         return True
 
-    def _acknowledged(self, ids: list[str], answer, at: float) -> tuple[Change, ...]:
-        settled, timed = answer
+    def _acknowledge_note(self, rows: list, superseded: dict[str, str]) -> tuple[str, dict]:
+        if not rows:
+            return "wb-flush-drop-superseded", {"found": tuple(superseded), "newer": tuple(superseded.values())}
+        name = "wb-flush-acknowledge" if self.ttl_seconds else "wb-flush-acknowledge-no-ttl"
+        return name, {"ttl": self.ttl_seconds or 0}
+
+    def _acknowledged(self, ids: list[str], carried: list, superseded: dict[str, str], answer,
+                      at: float) -> tuple[Change, ...]:
+        settled, timed, _ = answer
         state = self.state
-        changes = [Change("queue", entry, state.queue.get(entry), None, "flushed") for entry in ids]
+        changes = [Change("queue", entry, state.queue[entry], None, "flushed") for entry in ids if entry in state.queue]
         changes += [Change("pending", key, state.pending.get(key), None, "flushed") for key in settled]
         for key in timed:
             item = state.cache.get(key)
@@ -323,14 +382,30 @@ class WriteBehind(ReadThrough):
             changes.append(Change("cache", key, item, CacheItem(item.value if item else "", expires,
                                                                 state.db.get(key).version if key in state.db
                                                                 else None)))
+        # The ledger: what the batch carried is in the database now; a superseded entry's key is carried by a
+        # newer entry, which is still queued. An entry that carried nothing the lab can name is lost.
+        for entry, _, _ in carried:
+            if entry in state.acked:
+                changes.append(Change("acked", entry, state.acked[entry], None, "delivered"))
+        for entry in superseded:
+            if entry in state.acked and superseded[entry] in state.acked:
+                changes.append(Change("acked", entry, state.acked[entry], None, "superseded"))
         return tuple(changes)
 
     def _batch_failed(self, t, command: str, cost: float, err: Exception, background: bool,
                       keys: tuple[str, ...]) -> Steps:
-        """The batch was rolled back: it stays queued and is retried after a growing backoff."""
+        """The batch was rolled back: it stays queued and is retried after a growing backoff — unless its
+        queue is gone meanwhile (a crash while the flusher held it): then its writes are lost."""
+        remaining = set(self.state.queue)
+        losses = self._count_losses(t.trace, remaining=remaining)
+        if losses:
+            note = ("wb-flush-failed-lost", {"error": str(err), "lost": len(losses) // 2,
+                                             "found": tuple(change.after.key for change in losses
+                                                            if change.table == "lost")})
+        else:
+            note = ("wb-flush-failed", {"error": str(err), "backoff": self.backoff_seconds, "found": keys})
         yield t.step("Flusher", "Database", "UPSERT", command=command, outcome="error", cost_ms=cost,
-                     background=background,
-                     note=("wb-flush-failed", {"error": str(err), "backoff": self.backoff_seconds, "found": keys}))
+                     background=background, changes=tuple(losses), note=note)
         return self._retry_later(t, background, str(err))
 
     def _retry_later(self, t, background: bool, error: str) -> bool:
@@ -346,17 +421,26 @@ class WriteBehind(ReadThrough):
         return False
 
     # ---- what the learner sees ------------------------------------------------------------------
+    def table_note(self, table: str, state: LabState) -> str | None:
+        return delivery(state) if table == "queue" else super().table_note(table, state)
+
     def queue_entries(self) -> list[QueueItem]:
         """Queued writes, oldest first."""
         return self.state.queue_in_order()
 
-    def _queued_writes(self) -> list[tuple[str, str]]:
-        """What a crash would lose: queued writes, except a batch the flusher already holds (it commits them
-        anyway; only its acknowledgement then finds the queue gone)."""
-        state, held = self.state, set(self._in_flight)
-        return [(item.key, item.value if item.value is not None else state.pending[item.key].value)
-                for item in state.queue_in_order()
-                if item.id not in held and (item.value is not None or item.key in state.pending)]
+    def _held_entries(self) -> tuple[str, ...]:
+        return self._in_flight
+
+    def _losses(self, remaining, *, held=()) -> list[Change]:
+        """Acknowledged writes whose entry is neither in the queue (`remaining`) nor held by a flush that may
+        still commit it: nothing can deliver them any more."""
+        state, keep = self.state, set(remaining) | set(held)
+        changes = []
+        for entry in sorted(state.acked, key=stream_order):        # oldest first, as the queue held them
+            if entry not in keep:
+                write = state.acked[entry]
+                changes += [Change("acked", entry, write, None, "lost"), Change("lost", entry, None, write)]
+        return changes
 
     def _read_real_queue(self, real: LabState) -> None:
         for entry, fields in self.cache.xrange(self.queue_key):
