@@ -102,6 +102,19 @@ def _locate(frame: FrameType) -> CodeRef:
     return ref
 
 
+def as_one_step(steps: Steps) -> Steps:
+    """Perform `steps` within one `advance()`: arrows that draw one atomic call (a script and what it did)
+    are recorded together, so no other client's step can come between them; yields the last of them."""
+    last = None
+    while True:
+        try:
+            last = next(steps)
+        except StopIteration as done:
+            if last is not None:
+                yield last
+            return done.value
+
+
 class Request:
     """One request in flight, and the recorder of its steps (the `t` every pattern method and helper takes).
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import heapq
 
-from .base import FAILED, Steps
+from .base import FAILED, Steps, as_one_step
 from .database import UPSERT_SQL, Row
 from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
 from .narration import explain_warning, plural
@@ -164,6 +164,20 @@ class WriteBehind(ReadThrough):
 
     # ---- the write ------------------------------------------------------------------------------
     def _write(self, t, key: str, value: str) -> Steps:
+        status, entry = yield from as_one_step(self._enqueue_steps(t, key, value))
+        if status == "full":                    # back-pressure: refused, so never acknowledged
+            t.trace.ok, t.trace.error = False, f"the queue is full ({self.queue_limit} writes waiting)"
+            yield from self.reply(t, "Cache", "App", key, None, command="refused: queue full", outcome="error",
+                                  note=("wb-refused", None))
+            return
+        self.counters.queued_writes += 1
+        yield from self.reply(t, "Cache", "App", key, None, command="OK (queued)", note=("wb-ack", None))
+        reason = self._flush_due()
+        if reason:
+            yield from self._flush_batch(t, reason)
+
+    def _enqueue_steps(self, t, key: str, value: str) -> Steps:
+        """The enqueue script, and the arrow to the queue that draws what it did there (one atomic call)."""
         self._entries += 1
         entry = f"{self._entries}-1"
         keys = [self._kv + key, self.pending_key, self.pending_ids_key, self.queue_key]
@@ -175,22 +189,13 @@ class WriteBehind(ReadThrough):
             changes=lambda answer, at: self._enqueued(key, value, answer, at),
             note=lambda answer: (("wb-queue-full", {"limit": self.queue_limit}), "error") if answer[0] == "full"
             else (("wb-write", None), "ok"))
-        if status == "full":                    # back-pressure: refused, so never acknowledged
-            t.trace.ok, t.trace.error = False, f"the queue is full ({self.queue_limit} writes waiting)"
-            yield from self.reply(t, "Cache", "App", key, None, command="refused: queue full", outcome="error",
-                                  note=("wb-refused", None))
-            return
-        self.counters.queued_writes += 1
         if status == "queued":
             yield from self.reply(t, "Cache", "Queue", key, value, action="XADD", command=f"queued as {entry}",
                                   note=("wb-queued", {"entry": entry}))
-        else:                                   # no entry added: the waiting one now carries this value
+        elif status == "coalesced":             # no entry added: the waiting one now carries this value
             yield from self.reply(t, "Cache", "Queue", key, value, action="HSET", command=f"coalesced into {entry}",
                                   note=("wb-coalesced", {"entry": entry}))
-        yield from self.reply(t, "Cache", "App", key, None, command="OK (queued)", note=("wb-ack", None))
-        reason = self._flush_due()
-        if reason:
-            yield from self._flush_batch(t, reason)
+        return status, entry
 
     def _enqueued(self, key: str, value: str, answer: list[str], at: float) -> tuple[Change, ...]:
         status, entry = answer
@@ -287,6 +292,7 @@ class WriteBehind(ReadThrough):
             if [entry for entry, *_ in batch] != expected:
                 # The queue is not what the lab saw (wiped from outside, or a server that restarted): the
                 # tables follow the cache first, and the lab counts what that cost. The next flush starts afresh.
+                self._in_flight = ()        # this batch will not be written
                 yield self._record_resync(t, self.read_real_state(), background=background)
                 return False
             return (yield from self._write_batch(t, batch, background))
@@ -309,9 +315,8 @@ class WriteBehind(ReadThrough):
         """Commit a batch the flusher has read, then acknowledge it; True if it committed (or had nothing
         to write: every entry of it was superseded by a newer one)."""
         carried = [(entry, key, value) for entry, key, value, _ in batch if value is not None]
-        rows = [(key, value) for _, key, value in carried]
-        if rows:
-            committed = yield from self._commit(t, rows, background)
+        if carried:
+            committed = yield from self._commit(t, carried, background)
             if not committed:
                 return False
         last: dict[str, tuple[str, str]] = {}        # key -> (value written, its last entry id)
@@ -331,8 +336,8 @@ class WriteBehind(ReadThrough):
             lambda: self._acknowledge(keys=[self.queue_key, self.pending_key, self.pending_ids_key,
                                             *[self._kv + key for key in last]], args=args),
             command=f"XDEL queue ({plural(len(ids), 'id')})", background=background, tolerate=background,
-            changes=lambda answer, when: self._acknowledged(ids, carried, superseded, answer, when),
-            note=self._acknowledge_note(rows, superseded))
+            changes=lambda answer, when: self._acknowledged(t.trace, ids, superseded, answer, when),
+            note=self._acknowledge_note(carried, superseded))
         if settled is FAILED:       # committed, but still queued: the next flush writes it again (harmless)
             return self._retry_later(t, background, "the queue did not answer the acknowledgement")
         if (sorted(settled[0]), settled[2]) != expected:
@@ -340,8 +345,9 @@ class WriteBehind(ReadThrough):
             yield self._record_resync(t, self.read_real_state(), background=background)
         return True
 
-    def _commit(self, t, rows: list[tuple[str, str]], background: bool) -> Steps:
-        """The batch's rows in one database transaction; True if it committed."""
+    def _commit(self, t, carried: list[tuple[str, str, str]], background: bool) -> Steps:
+        """The batch's rows (entry, key, value) in one database transaction; True if it committed."""
+        rows = [(key, value) for _, key, value in carried]
         cost = (self.costs.db_write_ms + self.costs.cache_ms * (len(rows) - 1)) * self.db.slowdown
         command = f"{UPSERT_SQL} × {len(rows)}"
         keys = tuple(dict.fromkeys(key for key, _ in rows))
@@ -357,19 +363,23 @@ class WriteBehind(ReadThrough):
             row = Row(key, value, version, at)
             changes.append(Change("db", key, before[key] if key in before else self.state.db.get(key), row))
             before[key] = row
+        # The ledger: what the batch carried is in the database now, whatever becomes of its acknowledgement.
+        acked = self.state.acked
+        changes += [Change("acked", entry, acked[entry], None, "delivered")
+                    for entry, _, _ in carried if entry in acked]
         yield t.step("Flusher", "Database", "UPSERT", command=command, cost_ms=cost, background=background,
                      changes=tuple(changes), note=("wb-flush-write", {"rows": len(rows), "found": keys}))
         yield from self.reply(t, "Database", "Flusher", None, None, command="OK (committed)", background=background,
                               note=("wb-flush-committed", None))
         return True
 
-    def _acknowledge_note(self, rows: list, superseded: dict[str, str]) -> tuple[str, dict]:
-        if not rows:
+    def _acknowledge_note(self, carried: list, superseded: dict[str, str]) -> tuple[str, dict]:
+        if not carried:
             return "wb-flush-drop-superseded", {"found": tuple(superseded), "newer": tuple(superseded.values())}
         name = "wb-flush-acknowledge" if self.ttl_seconds else "wb-flush-acknowledge-no-ttl"
         return name, {"ttl": self.ttl_seconds or 0}
 
-    def _acknowledged(self, ids: list[str], carried: list, superseded: dict[str, str], answer,
+    def _acknowledged(self, trace: Trace, ids: list[str], superseded: dict[str, str | None], answer,
                       at: float) -> tuple[Change, ...]:
         settled, timed, _ = answer
         state = self.state
@@ -382,20 +392,25 @@ class WriteBehind(ReadThrough):
             changes.append(Change("cache", key, item, CacheItem(item.value if item else "", expires,
                                                                 state.db.get(key).version if key in state.db
                                                                 else None)))
-        # The ledger: what the batch carried is in the database now; a superseded entry's key is carried by a
-        # newer entry, which is still queued. An entry that carried nothing the lab can name is lost.
-        for entry, _, _ in carried:
+        # The ledger: a superseded entry's key is carried by a newer entry, which decides its fate. An entry whose
+        # value the pending index no longer has (it lost the key) carried nothing: once deleted, it is lost.
+        vanished = []
+        for entry, newer in superseded.items():
             if entry in state.acked:
-                changes.append(Change("acked", entry, state.acked[entry], None, "delivered"))
-        for entry in superseded:
-            if entry in state.acked and superseded[entry] in state.acked:
-                changes.append(Change("acked", entry, state.acked[entry], None, "superseded"))
+                if newer:
+                    changes.append(Change("acked", entry, state.acked[entry], None, "superseded"))
+                else:
+                    vanished.append(entry)
+        if vanished:
+            remaining = set(state.queue) - set(ids)
+            changes += self._count_losses(trace, remaining, held=set(state.acked) - set(vanished))
         return tuple(changes)
 
     def _batch_failed(self, t, command: str, cost: float, err: Exception, background: bool,
                       keys: tuple[str, ...]) -> Steps:
         """The batch was rolled back: it stays queued and is retried after a growing backoff — unless its
         queue is gone meanwhile (a crash while the flusher held it): then its writes are lost."""
+        self._in_flight = ()        # rolled back: from this step on the flusher holds nothing
         remaining = set(self.state.queue)
         losses = self._count_losses(t.trace, remaining=remaining)
         if losses:

@@ -20,10 +20,12 @@ OPTIONS = {"write-behind": {"batch_size": 2}}     # so that a write's own steps 
 
 
 def step_with_captures(lab, request) -> list:
-    """Advance `request` to its end; what Redis/SQLite held after each of its steps, in order."""
+    """Advance `request` to its end; what Redis/SQLite held after each of its steps, in order. (One advance may
+    record several steps of one atomic call, a script and what it did: the same holds after each of them.)"""
     captures = []
     while request.advance() is not None:
-        captures.append(lab.read_real_state())
+        real = lab.read_real_state()
+        captures += [real] * (len(request.trace.steps) - len(captures))
     return captures
 
 
@@ -67,15 +69,23 @@ def test_state_at_interleaved_clients(make_lab, name):
     b = lab.start_write("user:1", "B was here", client="B")
     captures: dict[tuple[int, int], object] = {}
     order = ["A", "A", "B", "A", "B", "B", "A", "B", "A", "A", "B", "B", "A", "B", "A", "B"]
-    for who in order:
-        request = a if who == "A" else b
+    def advance(request) -> object:
+        before = len(request.trace.steps)
         step = request.advance()
         if step is not None:
+            real = lab.read_real_state()
+            for number in range(before + 1, len(request.trace.steps) + 1):
+                captures[(request.trace.number, number)] = real
+        return step
+
+    for who in order:
+        request = a if who == "A" else b
+        step = advance(request)
+        if step is not None:
             assert step.client == who
-            captures[(request.trace.number, step.number)] = lab.read_real_state()
     for request in (a, b):
-        for step in iter(request.advance, None):
-            captures[(request.trace.number, step.number)] = lab.read_real_state()
+        while advance(request) is not None:
+            pass
     seqs = [s.seq for s in lab.history]
     assert seqs == sorted(seqs) and len(captures) == len(a.trace.steps) + len(b.trace.steps)
 
