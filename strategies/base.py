@@ -123,11 +123,12 @@ class Request:
     its recorder are one object because every lab.read()/write() makes one.
     """
 
-    __slots__ = ("lab", "trace", "steps", "_body", "done")
+    __slots__ = ("lab", "trace", "steps", "_body", "done", "client")
 
     def __init__(self, lab: Lab, trace: Trace, body: Steps | None = None) -> None:
         self.lab = lab
         self.trace = trace
+        self.client = trace.client    # who performs the steps it records now (background work: its worker)
         self.steps = trace.steps      # record() appends here on every call: one attribute away, not two
         self._body = body
         self.done = False
@@ -199,7 +200,7 @@ class Request:
         lab._seq = seq = lab._seq + 1
         steps = self.steps
         step = _tuple_new(Step, (len(steps) + 1, source, target, action, key, value, outcome, cost_ms, command,
-                                 clock._now * 1000, background, self.trace.client, seq, changes, code, note))
+                                 clock._now * 1000, background, self.client, seq, changes, code, note))
         if changes:
             apply = lab.state.apply
             for change in changes:

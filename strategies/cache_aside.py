@@ -145,7 +145,7 @@ class CacheAside(Lab):
         if cached is not None:
             return (yield from self._hit(t, key, cached))
         yield from self.reply(t, "Cache", "App", key, None, command="(nil) miss", outcome="miss",
-                              note=("cache-aside-miss", None))
+                              note=self._miss_note("cache-aside-miss", key))
         if self.leases:
             return (yield from self._read_with_lease(t, key))
         loaded = yield from self.db_select(t, "App", key)
@@ -221,7 +221,7 @@ class CacheAside(Lab):
                 t.trace.hit = True
                 return (yield from self._hit(t, key, cached))
             yield from self.reply(t, "Cache", "App", key, None, command="(nil) still a miss", outcome="miss",
-                                  note=("lease-still-miss", None))
+                                  note=self._miss_note("lease-still-miss", key))
 
     def _acquire_lease(self, t, key: str, token: str) -> Steps:
         now = self.clock.now()
@@ -274,7 +274,7 @@ class CacheAside(Lab):
             key=key, value=value if loaded else None, tolerate=True,
             changes=lambda ok, at: (self._cached(key, value, ttl, version, at), *self._lease_gone(key, "filled"))
             if ok else (),
-            note=lambda ok: self._fill_note(ok, loaded is not None, ttl))
+            note=lambda ok: self._fill_note(ok, key, value, ttl))
         if filled is FAILED:
             t.trace.degraded = True
             t.trace.warning = explain_warning("cache-aside-fill-failed")
@@ -282,10 +282,21 @@ class CacheAside(Lab):
         # cache is kept from storing a value a write may already have replaced.
         return loaded.value if loaded else None
 
-    def _fill_note(self, ok: int, found: bool, ttl: int | None) -> tuple[tuple, str]:
+    def _miss_note(self, name: str, key: str) -> tuple[str, None]:
+        """The answer "(nil)" arrives after the GET that found nothing: by then another reader may have filled
+        the key, and the sentence says so (`<name>-filled-since`)."""
+        return (f"{name}-filled-since" if key in self.state.cache else name), None
+
+    def _fill_note(self, ok: int, key: str, value: str, ttl: int | None) -> tuple[tuple, str]:
         if not ok:
             return ("lease-fill-refused", None), "ok"
-        if not found:
+        row = self.state.db.get(key)
+        if (row.value if row else NOT_FOUND_MARKER) != value:
+            # The lease stood, but a write has committed since the SELECT and not yet deleted the key: the
+            # value stored is already behind the database (the write's DEL is still to come).
+            name = "lease-fill-negative-behind" if value == NOT_FOUND_MARKER else "lease-fill-behind"
+            return (name, {"newer": row.value if row else None}), "ok"
+        if value == NOT_FOUND_MARKER:
             return ("lease-fill-negative", {"ttl": ttl}), "ok"
         return ("lease-fill", {"ttl": ttl}) if ttl else ("lease-fill-forever", None), "ok"
 

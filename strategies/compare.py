@@ -199,6 +199,7 @@ class PatternResult:
     failed_writes: int
     failed_in_window: int
     lost_writes: int
+    coalesced_writes: int
     max_queue: int
     queue_depth: tuple[tuple[int, int], ...]     # (request number, writes at risk); empty but for write-behind
     seconds: float                               # wall time of this pattern's run
@@ -314,7 +315,8 @@ def _measure(lab, workload: Workload, ops: Sequence[Operation], progress, starte
         write_p50=percentile(write_ms, 50), write_p95=percentile(write_ms, 95),
         stale_reads=stale, failed=failed_reads + failed_writes, failed_reads=failed_reads,
         failed_writes=failed_writes, failed_in_window=failed_in_window, lost_writes=counters.lost_writes,
-        max_queue=max(depth, default=0), queue_depth=peaks(depth), seconds=time.perf_counter() - started)
+        coalesced_writes=counters.coalesced_writes, max_queue=max(depth, default=0), queue_depth=peaks(depth),
+        seconds=time.perf_counter() - started)
 
 
 def _set_fault(lab, fault: str, on: bool) -> None:
@@ -405,9 +407,14 @@ def summary(workload: Workload, results: Sequence[PatternResult]) -> list[Senten
         elif not workload.coalesce:
             said.append(_sentence("wb-plain-writes", wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}",
                                   risk=wb.max_queue, lost=f"{wb.lost_writes:,}"))
+        elif wb.db_writes < wt.db_writes and wb.lost_writes:
+            # Fewer rows, but not all of them saved work: some acknowledged writes never arrived at all.
+            said.append(_sentence("wb-fewer-writes-lost", wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}",
+                                  coalesced=f"{wb.coalesced_writes:,}", lost=f"{wb.lost_writes:,}"))
         elif wb.db_writes < wt.db_writes:
             said.append(_sentence("wb-fewer-writes", factor=times(wt.db_writes, max(wb.db_writes, 1)),
-                                  wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}", risk=wb.max_queue))
+                                  wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}", risk=wb.max_queue,
+                                  coalesced=f"{wb.coalesced_writes:,}"))
         else:
             said.append(_sentence("wb-same-writes", wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}",
                                   risk=wb.max_queue))
@@ -467,8 +474,9 @@ def _advice(workload: Workload, by: dict[str, PatternResult]) -> list[Sentence]:
     """"Pick X when …", each said only when this run's numbers back it."""
     found = []
     wb, wt, ca = by.get("write-behind"), by.get("write-through"), by.get("cache-aside")
-    if wb and wt and wb.db_writes and wt.db_writes >= 2 * wb.db_writes:
-        found.append(_sentence("pick-write-behind", factor=times(wt.db_writes, wb.db_writes), risk=wb.max_queue,
+    owed = wb.db_writes + wb.lost_writes if wb else 0     # a lost write saved no work: it is counted as owed
+    if wb and wt and owed and wt.db_writes >= 2 * owed:
+        found.append(_sentence("pick-write-behind", factor=times(wt.db_writes, owed), risk=wb.max_queue,
                                lost=f"{wb.lost_writes:,}"))
     if wt and wt.stale_reads == 0 and wt.reads:
         found.append(_sentence("pick-write-through", hit=pct(wt.hit_ratio), p50=ms(wt.write_p50)))

@@ -11,9 +11,13 @@ interleaved requests, a stampede of readers), in the order they were performed, 
 captions attached to the step they start at. A free request is a scene of one request; the page's
 two-client mode builds its scene as the learner advances each client.
 
+Every number a caption or the "what you saw" paragraph quotes is a field filled in from the run (its
+`figures`), after the script has run; a scenario also states those figures as data (`claims`), and the tests
+check each claim against the run, so a text that no longer matches what the code does fails a test.
+
 Transitions a script may make (director → lab):
     scene(id)            close the current scene; the next steps start a new one, captioned `id`
-    say(id)              a caption from the next step on
+    say(id)              a caption from the next step on (say(id, at=step): from that step on)
     read / write / report / flush     a request run to its end
     start_read / start_write → Request; step(request, n); finish(request); round_robin(requests)
     advance_time(s)      the clock and every TTL move; expiries and due flushes are recorded
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +45,9 @@ SCENARIO_FILE = Path(__file__).resolve().parent.parent / "assets" / "scenarios.m
 class Scene:
     """Steps shown on one diagram, in the order performed; `numbers` are their requests, oldest first.
 
-    `captions` are (index of the first step they apply to, text); `owner` maps a step's lab-wide `seq`
-    to the number of the request that made it."""
+    `captions` are (index of the first step they apply to, text) — while a scenario's script runs, (index,
+    the caption's id), until `run_scenario` fills in its figures; `owner` maps a step's lab-wide `seq` to the
+    number of the request that made it."""
 
     steps: Sequence[Step]
     numbers: tuple[int, ...]
@@ -119,14 +124,15 @@ class Director:
         self._faults: dict[str, bool] = {}
 
     # -- captions and scenes
-    def say(self, part: str, **fields: Any) -> None:
-        self._captions.append((self.lab._seq, text_of(self.slug, part, **fields)))
+    def say(self, part: str, *, at: Step | None = None) -> None:
+        """Caption the steps from the next one on (or from step `at` on) with the text `part` of this scenario."""
+        self._captions.append((self.lab._seq if at is None else at.seq - 1, part))
 
-    def scene(self, part: str | None = None, **fields: Any) -> None:
+    def scene(self, part: str | None = None) -> None:
         """Close the scene so far; the steps that follow start a new diagram (captioned `part`)."""
         self._close()
         if part is not None:
-            self.say(part, **fields)
+            self.say(part)
 
     def _close(self) -> None:
         lab, start, end = self.lab, self._start_seq, self.lab._seq
@@ -136,9 +142,9 @@ class Director:
             steps = [step for step in lab.history if start < step.seq <= end]
             owner = {step.seq: trace.number for trace in traces for step in trace.steps if start < step.seq <= end}
             captions = []
-            for after, text in self._captions:
+            for after, part in sorted(self._captions, key=lambda caption: caption[0]):
                 index = next((i for i, step in enumerate(steps) if step.seq > after), len(steps) - 1)
-                captions.append((index, text))
+                captions.append((index, part))
             self.scenes.append(Scene(steps, tuple(trace.number for trace in traces), tuple(captions), owner))
             self._captions = []
         self._start_seq = end
@@ -185,11 +191,17 @@ class Director:
     def finish(self, request: Request) -> Trace:
         return request.run()
 
-    def round_robin(self, requests: Sequence[Request]) -> list[Trace]:
-        """One step each, in turn, until every request has finished."""
+    def round_robin(self, requests: Sequence[Request], captions: dict[str, str] | None = None) -> list[Trace]:
+        """One step each, in turn, until every request has finished. `captions` maps a narration id to a caption:
+        the first step recorded with that id starts it (a long scene says what is happening as it happens)."""
+        pending = dict(captions or {})
         while not all(request.done for request in requests):
             for request in requests:
+                before = self.lab._seq
                 request.advance()
+                for step in self.lab.history:
+                    if step.seq > before and step.note[0] in pending:
+                        self.say(pending.pop(step.note[0]), at=step)
         return [request.trace for request in requests]
 
     # -- time and faults
@@ -212,15 +224,18 @@ class Director:
 # ---- scenarios ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Scenario:
-    """A guided scenario: its pattern, the knobs it sets (lab attributes), its script and its summary.
+    """A guided scenario: its pattern, the knobs it sets (lab attributes), its script, its figures and claims.
 
-    `summary(run)` returns the fields of the "what you saw" paragraph, computed from what the run did."""
+    `figures(run)` computes, from what the run did, every field its texts quote (captions and the "what you
+    saw" paragraph); `claims` states what the texts say those figures are (every field they quote is claimed),
+    and a test checks each claim against the run."""
 
     slug: str
     pattern: str
     knobs: dict[str, Any]
     script: Callable[[Director], None]
-    summary: Callable[[ScenarioRun], dict[str, Any]]
+    figures: Callable[[ScenarioRun], dict[str, Any]]
+    claims: dict[str, Any]
 
     @property
     def title(self) -> str:
@@ -228,7 +243,7 @@ class Scenario:
 
     @property
     def intro(self) -> str:
-        return text_of(self.slug, "intro")
+        return text_of(self.slug, "intro", **self.knobs)
 
 
 @dataclass
@@ -253,14 +268,26 @@ class ScenarioRun:
         return [trace for trace in self.traces if trace.operation == operation]
 
     def count(self, *, action: str | None = None, target: str | None = None, client: str | None = None,
-              outcome: str | None = None) -> int:
+              outcome: str | None = None, note: str | None = None) -> int:
         return sum(1 for step in self.steps
                    if (action is None or step.action == action) and (target is None or step.target == target)
-                   and (client is None or step.client == client) and (outcome is None or step.outcome == outcome))
+                   and (client is None or step.client == client) and (outcome is None or step.outcome == outcome)
+                   and (note is None or step.note[0] == note))
+
+    @cached_property
+    def figures(self) -> dict[str, Any]:
+        """Every figure the scenario's texts may quote: its knobs, the lab's counters at the end, and its own
+        (computed once, when the script has run)."""
+        counters = self.lab.counters
+        common = {**self.scenario.knobs, "hits": counters.hits, "misses": counters.misses,
+                  "db_reads": counters.db_reads, "db_writes": counters.db_writes, "lost": counters.lost_writes,
+                  "stale": counters.stale_reads, "degraded": counters.degraded, "failed": counters.failed,
+                  "steps": len(self.steps)}
+        return {**common, **self.scenario.figures(self)}
 
     @property
     def what_you_saw(self) -> str:
-        return text_of(self.scenario.slug, "summary", **self.scenario.summary(self))
+        return text_of(self.scenario.slug, "summary", **self.figures)
 
 
 def apply_knobs(lab: Lab, knobs: dict[str, Any]) -> None:
@@ -279,8 +306,11 @@ def run_scenario(scenario: Scenario, lab: Lab) -> ScenarioRun:
     first = lab._numbers + 1
     director = Director(lab, scenario.slug)
     scenario.script(director)
-    scenes = director.finish_script()
-    return ScenarioRun(scenario, lab, scenes, first)
+    run = ScenarioRun(scenario, lab, director.finish_script(), first)
+    figures = run.figures
+    for scene in run.scenes:          # the captions quote the run's own figures, known now that it has run
+        scene.captions = tuple((index, text_of(scenario.slug, part, **figures)) for index, part in scene.captions)
+    return run
 
 
 def quoted(text: str | None) -> str:

@@ -112,6 +112,7 @@ class Counters:
     db_reads: int = 0
     db_writes: int = 0
     queued_writes: int = 0
+    coalesced_writes: int = 0     # write-behind: writes that replaced a value still waiting in the queue
     lost_writes: int = 0
     stale_reads: int = 0
     degraded: int = 0      # requests served around a cache that did not answer

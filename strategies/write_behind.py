@@ -34,6 +34,7 @@ from .state import AckedWrite, CacheItem, Change, LabState, PendingWrite, QueueI
 from .trace import Trace
 
 MAX_BACKOFF_SECONDS = 60.0
+FLUSHER = "F"          # who performs a flush's steps: the flusher, not the client whose write made it due
 
 # KEYS: the cache entry, the pending values, the pending entry ids, the queue.
 # ARGV: key, value, entry id, queued at, coalesce ("1"/"0"), queue limit (0: none), then the ids of the
@@ -171,6 +172,8 @@ class WriteBehind(ReadThrough):
                                   note=("wb-refused", None))
             return
         self.counters.queued_writes += 1
+        if status == "coalesced":
+            self.counters.coalesced_writes += 1
         yield from self.reply(t, "Cache", "App", key, None, command="OK (queued)", note=("wb-ack", None))
         reason = self._flush_due()
         if reason:
@@ -226,7 +229,7 @@ class WriteBehind(ReadThrough):
     # ---- the flusher ----------------------------------------------------------------------------
     def flush(self) -> Trace:
         """Drain everything queued now, batch after batch, until the queue is empty or a batch fails."""
-        trace = self._new_trace("flush")
+        trace = self._new_trace("flush", client=FLUSHER)
         return self._request(trace, self._drain).run()
 
     def _drain(self, t) -> Steps:
@@ -248,7 +251,7 @@ class WriteBehind(ReadThrough):
         reason = self._flush_due()
         if not reason:
             return None
-        trace = self._new_trace("flush")
+        trace = self._new_trace("flush", client=FLUSHER)
         return self._request(trace, self._flush_batch, reason).run()
 
     def next_flush_at(self) -> float | None:
@@ -278,7 +281,15 @@ class WriteBehind(ReadThrough):
         return round(self.clock.now() - next(iter(queue.values())).at, 1) if queue else 0.0
 
     def _flush_batch(self, t, reason: str, *, background: bool = True) -> Steps:
-        """Write the oldest batch to the database in one transaction; True if it committed."""
+        """Write the oldest batch to the database in one transaction; True if it committed. Its steps are the
+        flusher's own, even inside a client's write that made the batch due."""
+        client, t.client = t.client, FLUSHER
+        try:
+            return (yield from self._flush_oldest(t, reason, background))
+        finally:
+            t.client = client
+
+    def _flush_oldest(self, t, reason: str, background: bool) -> Steps:
         expected = [item.id for item in self.state.queue_in_order()[:self.batch_size]]
         try:
             batch = yield from self.cache_call(

@@ -61,5 +61,7 @@ class WriteThrough(ReadThrough):
         if self.cache_down:
             return (yield from self._cache_failed(t, "App", "Cache", "WRITE", CacheDown(), key=key, value=value,
                                                   command=f"write {key}", tolerate=False, background=False))
-        yield from self.reply(t, "App", "Cache", key, value, command=f"write {key}", action="WRITE",
-                              note=("write-through-hand-over", None))
+        # A call of its own: the app sends the write to the cache layer and waits (one hop to the cache, as any
+        # cache call costs); the cache's answer, at the end, is the acknowledgement.
+        yield t.step("App", "Cache", "WRITE", key=key, value=value, command=f"write {key}", cost_ms=self.costs.cache_ms,
+                     note=("write-through-hand-over", None))

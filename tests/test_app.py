@@ -281,7 +281,8 @@ def test_write_behind_full_batch_flushes_in_the_background():
     settings(at, "write-behind", batch=2)
     send(at, "write-behind", "write", key="user:1", value="one")
     send(at, "write-behind", "write", key="user:2", value="two", to_end=False)
-    assert 'class="todo background"' in dot(at)   # the flush is drawn, dashed, after the acknowledgement
+    spec = dot(at)                  # the flush is drawn, dashed, after the acknowledgement, as the flusher's
+    assert 'class="todo background client-f"' in spec and "F1. XRANGE" in spec
     step_to_end(at, "write-behind")
     assert values(at, "Database")["user:1"] == "one" and values(at, "Database")["user:2"] == "two"
     assert is_empty(at, "Queue")

@@ -130,14 +130,14 @@ def test_failed_steps_are_marked_and_background_steps_dashed(lab_for):
     failed = lab.flush()
     source = build_diagram(lab.topology, failed, 2).source
     [upsert] = [line for line in source.splitlines() if "UPSERT" in line or "INSERT" in line]
-    assert 'class="active failed"' in upsert and "✗" in upsert, "a long command is cut, never the failure mark"
+    assert 'class="active failed client-f"' in upsert and "✗" in upsert, "a long command is cut, never the failure mark"
     lab.db.down = False
     lab.batch_size = 1
     lab.clock.advance(lab.backoff_seconds)   # past the failed batch's retry time
     write = lab.write("user:2", "y")
     assert [s.background for s in write.steps] == [False] * 3 + [True] * 4
     source = build_diagram(lab.topology, write, 1).source
-    assert len(re.findall(r'class="todo background"[^\]]*style=dashed', source)) == 4
+    assert len(re.findall(r'class="todo background client-f"[^\]]*style=dashed', source)) == 4
 
 
 def test_a_second_client_is_numbered_and_classed_apart(lab_for):

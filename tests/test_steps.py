@@ -243,6 +243,26 @@ def tour(make_lab, namespace) -> list:
     leased.read("product:7")                             # filled for 60 s
     leased.read("nobody")                                # "not found" filled under the lease
 
+    behind_fill = lab("cache-aside", leases=True, negative_ttl=30)
+    for key, value in (("user:2", "Alan M. Turing"), ("ghost:1", "created")):   # a write commits between a
+        reader = behind_fill.start_read(key, client="A")                     # leased reader's SELECT and fill,
+        while reader.advance().source != "Database":                         # but has not sent its DEL yet
+            pass
+        writer = behind_fill.start_write(key, value, client="B")
+        writer.advance()                                                     # UPSERT committed
+        reader.run()                                                         # the fill is accepted, behind
+        writer.run()
+    herd = lab("cache-aside", leases=True)
+    readers = [herd.start_read("user:3", client=c) for c in "ABC"]
+    while not all(r.done for r in readers):          # round robin: a waiter's nil arrives after the fill
+        for r in readers:
+            r.advance()
+    racers = lab("cache-aside")
+    first, second = racers.start_read("user:1", client="A"), racers.start_read("user:1", client="B")
+    second.advance()                                 # B's GET finds nothing
+    first.run()                                      # A fills the key
+    second.run()                                     # B's "(nil)" arrives after A's fill
+
     through = lab("read-through")
     through.read("user:1")
     through.read("user:1")

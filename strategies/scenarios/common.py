@@ -1,0 +1,39 @@
+"""What every scenario script shares: the keys and values it uses, and the figures it reads off a run."""
+
+from __future__ import annotations
+
+from ..narration import shorten
+from ..scenario import ScenarioRun
+from ..trace import Step
+
+HOT_KEY = "user:1"
+OLD, NEW = "Ada Lovelace", "Ada King"          # user:1 as seeded, and the value the scripts write
+READERS = ("A", "B", "C", "D", "E")
+
+
+def is_db_reply(step: Step) -> bool:
+    return step.source == "Database" and step.action == "REPLY"
+
+
+def cached(run: ScenarioRun, key: str = HOT_KEY) -> str:
+    """What the cache holds under `key` at the end, as a caption quotes it."""
+    item = run.lab.live().cache.get(key)
+    if item is None:
+        return "nothing"
+    return '"not found"' if item.value.startswith("\x00") else shorten(item.value)
+
+
+def stored(run: ScenarioRun, key: str = HOT_KEY) -> str:
+    row = run.lab.live().db.get(key)
+    return "no row" if row is None else shorten(row.value)
+
+
+def agree(run: ScenarioRun, key: str = HOT_KEY) -> str:
+    """'agree' or 'disagree': does the cache hold nothing, or exactly the database's value?"""
+    state = run.lab.live()
+    item, row = state.cache.get(key), state.db.get(key)
+    return "agree" if item is None or (row is not None and item.value == row.value) else "disagree"
+
+
+def stale_reads(run: ScenarioRun) -> int:
+    return sum(trace.stale for trace in run.traces)
