@@ -20,7 +20,7 @@ from strategies.narration import shorten
 from strategies.trace import CodeRef
 from strategies.views import shown_value
 
-from .text import say
+from .text import actor, say
 
 ROOT = Path(__file__).resolve().parent.parent
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~:])")
@@ -38,7 +38,7 @@ def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState 
         if step is None:
             st.markdown(say("figure-intro"))
             return
-        who = f"Client {step.client} · " if named or step.client != "A" else ""
+        who = f"{actor(step.client)} · " if named or step.client != "A" else ""
         where = " · background" if step.background else ""
         outcome = " · ✗ failed" if step.failed else ""
         number = label or str(step.number)      # the arrow's own number, as the diagram prints it

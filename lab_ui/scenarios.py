@@ -48,8 +48,15 @@ def load(pattern: str, slug: str, settings: tuple[Setting, ...], step: int | Non
     st.toast(say("scenario-loaded"))
 
 
+def own_settings_key(pattern: str) -> str:
+    return f"{pattern}:settings-before-scenario"
+
+
 def remember_knobs(pattern: str, settings: tuple[Setting, ...], knobs: dict) -> None:
-    """The scenario's knobs become the page's settings; its faults are off (the script restored them)."""
+    """The scenario's knobs become the page's settings; its faults are off (the script restored them). The
+    learner's own settings are kept aside (from before the first scenario), for free play to give back."""
+    st.session_state.setdefault(own_settings_key(pattern),
+                                {setting.name: setting.value(pattern) for setting in (TTL, *settings)})
     for setting in (TTL, *settings):
         if setting.knob in knobs:
             value = knobs[setting.knob]
@@ -61,14 +68,24 @@ def remember_knobs(pattern: str, settings: tuple[Setting, ...], knobs: dict) -> 
 def picked(pattern: str, settings: tuple[Setting, ...]) -> None:
     slug = st.session_state.get(choice_key(pattern)) or FREE
     if slug == FREE:
-        free_play(pattern)
+        free_play(pattern, settings)
         return
     load(pattern, slug, settings)
 
 
+def picked_settings(pattern: str, settings: tuple[Setting, ...]) -> None:
+    """Back from a scenario: the settings the learner had before it, not the scenario's."""
+    own = st.session_state.pop(own_settings_key(pattern), None)
+    for setting in (TTL, *settings):
+        if own is not None and setting.name in own:
+            setting.remember(pattern, own[setting.name])
+
+
 @safely
-def free_play(pattern: str) -> None:
-    """Leave the scenario: this page's lab starts afresh (its settings stay), and so does its link."""
+def free_play(pattern: str, settings: tuple[Setting, ...] = ()) -> None:
+    """Leave the scenario: this page's lab starts afresh with the learner's own settings back, and so does
+    its link."""
+    picked_settings(pattern, settings)
     session = learner()
     lab = session.lab(pattern)
     clients.forget(pattern)

@@ -27,6 +27,12 @@ def ui_text() -> dict[str, str]:
 _sections = markdown_sections
 
 
+def actor(client: str) -> str:
+    """Who performed a step: "Client B", or what a non-client actor is ("actor-<letter>" in assets/ui.md:
+    the flusher's background work, a reporting job)."""
+    return ui_text().get(f"actor-{client}") or f"Client {client}"
+
+
 @cache
 def home_intro() -> tuple[str, str]:
     """The welcome paragraph and the how-to steps from assets/home.md."""

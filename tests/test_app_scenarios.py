@@ -91,20 +91,26 @@ def warnings(at: AppTest) -> str:
     return re.sub(r"\\(.)", r"\1", " ".join(block.value for block in at.warning))
 
 
-def test_the_picker_loads_a_scenario_and_its_settings_then_lets_go():
+def test_the_picker_loads_a_scenario_and_its_settings_then_gives_the_learners_back():
     at = open_link("cache-aside")
+    at.session_state["cache-aside:ttl"] = 30                  # the learner's own setting, before any scenario
     at.selectbox(key="cache-aside:scenario-choice").set_value("stampede-leases").run()
     assert not at.exception, at.exception
-    assert at.session_state["cache-aside:leases"] is True
+    assert at.session_state["cache-aside:leases"] is True and at.session_state["cache-aside:ttl"] == 60
     assert step_counter(at)[0] == 1 and at.query_params["scenario"] == "stampede-leases"
     lab = at.session_state["learner"].lab("cache-aside")
     assert lab.leases is True
+    at.selectbox(key="cache-aside:scenario-choice").set_value("stale-set-race").run()   # a second scenario
 
     at.selectbox(key="cache-aside:scenario-choice").set_value("").run()
     assert not has_counter(at) and "scenario" not in at.query_params
+    assert at.session_state["cache-aside:leases"] is False and at.session_state["cache-aside:ttl"] == 30
+    assert "with your own settings back" in " ".join(toast.value for toast in at.toast)
     at.text_input(key="cache-aside:key").input("user:3").run()
-    click(at, "cache-aside:read")               # free play goes on with the scenario's settings: a lease on a miss
-    assert [step.action for step in lab.request(max(lab.log)).steps][:3] == ["GET", "REPLY", "LEASE"]
+    click(at, "cache-aside:read")               # free play runs with the learner's settings: no lease, TTL 30
+    read = lab.request(max(lab.log))
+    assert [step.action for step in read.steps] == ["GET", "REPLY", "SELECT", "REPLY", "SET"]
+    assert read.steps[-1].command == "SET user:3 … EX 30"
 
 
 def steps_of(at: AppTest, pattern: str, number: int) -> int:
