@@ -241,3 +241,22 @@ def test_with_leases_the_racing_not_found_is_refused(make_lab):
     result = run(make_lab, "negative-caching-race-leases")
     assert result.count(note="lease-fill-refused") == 1
     assert all(trace.value == "Hedy Lamarr" for trace in result.of("read") if trace.client == "C")
+
+
+def test_two_write_through_writers_leave_the_older_value_cached(make_lab):
+    result = run(make_lab, "write-through-two-writers")
+    actions = [(step.client, step.action) for step in result.scenes[0].steps]
+    assert actions.index(("A", "UPSERT")) < actions.index(("B", "UPSERT")) < actions.index(("B", "SET")) \
+        < actions.index(("A", "SET"))
+    state = result.lab.live()
+    assert state.db["user:1"].value == "Ada Byron" and state.cache["user:1"].value == NEW
+    assert result.of("read")[-1].stale
+
+
+def test_a_cache_failing_after_the_commit_fails_the_write_that_committed(make_lab):
+    result = run(make_lab, "cache-fails-mid-write")
+    write = result.of("write")[0]
+    assert not write.ok and write.steps[-1].action == "SET" and write.steps[-1].failed
+    assert result.lab.live().db["user:1"].value == NEW
+    stale, fresh = result.of("read")[1:]
+    assert stale.hit and stale.value == OLD and stale.stale and fresh.value == NEW

@@ -11,10 +11,11 @@ from ..database import Database
 from ..narration import quote_list, shorten
 from ..scenario import Director, ScenarioRun
 from ..trace import SimClock
-from .common import HOT_KEY, NEW, agree, cached, stale_reads, stored
+from .common import HOT_KEY, NEW, agree, cached, is_db_reply, stale_reads, stored
 
 BULK_ROWS = 6                                  # cache-pollution's import: enough to see, few enough to step through
 DRAFTS = 5                                     # coalescing: writes of the hot key
+SECOND = "Ada Byron"                           # a second writer's value for the hot key
 
 
 # ---- write-through --------------------------------------------------------------------------------------------
@@ -58,6 +59,52 @@ def db_down_figures(run: ScenarioRun) -> dict[str, Any]:
     write, read = run.traces[0], run.traces[1]
     return {"acknowledged": "acknowledged" if write.ok else "not acknowledged (it failed)", "cached": cached(run),
             "stored": stored(run), "agree": agree(run), "served": shorten(read.value), "stale": stale_reads(run)}
+
+
+def two_writers(d: Director) -> None:
+    """Safe ordering, two writers of one key: A commits first, B commits and stores, then A stores its older
+    value last. The database has B's value, the cache A's."""
+    d.scene("race")
+    first = d.start_write(HOT_KEY, NEW, client="A")
+    d.step_until(first, is_db_reply)            # A's commit is confirmed; its SET is still to come
+    d.say("b-writes")
+    d.write(HOT_KEY, SECOND, client="B")
+    d.say("a-stores")
+    d.finish(first)
+    d.scene("aftermath")
+    d.read(HOT_KEY, client="C")
+
+
+def two_writers_figures(run: ScenarioRun) -> dict[str, Any]:
+    read = run.of("read")[-1]
+    return {"cached": cached(run), "stored": stored(run), "agree": agree(run), "served": shorten(read.value),
+            "stale": stale_reads(run), "acknowledged": sum(trace.ok for trace in run.of("write"))}
+
+
+def cache_fails_mid_write(d: Director) -> None:
+    """The cache stops answering after the database committed and before the SET: the write is reported
+    failed, though committed, and the cache keeps the old value until its TTL ends it."""
+    d.scene("fill")
+    d.read(HOT_KEY)
+    d.scene("write")
+    write = d.start_write(HOT_KEY, NEW)
+    d.step_until(write, is_db_reply)            # committed
+    d.say("cache-fails")
+    d.faults(cache_down=True)
+    d.finish(write)
+    d.faults(cache_down=False)
+    d.scene("stale")
+    d.read(HOT_KEY)
+    d.advance_time(60.5)
+    d.scene("expired")
+    d.read(HOT_KEY)
+
+
+def cache_fails_mid_write_figures(run: ScenarioRun) -> dict[str, Any]:
+    write = run.of("write")[0]
+    reads = run.of("read")
+    return {"acknowledged": "acknowledged" if write.ok else "not acknowledged (it failed)", "stored": stored(run),
+            "served": shorten(reads[1].value), "final": shorten(reads[-1].value), "stale": stale_reads(run)}
 
 
 def cache_pollution(d: Director) -> None:
