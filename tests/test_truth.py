@@ -85,3 +85,17 @@ def test_what_each_step_says_about_the_tables_is_true_of_them(make_lab, slug):
     problems = [f"{step.client}{step.number} {step.command}: {problem}"
                 for step in run.steps for problem in _checks(run.lab, step)]
     assert not problems, f"{slug}:\n" + "\n".join(problems)
+
+
+def test_every_scenario_a_text_names_exists():
+    """The pattern texts back their claims by naming the scenario that shows them: each name is a real one."""
+    from lab_ui.text import ASSETS
+    titles = [scenario.title for scenario in CATALOGUE]
+    named = re.compile(r"scenarios? \*\*([^*]+)\*\*|\*\*([^*]+)\*\* scenarios?")
+    found = 0
+    for path in sorted(ASSETS.glob("*.md")):
+        for match in named.finditer(path.read_text(encoding="utf-8")):
+            name = match.group(1) or match.group(2)
+            assert any(title.startswith(name) for title in titles), f"{path.name} names a scenario {name!r}"
+            found += 1
+    assert found >= 15, found
