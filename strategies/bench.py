@@ -275,9 +275,10 @@ class RawPattern:
 
     def flush_batch(self) -> None:
         batch = self.read_batch(keys=[self.queue_key, self.pending_key, self.pending_ids_key], args=[self.batch_size])
-        last = {key: (value, entry) for entry, key, value in batch}
-        self.db.upsert_many([(key, value) for _, key, value in batch])
-        ids = [entry for entry, _, _ in batch]
+        carried = [(entry, key, value) for entry, key, value, _ in batch if value is not None]
+        last = {key: (value, entry) for entry, key, value in carried}
+        self.db.upsert_many([(key, value) for _, key, value in carried])
+        ids = [entry for entry, *_ in batch]
         args = [self.ttl, len(ids), *ids]
         for key, (value, entry) in last.items():
             args += [key, value, entry]
