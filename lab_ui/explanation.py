@@ -14,7 +14,6 @@ from .text import say, sections
 
 TABS = (("How it works", "How it works"), ("When to use", "When to use"), ("Implementation", "How it is implemented"),
         ("Cons", "Cons"), ("Try this", "Try this in the lab"))
-CODE_FUNCTIONS = ("_read", "_load", "_write", "_flush_batch")
 
 
 @dataclass(frozen=True)
@@ -25,16 +24,9 @@ class CodeFunction:
 
 @cache
 def pattern_code(pattern: str) -> tuple[CodeFunction, ...]:
-    """The source of the pattern's read, its loader, its write (and write-behind's flush)."""
-    cls = PATTERNS[pattern]
-    found = []
-    for name in CODE_FUNCTIONS:
-        owner = next((c for c in cls.__mro__ if name in c.__dict__), None)
-        if owner is None or owner.__module__ == "strategies.base":
-            continue
-        found.append(CodeFunction(f"{owner.__module__}.{owner.__name__}.{name}",
-                                  inspect.getsource(owner.__dict__[name])))
-    return tuple(found)
+    """The source of the pattern's story (its read, its loader, its write) and of the parts it shows with it."""
+    return tuple(CodeFunction(f"{function.__module__}.{function.__qualname__}", inspect.getsource(function))
+                 for function in PATTERNS[pattern].story())
 
 
 def explanation(pattern: str) -> None:

@@ -47,7 +47,7 @@ def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState 
         st.text(step.explanation)     # may quote the learner's key or value: never parsed as Markdown
         key = step.key if step.key is not None else trace.key if trace is not None else None
         if state is not None and key is not None:
-            st.text(after(state, key, lab.has_queue))
+            st.text(after(state, key, lab.state_clauses(state)))
         located = code_line(step.code)
         if located is not None:
             st.caption(say("code-caption", where=located[0]))
@@ -56,7 +56,7 @@ def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState 
             summary(trace, state)
 
 
-def after(state: LabState, key: str, queued: bool) -> str:
+def after(state: LabState, key: str, clauses: list[str]) -> str:
     item, row = state.cache.get(key), state.db.get(key)
     if item is None:
         cached = "nothing"
@@ -64,8 +64,8 @@ def after(state: LabState, key: str, queued: bool) -> str:
         ttl = state.ttl(key)
         cached = shorten(shown_value(item.value)) + (f" ({ttl:.0f} s left)" if ttl is not None else " (no expiry)")
     stored = "no row" if row is None else f"{shorten(row.value)} (version {row.version})"
-    waiting = f"; {len(state.queue)} write(s) queued" if queued else ""
-    return f"After this step, for {shorten(key)}: the cache has {cached}; the database has {stored}{waiting}."
+    more = "".join(f"; {clause}" for clause in clauses)         # what the lab's parts add (a queue's length)
+    return f"After this step, for {shorten(key)}: the cache has {cached}; the database has {stored}{more}."
 
 
 def summary(trace: Trace, state: LabState | None) -> None:

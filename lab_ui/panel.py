@@ -17,7 +17,7 @@ import streamlit as st
 from strategies import Lab, LabState, Trace
 from strategies.diagram import build_diagram
 from strategies.scenarios import SCENARIOS
-from strategies.views import cache_rows, changed_keys, db_rows, lease_rows, queue_rows
+from strategies.views import changed_keys
 
 from . import links, playback, quiz, tables
 from .learner import learner
@@ -115,13 +115,10 @@ def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab, Lab
         st.caption(when)
         shown = state if state is not None else lab.live()
         changes = step.changes if step is not None else ()
-        tables.show("Cache", cache_rows(shown, changed=changed_keys(changes, "cache")), say("cache-empty"))
-        tables.show("Database", db_rows(shown, changed=changed_keys(changes, "db")), say("db-empty"))
-        if lab.has_queue:
-            tables.show("Write-behind queue", queue_rows(shown, changed=changed_keys(changes, "queue")),
-                        lab.table_note("queue", shown) or say("queue-empty"))
-        if getattr(lab, "leases", False) or shown.lease:
-            tables.show("Leases", lease_rows(shown, changed=changed_keys(changes, "lease")), say("lease-empty"))
+        for view in lab.views():           # the cache, the database, and what the lab's parts bring
+            if view.shown(shown):
+                tables.show(view.title, view.rows(shown, changed=changed_keys(changes, view.table)),
+                            view.empty(shown) or say(f"{view.table}-empty"))
         if status_line is not None:
             st.caption(status_line(lab, shown, not replaying))
 

@@ -27,13 +27,7 @@ def counters(lab: Lab, earlier: bool = False) -> None:
     """The lab's totals; `earlier`: the diagram shows an earlier moment (a scenario or request replaying),
     so the totals say they already count what is still to come there (a scenario's stale read, say).
     A free request playing is not flagged: its totals change by that one request only."""
-    c = lab.counters
-    metrics = [("Hits", c.hits), ("Misses", c.misses),
-               ("Hit ratio", "–" if c.hit_ratio is None else f"{c.hit_ratio:.0%}"),
-               ("DB reads", c.db_reads), ("DB writes", c.db_writes), ("Stale reads", c.stale_reads),
-               ("Degraded", c.degraded), ("Failed", c.failed)]
-    if lab.has_queue:
-        metrics += [("Queued writes", len(lab.live().queue)), ("Lost writes", c.lost_writes)]
+    metrics = lab.metrics()
     st.markdown(" · ".join(f"{label} **{value}**" for label, value in metrics))
     if earlier:
         st.caption(say("counters-earlier", count=len(lab.log)))

@@ -3,13 +3,16 @@
 No Streamlit here. Each pattern performs real cache and database calls and records every step.
 """
 
-from .base import FAILED, CacheDown, Lab, Request
 from .cache import CacheUnavailable, backend_description, connect_cache
 from .cache_aside import CacheAside
+from .calls import CacheDown
+from .clock import SimClock
 from .database import Database, DatabaseUnavailable, Row
+from .lab import Lab
 from .read_through import ReadThrough
+from .request import FAILED, Request
 from .state import AckedWrite, CacheItem, Change, LabState, Lease, PendingWrite, QueueItem
-from .trace import Costs, Counters, SimClock, Step, Trace
+from .trace import Costs, Counters, Step, Trace
 from .validation import InvalidInput, validate_key, validate_value
 from .write_behind import WriteBehind
 from .write_through import WriteThrough

@@ -71,8 +71,8 @@ from . import PATTERNS
 from .cache import CacheUnavailable, connect_cache
 from .database import SCHEMA, SEED_ROWS, SELECT, UPSERT, Database
 from .diagram import build_diagram
-from .views import cache_rows, db_rows, queue_rows
-from .write_behind import ACKNOWLEDGE, ENQUEUE, READ_BATCH, WriteBehind
+from .features import script
+from .write_behind import WriteBehind
 
 DEFAULT_OPS = 2_000
 DEFAULT_ROUNDS = 7
@@ -229,9 +229,9 @@ class RawPattern:
         self.entries = 0
         self.behind = pattern == "write-behind"
         if self.behind:
-            self.enqueue = cache.register_script(ENQUEUE)
-            self.read_batch = cache.register_script(READ_BATCH)
-            self.acknowledge = cache.register_script(ACKNOWLEDGE)
+            self.enqueue = script(cache, "queue_enqueue")
+            self.read_batch = script(cache, "queue_read_batch")
+            self.acknowledge = script(cache, "queue_acknowledge")
         writers: dict[str, Callable[[str, str], None]] = {
             "cache-aside": self.write_invalidate,
             "read-through": self.write_invalidate,
@@ -417,10 +417,9 @@ def page_click(lab, operation: Operation) -> tuple[str, str]:
     trace = lab.read(operation.key) if operation.is_read else lab.write(operation.key, operation.value)
     shown = build_diagram(lab.topology, trace, 1).source, trace.steps[0].explanation
     state = lab.state_at(trace, 1)
-    changed = frozenset(change.key for change in trace.steps[0].changes)
-    cache_rows(state, changed=changed), db_rows(state, changed=changed)
-    if lab.has_queue:
-        queue_rows(state)
+    for view in lab.views():          # the tables the page draws, as the panel does
+        if view.shown(state):
+            view.rows(state, changed=frozenset(c.key for c in trace.steps[0].changes if c.table == view.table))
     return shown
 
 

@@ -109,6 +109,11 @@ def scan_keys(cache: Client, match: str, *, namespace: str, count: int = 500) ->
     return cache.scan_iter(match=match, count=count)
 
 
+def glob_escape(text: str) -> str:
+    """Escape Redis glob metacharacters so a namespace matches only itself."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 def private_fake_server(client: redis.Redis) -> fakeredis.FakeServer | None:
     """The fakeredis server behind `client` when it is one (connect_cache's per-learner server), else None."""
     if not isinstance(client, fakeredis.FakeRedis):
@@ -125,7 +130,7 @@ def release_cache(client: Client, namespace: str) -> int:
     still refers to the client. Finally the client's connections are closed. A Redis that does not answer is logged, not
     raised: the learner is gone, and its keys carry TTLs or are found by `lab:{id}:*`.
     """
-    glob = "".join("\\" + c if c in "*?[]\\" else c for c in namespace) + "*"
+    glob = glob_escape(namespace) + "*"
     deleted = 0
     try:
         names = list(scan_keys(client, glob, namespace=namespace))

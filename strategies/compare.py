@@ -49,8 +49,9 @@ import fakeredis
 
 from . import PATTERNS
 from .assets import ASSETS, markdown_sections
+from .clock import SimClock
 from .database import Database
-from .trace import Costs, SimClock
+from .trace import Costs
 
 COMPARE_FILE = ASSETS / "compare.md"
 FAULTS = ("none", "db-outage", "cache-crash", "cache-down")
@@ -264,7 +265,7 @@ def _measure(lab, workload: Workload, ops: Sequence[Operation], progress, starte
     read_ms: list[float] = []
     write_ms: list[float] = []
     depth: list[int] = []
-    queue = lab.state.queue if lab.has_queue else None
+    queue = lab.state.queue if "queue" in lab.cache_tables() else None
     stale = failed_reads = failed_writes = failed_in_window = reads = 0
     fault, window = workload.fault, workload.window
     start, end = (window.start, window.stop) if fault in WINDOW_FAULTS else (-1, -1)

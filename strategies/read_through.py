@@ -13,9 +13,10 @@ Write-through and write-behind read this way too, with the cache itself as the l
 
 from __future__ import annotations
 
-from .base import FAILED, Lab, Steps
 from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
+from .lab import Lab
 from .narration import explain_warning
+from .request import FAILED, Steps
 
 
 class ReadThrough(Lab):

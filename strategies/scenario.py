@@ -33,8 +33,9 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-from .base import Lab, Request
+from .lab import Lab
 from .narration import shorten
+from .request import Request
 from .trace import Step, Trace
 
 SCENARIO_FILE = Path(__file__).resolve().parent.parent / "assets" / "scenarios.md"
@@ -119,14 +120,14 @@ class Director:
         self.lab = lab
         self.slug = slug
         self.scenes: list[Scene] = []
-        self._start_seq = lab._seq
+        self._start_seq = lab.last_seq
         self._captions: list[tuple[int, str]] = []     # (seq after which it applies, text)
         self._faults: dict[str, bool] = {}
 
     # -- captions and scenes
     def say(self, part: str, *, at: Step | None = None) -> None:
         """Caption the steps from the next one on (or from step `at` on) with the text `part` of this scenario."""
-        self._captions.append((self.lab._seq if at is None else at.seq - 1, part))
+        self._captions.append((self.lab.last_seq if at is None else at.seq - 1, part))
 
     def scene(self, part: str | None = None) -> None:
         """Close the scene so far; the steps that follow start a new diagram (captioned `part`)."""
@@ -135,7 +136,7 @@ class Director:
             self.say(part)
 
     def _close(self) -> None:
-        lab, start, end = self.lab, self._start_seq, self.lab._seq
+        lab, start, end = self.lab, self._start_seq, self.lab.last_seq
         if end > start:
             traces = [trace for trace in lab.log.values()
                       if trace.steps and trace.steps[-1].seq > start and trace.steps[0].seq <= end]
@@ -197,7 +198,7 @@ class Director:
         pending = dict(captions or {})
         while not all(request.done for request in requests):
             for request in requests:
-                before = self.lab._seq
+                before = self.lab.last_seq
                 request.advance()
                 for step in self.lab.history:
                     if step.seq > before and step.note[0] in pending:
@@ -303,7 +304,7 @@ def run_scenario(scenario: Scenario, lab: Lab) -> ScenarioRun:
         raise ValueError(f"scenario {scenario.slug!r} runs on {scenario.pattern}, not on {lab.name}")
     lab.reset(restart_clock=True)
     apply_knobs(lab, scenario.knobs)
-    first = lab._numbers + 1
+    first = lab.next_number
     director = Director(lab, scenario.slug)
     scenario.script(director)
     run = ScenarioRun(scenario, lab, director.finish_script(), first)

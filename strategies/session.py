@@ -22,9 +22,9 @@ from pathlib import Path
 import redis
 
 from . import PATTERNS
-from .base import Lab
 from .cache import backend_description, connect_cache, release_cache
 from .database import Database
+from .lab import Lab
 from .trace import Trace
 
 log = logging.getLogger(__name__)

@@ -1,18 +1,15 @@
-"""What a request leaves behind: its steps as data, the simulated clock and the latency model.
+"""What a request leaves behind: its steps as data, its trace, the lab's counters and the latency model.
 
 Each pattern performs real Redis and SQLite calls and records one `Step` per arrow a textbook figure
 would draw. A step carries the changes its call made (see `state`), the line of the pattern's own code
-that made it, and a note from which its explanation is written when somebody reads it. Time is
-simulated: a step advances an injected clock by its modelled cost, and `Lab.advance_time()` moves the
-clock and the cache's TTLs together, so tests and the UI control time (as `cachetools.TTLCache(timer=...)`
-does) and nothing ever sleeps.
+that made it, and a note from which its explanation is written when somebody reads it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import CodeType
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal
 
 from .narration import explain
 
@@ -20,28 +17,6 @@ if TYPE_CHECKING:
     from .state import Change
 
 Outcome = Literal["hit", "miss", "ok", "error"]
-
-
-class SimClock:
-    """Simulated time in seconds; it only moves when somebody advances it."""
-
-    __slots__ = ("_now",)
-
-    def __init__(self, start: float = 0.0) -> None:
-        self._now = start
-
-    def now(self) -> float:
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("time does not run backwards")
-        self._now += seconds
-
-    def advance_to(self, moment: float) -> None:
-        """Move to `moment` if it is later than now (never backwards)."""
-        if moment > self._now:
-            self._now = moment
 
 
 @dataclass
@@ -53,7 +28,8 @@ class Costs:
     db_write_ms: float = 20.0
 
 
-class CodeRef(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class CodeRef:
     """The line of a pattern's own code that performed a step: its code object and line number."""
 
     code: CodeType
@@ -68,13 +44,14 @@ class CodeRef(NamedTuple):
         return self.code.co_qualname
 
 
-class Step(NamedTuple):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
     """One arrow of the figure: `source` asked `target` to do `action`, with this outcome.
 
-    A NamedTuple: immutable, and cheap enough to record on every call of every request. `seq` orders
-    steps across all requests of a lab (interleaved clients included); `changes` are what the call did
-    to the cache, the database or the queue; `note` is (narration id, fields) for `explanation`.
-    """
+    `number` is its place in its request; `seq` orders steps across all requests of a lab (interleaved clients
+    included); `client` is who performed it (a client's letter, or a worker's: "F", the flusher); `changes`
+    are what the call did to the cache, the database or the queue; `note` is (narration id, fields) for
+    `explanation`; `code` the pattern's line that made the call."""
 
     number: int
     source: str
@@ -124,7 +101,7 @@ class Counters:
         return self.hits / lookups if lookups else None
 
 
-@dataclass(slots=True, eq=False, init=False)
+@dataclass(eq=False)
 class Trace:
     """Everything one request did, step by step, and how it ended.
 
@@ -137,6 +114,7 @@ class Trace:
     operation: str
     key: str | None = None
     value: str | None = None
+    client: str = "A"
     hit: bool | None = None
     ok: bool = True
     error: str | None = None
@@ -144,31 +122,9 @@ class Trace:
     stale: bool = False
     degraded: bool = False
     finished: bool = False
-    client: str = "A"
     fresh: str | None = None       # a read: the newest acknowledged value of its key when it started
     steps: list[Step] = field(default_factory=list)
-    lost: tuple[tuple[str, str], ...] = ()   # a crash: the acknowledged writes it destroyed (key, value)
-
-    def __init__(self, number: int, pattern: str, operation: str, key: str | None = None, value: str | None = None,
-                 client: str = "A") -> None:
-        # Written out: a lab makes one Trace per request, and the generated __init__ (every field a parameter,
-        # `steps` behind a default factory) costs about twice as much. The other fields start at their defaults.
-        self.number = number
-        self.pattern = pattern
-        self.operation = operation
-        self.key = key
-        self.value = value
-        self.hit = None
-        self.ok = True
-        self.error = None
-        self.warning = None
-        self.stale = False
-        self.degraded = False
-        self.finished = False
-        self.client = client
-        self.fresh = None
-        self.steps = []
-        self.lost = ()
+    lost: tuple[tuple[str, str], ...] = ()   # the acknowledged writes it found lost for good (key, value)
 
     @property
     def latency_ms(self) -> float:
@@ -193,15 +149,3 @@ class Trace:
     def label(self) -> str:
         """e.g. "#3 read user:1", as the request log names it."""
         return f"#{self.number} {self.operation} {self.key or ''}".rstrip()
-
-
-# Functions whose frames are skipped when a step looks for the pattern code that performed it.
-HELPER_CODES: set[CodeType] = set()
-HELPER_CODE_IDS: set[int] = set()   # the same, by id(): a code object's own hash is recomputed on every call
-
-
-def helper(function):
-    """Mark a recording helper: a step records the line that called it, not a line inside it."""
-    HELPER_CODES.add(function.__code__)
-    HELPER_CODE_IDS.add(id(function.__code__))    # kept alive by HELPER_CODES, so the id stays its own
-    return function

@@ -6,6 +6,7 @@ virtualise the rest anyway, and building rows nobody sees is what made a long se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .state import NOT_FOUND_MARKER, LabState, newest, stream_order
@@ -94,3 +95,19 @@ def lease_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[
 
 def changed_keys(changes, table: str) -> frozenset[str]:
     return frozenset(change.key for change in changes if change.table == table)
+
+
+@dataclass(frozen=True)
+class TableView:
+    """One table the page shows beside the diagram: its title, its rows from a state, the LabState table its
+    "This step" marks come from, what it says when empty, and whether the lab shows it now."""
+
+    title: str
+    table: str                                         # the LabState table (changed keys are looked up there)
+    rows: Callable[..., TableRows]                     # rows(state, changed=...) -> TableRows
+    empty: Callable[[LabState], str | None] = lambda state: None     # None: the page's own "<table>-empty"
+    shown: Callable[[LabState], bool] = lambda state: True
+
+
+CACHE_VIEW = TableView("Cache", "cache", cache_rows)
+DB_VIEW = TableView("Database", "db", db_rows)

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .base import CacheDown, Steps
+from .calls import CacheDown
 from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
 from .read_through import ReadThrough
-from .trace import helper
+from .request import RequestFailed, Steps, helper
 
 Ordering = Literal["safe", "naive"]
 
@@ -57,11 +57,12 @@ class WriteThrough(ReadThrough):
 
     @helper
     def hand_over(self, t, key: str, value: str) -> Steps:
-        """App → Cache: the write is handed to the cache layer, which the app waits on."""
+        """App → Cache: the write is handed to the cache layer, which the app waits on. A call of its own (one
+        hop to the cache, as any cache call costs); the cache's answer, at the end, is the acknowledgement."""
+        details = dict(key=key, value=value, command=f"write {key}", cost_ms=self.costs.cache_ms)
         if self.cache_down:
-            return (yield from self._cache_failed(t, "App", "Cache", "WRITE", CacheDown(), key=key, value=value,
-                                                  command=f"write {key}", tolerate=False, background=False))
-        # A call of its own: the app sends the write to the cache layer and waits (one hop to the cache, as any
-        # cache call costs); the cache's answer, at the end, is the acknowledgement.
-        yield t.step("App", "Cache", "WRITE", key=key, value=value, command=f"write {key}", cost_ms=self.costs.cache_ms,
-                     note=("write-through-hand-over", None))
+            error = CacheDown()
+            t.fail("App", "Cache", "WRITE", f"cache unavailable: {error}",
+                   note=("cache-failed", {"action": "WRITE", "error": str(error)}), **details)
+            raise RequestFailed(error)
+        yield t.step("App", "Cache", "WRITE", note=("write-through-hand-over", None), **details)

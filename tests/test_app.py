@@ -407,7 +407,7 @@ def test_each_step_shows_the_line_of_code_that_performs_it():
     assert not any("def _read(" in c.value for c in at.code)           # the Code tab is drawn only when open
     at.session_state["cache-aside:explain"] = "Code"
     at.run()
-    assert any("def _read(self, t, key: str) -> Steps:" in c.value for c in at.code)             # the Code tab
+    assert any("def _read(self, t: Request, key: str) -> Steps:" in c.value for c in at.code)             # the Code tab
     click(at, "cache-aside:forward")
     click(at, "cache-aside:forward")
     assert at.code[0].value == 'loaded = yield from self.db_select(t, "App", key)'                 # step 3

@@ -11,7 +11,7 @@ import pytest
 from core_support import assert_live_is_real, assert_mirrors, mismatches
 
 from strategies import PATTERNS
-from strategies.base import LOG_LIMIT, TRIM_BATCH
+from strategies.history import LOG_LIMIT, TRIM_BATCH
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 

@@ -14,9 +14,9 @@ import string
 
 import pytest
 
+from strategies.features.write_queue import delivery
 from strategies.scenario import run_scenario, scenario_texts
 from strategies.scenarios import CATALOGUE, SCENARIOS
-from strategies.write_behind import delivery
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 
@@ -71,7 +71,7 @@ def _checks(lab, step) -> list[str]:
         problems.append("says the batch stays queued, and the queue is empty")
     if name in ("crash-queue-empty", "crash") and state.lost:
         problems.append("says nothing was lost, and the ledger has lost writes")
-    if lab.has_queue and not state.queue:
+    if "queue" in lab.cache_tables() and not state.queue:
         note = delivery(state)
         if "every acknowledged write has reached the database" in note and (state.acked or state.lost):
             problems.append(f"the empty queue says every write arrived: {note}")

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from strategies import Costs, Database, SimClock
 from strategies.database import SEED_ROWS
+from strategies.features.write_queue import delivery
 from strategies.narration import explain_warning
 
 KEYS = ("user:1", "user:2", "new:1")
@@ -331,21 +332,21 @@ def test_what_an_empty_queue_says_follows_the_ledger_not_the_queue(make_lab):
     """Empty after a flush: all delivered. Empty after a crash while a flush holds a batch: held, not delivered.
     Empty after that batch failed: lost. The sentence is chosen from the tables of the step on screen."""
     lab = make_lab("write-behind", batch_size=2, max_delay_seconds=600)
-    assert lab.table_note("queue", lab.live()) == explain_warning("queue-empty")
+    assert delivery(lab.live()) == explain_warning("queue-empty")
     lab.write("a", "a1")
     lab.write("b", "b1")
-    assert "every acknowledged write has reached the database" in lab.table_note("queue", lab.live())
+    assert "every acknowledged write has reached the database" in delivery(lab.live())
     lab.write("c", "c1")
     held = lab.start_write("d", "d1")
     while held.advance().action != "XRANGE":
         pass
     crash = lab.crash_cache()
-    note = lab.table_note("queue", lab.live())
+    note = delivery(lab.live())
     assert "the flusher still holds 2" in note and "'c' and 'd'" in note
     lab.db.down = True
     held.run()
-    note = lab.table_note("queue", lab.live())
+    note = delivery(lab.live())
     assert note.startswith("The queue is empty, but 2 acknowledged write(s) never reached the database")
     assert "every acknowledged write" not in note
     before_failure = lab.state_after(crash.steps[0])
-    assert "still holds 2" in lab.table_note("queue", before_failure), "a past step says what held then"
+    assert "still holds 2" in delivery(before_failure), "a past step says what held then"

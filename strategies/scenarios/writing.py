@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..base import Lab
 from ..cache_aside import CacheAside
+from ..clock import SimClock
 from ..database import Database
+from ..lab import Lab
 from ..narration import quote_list, shorten
 from ..scenario import Director, ScenarioRun
-from ..trace import SimClock
 from .common import HOT_KEY, NEW, agree, cached, is_db_reply, stale_reads, stored
 
 BULK_ROWS = 6                                  # cache-pollution's import: enough to see, few enough to step through
