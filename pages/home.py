@@ -17,7 +17,7 @@ for row in (list(PATTERNS)[:2], list(PATTERNS)[2:]):
         lab, text = PATTERNS[name], sections(name)
         with column.container(border=True):
             st.subheader(lab.title)
-            st.graphviz_chart(build_diagram(lab.topology, compact=True), width="stretch",
+            st.graphviz_chart(build_diagram(lab.topology), width="stretch",
                               alt=f"The textbook figure of {lab.title}.")
             st.markdown(text["In one line"])
             st.markdown("**When to use:** " + text["When to use"].splitlines()[0].lstrip("- "))
