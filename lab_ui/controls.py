@@ -205,14 +205,15 @@ def settings_and_faults(pattern: str, settings: tuple[Setting, ...]) -> None:
     lab = lab_of(pattern)
     for setting in (TTL, *settings):
         setting.draw(pattern, lab)
-    st.divider()
-    for setting in FAULTS:
-        setting.draw(pattern, lab)
-    st.button("Crash the cache", key=f"{pattern}:crash", icon=":material/bolt:", help=say("crash-help"),
-              on_click=crash, args=(pattern,))
-    st.divider()
-    st.button("Reset my lab", key=f"{pattern}:reset", icon=":material/restart_alt:", help=say("reset-help"),
-              on_click=reset_lab, args=(pattern,))
+    with st.container(horizontal=True, vertical_alignment="center"):
+        for setting in FAULTS[:2]:
+            setting.draw(pattern, lab)
+    FAULTS[2].draw(pattern, lab)
+    with st.container(horizontal=True):
+        st.button("Crash the cache", key=f"{pattern}:crash", icon=":material/bolt:", help=say("crash-help"),
+                  on_click=crash, args=(pattern,))
+        st.button("Reset my lab", key=f"{pattern}:reset", icon=":material/restart_alt:", help=say("reset-help"),
+                  on_click=reset_lab, args=(pattern,))
     st.caption(say("backend", backend=learner().backend))
 
 

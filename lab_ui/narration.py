@@ -57,7 +57,7 @@ def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState 
         located = None if presenting else code_line(step.code)
         if located is not None:
             st.caption(say("code-caption", where=located[0]))
-            st.code(located[1], language="python")
+            st.code(located[1], language="python", wrap_lines=True)   # a long line wraps: no scroll box
         if trace is not None and trace.steps and trace.steps[-1] is step and trace.finished:
             summary(trace, state)
 

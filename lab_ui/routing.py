@@ -22,7 +22,7 @@ CSS = """
 .stMainBlockContainer { padding: 3.6rem 2rem 2rem 2rem; }
 .stMainBlockContainer h1 { font-size: 1.9rem; padding: 0; }
 .stMainBlockContainer h3 { font-size: 1.15rem; padding: 0.3rem 0 0 0; }
-.stGraphVizChart svg { display: block; margin: 0 auto; width: 100%; height: auto; max-height: calc(100vh - 330px); }
+.stGraphVizChart svg { display: block; margin: 0 auto; width: 100%; height: auto; max-height: calc(100vh - 370px); }
 """ + _chart_css() + """
 /* The step on screen draws itself from sender to receiver (its length is set by DRAW_JS), then its head. */
 .stGraphVizChart g.edge.active path { stroke-dasharray: var(--cpl-length) var(--cpl-length);
@@ -103,11 +103,12 @@ header[data-testid="stHeader"] { display: none; }
 """
 
 
-# Two constant scripts, run once per page. Streamlit draws a toast as role="alertdialog" without a name, so
+# One constant script, run once per page. Streamlit draws a toast as role="alertdialog" without a name, so
 # screen readers announce an unnamed dialog (axe-core: aria-dialog-name, serious): a toast is a polite notice,
-# so say so. And the step on screen draws itself along its path: CSS animates its dash offset from the
-# path's length, which only the browser knows, to 0, so each new active path is given its length (as a CSS
-# variable) as soon as d3-graphviz inserts it, before it is first painted.
+# so say so. A menu that scrolls is made reachable from the keyboard. And the step on screen draws itself
+# along its path: CSS animates its dash offset from the path's length, which only the browser knows, to 0, so
+# each new active path is given its length (as a CSS variable) as soon as d3-graphviz inserts it, before it
+# is first painted.
 PAGE_JS = """
 <script>
 if (!window.cplObserver) {
@@ -120,10 +121,13 @@ if (!window.cplObserver) {
     path.style.setProperty('--cpl-length', String(Math.ceil(path.getTotalLength()) + 1));
     path.setAttribute('data-cpl', '1');
   });
-  window.cplObserver = new MutationObserver(() => { polite(); measure(); });
+  // A menu taller than the screen scrolls: keyboard users must be able to reach it (axe: scrollable-region-focusable).
+  const reachable = () => document.querySelectorAll('[data-testid=stPopoverBody]:not([tabindex])')
+    .forEach(body => body.setAttribute('tabindex', '0'));
+  window.cplObserver = new MutationObserver(() => { polite(); measure(); reachable(); });
   window.cplObserver.observe(document.body, {childList: true, subtree: true, attributes: true,
                                              attributeFilter: ['role']});
-  polite(); measure();
+  polite(); measure(); reachable();
 }
 </script>
 """
