@@ -45,7 +45,8 @@ def load(pattern: str, slug: str, settings: tuple[Setting, ...], step: int | Non
     playback.show(pattern, pb)
     share.start(pattern, slug)
     st.session_state[choice_key(pattern)] = slug
-    st.toast(say("scenario-loaded"))
+    if not st.session_state.get("present"):      # on a slide the toast would cover the scenario's caption
+        st.toast(say("scenario-loaded"))
 
 
 def remember_knobs(pattern: str, settings: tuple[Setting, ...], knobs: dict) -> None:

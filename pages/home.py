@@ -8,6 +8,7 @@ from strategies.diagram import build_diagram
 
 ensure_routed()
 inject_css()
+st.html("<style>.stGraphVizChart svg { height: 230px; }</style>")   # four cards, four figures of one height
 intro, how_to = home_intro()
 st.title("Cache Patterns Lab")
 st.markdown(intro)

@@ -37,7 +37,10 @@ FAILED = "#c92a2a"
 # One colour per client, told apart by their labels too (A1, B1…): blue, purple, green, brown, teal; grey-blue
 # for the reporting job that reads the database directly.
 CLIENT_COLORS = {"A": DONE, "B": "#7b3fa0", "C": "#2b8a3e", "D": "#8f5b1e", "E": "#0b7285", "R": "#5c677d"}
-FONT = "Helvetica,Arial,sans-serif"
+# The browser draws the chart in Streamlit's own face (Source Sans, whose widths the layout measures) whatever
+# this says; it names the face Graphviz's `dot` draws exports with: DejaVu Sans Condensed (Debian's
+# fonts-dejavu), about as wide as Source Sans, where plain DejaVu Sans would overrun the label rooms.
+FONT = "DejaVu Sans Condensed,Helvetica,Arial,sans-serif"
 FONT_SIZES = (LABEL_PT, ACTOR_PT)   # the sizes the page's CSS gives back to the chart's text
 ARROW = 0.9                         # arrowsize: graphviz draws a head 10 pt × this long
 LABEL_LIMIT = 28                    # characters of a box's line
