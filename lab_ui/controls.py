@@ -81,20 +81,15 @@ def pick_seeded_key(pattern: str) -> None:
         st.session_state[f"{pattern}:pick"] = None
 
 
-def inputs_row(pattern: str, settings: tuple[Setting, ...]):
-    """Key, Value, "Settings and faults" and the seeded keys; returns the row, for the page to add to."""
+def seeded_keys() -> list[str]:
+    return [key for key, _ in SEED_ROWS[:4]]
+
+
+def inputs(pattern: str) -> None:
+    """Key and Value, drawn into the row the page is filling."""
     st.session_state.setdefault(f"{pattern}:key", "user:1")
-    row = st.container(horizontal=True, vertical_alignment="bottom")
-    row.text_input("Key", key=f"{pattern}:key", width=160)
-    row.text_input("Value", key=f"{pattern}:value", placeholder="e.g. Ada", width=160)
-    # Drawn only while open: its widgets would otherwise be re-sent with every click.
-    popover = row.popover("Settings and faults", icon=":material/tune:", key=f"{pattern}:settings", on_change="rerun")
-    if popover.open:
-        with popover:
-            settings_and_faults(pattern, settings)
-    row.pills("Seeded keys", [k for k, _ in SEED_ROWS[:4]], key=f"{pattern}:pick", on_change=pick_seeded_key,
-              args=(pattern,), help=say("seeded-keys-help"), label_visibility="collapsed")
-    return row
+    st.text_input("Key", key=f"{pattern}:key", width=110)
+    st.text_input("Value", key=f"{pattern}:value", placeholder="e.g. Ada", width=110)
 
 
 def keep_two_clients(pattern: str) -> None:
@@ -210,14 +205,15 @@ def settings_and_faults(pattern: str, settings: tuple[Setting, ...]) -> None:
     lab = lab_of(pattern)
     for setting in (TTL, *settings):
         setting.draw(pattern, lab)
-    st.divider()
-    for setting in FAULTS:
-        setting.draw(pattern, lab)
-    st.button("Crash the cache", key=f"{pattern}:crash", icon=":material/bolt:", help=say("crash-help"),
-              on_click=crash, args=(pattern,))
-    st.divider()
-    st.button("Reset my lab", key=f"{pattern}:reset", icon=":material/restart_alt:", help=say("reset-help"),
-              on_click=reset_lab, args=(pattern,))
+    with st.container(horizontal=True, vertical_alignment="center"):
+        for setting in FAULTS[:2]:
+            setting.draw(pattern, lab)
+    FAULTS[2].draw(pattern, lab)
+    with st.container(horizontal=True):
+        st.button("Crash the cache", key=f"{pattern}:crash", icon=":material/bolt:", help=say("crash-help"),
+                  on_click=crash, args=(pattern,))
+        st.button("Reset my lab", key=f"{pattern}:reset", icon=":material/restart_alt:", help=say("reset-help"),
+                  on_click=reset_lab, args=(pattern,))
     st.caption(say("backend", backend=learner().backend))
 
 
@@ -262,7 +258,7 @@ def fast_forward(pattern: str, seconds: float | None) -> None:
 
 
 def time_buttons(pattern: str) -> None:
-    """+10 s, +1 min, Next expiry: drawn into the row the page is filling."""
+    """+10 s, +1 min, Next expiry: drawn into the row the caller is filling."""
     for label, seconds in FAST_FORWARDS:
         st.button(label, key=f"{pattern}:ff{seconds:g}", icon=":material/fast_forward:", help=say("fast-forward-help"),
                    on_click=fast_forward, args=(pattern, seconds))
@@ -292,14 +288,10 @@ def keep_speed(pattern: str) -> None:
         st.session_state[f"{pattern}:speed"] = chosen
 
 
-def playback_buttons(pattern: str, pb: playback.Playback | None, *, compact: bool = False) -> None:
-    """Restart, Step back, Play/Pause, Step forward (each with its key) and the speed, drawn into the row the
-    page is filling. `compact` (presenter mode): no Restart (`clicker_buttons` keeps its key working) and no
-    speed."""
+def playback_buttons(pattern: str, pb: playback.Playback | None) -> None:
+    """Step back, Play/Pause and Step forward, each with its key, drawn into the row the page is filling."""
     idle = pb is None
     predicting = bool(st.session_state.get(f"{pattern}:predict"))
-    if not compact:
-        restart_button(pattern, idle)
     st.button("Step back", key=f"{pattern}:back", icon=":material/skip_previous:", disabled=idle, shortcut="Left",
               on_click=step_by, args=(pattern, -1))
     playing = pb is not None and pb.playing
@@ -308,25 +300,27 @@ def playback_buttons(pattern: str, pb: playback.Playback | None, *, compact: boo
     st.button("Step forward", key=f"{pattern}:forward", icon=":material/skip_next:", icon_position="right",
               disabled=idle or predicting, shortcut="Right", on_click=step_by, args=(pattern, +1),
               help=say("predict-forward") if predicting else None)
-    if compact:
-        return
+
+
+def speed_control(pattern: str) -> None:
     st.session_state[f"{pattern}:speed-choice"] = playback.speed(pattern)
     st.segmented_control("Speed", list(playback.SPEEDS), key=f"{pattern}:speed-choice", on_change=keep_speed,
                          args=(pattern,), label_visibility="collapsed")
 
 
-def restart_button(pattern: str, idle: bool) -> None:
-    st.button("Restart", key=f"{pattern}:restart", icon=":material/first_page:", disabled=idle, shortcut="Home",
-              on_click=go_to, args=(pattern, 1), help=say("restart-help"))
+def restart_button(pattern: str, idle: bool, *, shortcut: bool = True) -> None:
+    """Back to the first step; the page's hidden copy carries the Home key (`clicker_buttons`)."""
+    st.button("Restart", key=f"{pattern}:{'home' if shortcut else 'restart'}", icon=":material/first_page:",
+              disabled=idle, shortcut="Home" if shortcut else None, on_click=go_to, args=(pattern, 1),
+              help=say("restart-help"))
 
 
-def clicker_buttons(pattern: str, pb: playback.Playback | None, *, with_restart: bool = False) -> None:
-    """A presenter's clicker sends PageDown / PageUp: the same steps as → / ←, on buttons the page hides
-    (and, when the row has no room for it, Restart on Home)."""
+def clicker_buttons(pattern: str, pb: playback.Playback | None) -> None:
+    """Keys without a button on screen, on buttons the page hides: a presenter's clicker sends PageDown /
+    PageUp (the same steps as → / ←), and Home restarts."""
     idle, predicting = pb is None, bool(st.session_state.get(f"{pattern}:predict"))
     with st.container(key=f"{pattern}-clicker"):
-        if with_restart:
-            restart_button(pattern, idle)
+        restart_button(pattern, idle)
         st.button("Next (clicker)", key=f"{pattern}:page-down", shortcut="PageDown", disabled=idle or predicting,
                   on_click=step_by, args=(pattern, +1))
         st.button("Previous (clicker)", key=f"{pattern}:page-up", shortcut="PageUp", disabled=idle,

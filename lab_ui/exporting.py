@@ -39,26 +39,27 @@ def safe(make, *args) -> bytes:
         return say("export-failed", error=err).encode("utf-8")
 
 
-def export_popover(pattern: str, lab: Lab) -> None:
+def export_section(pattern: str, lab: Lab) -> None:
+    """Downloads of what is on the diagram (drawn in the page's More menu); nothing is made until one is pressed."""
     pb = playback.playback(pattern)
-    popover = st.popover("Export", icon=":material/download:", key=f"{pattern}:export", on_change="rerun",
-                         disabled=pb is None, help=say("export-help"))
-    if not popover.open or pb is None:
+    if pb is None:
+        st.caption(say("export-idle"))
         return
-    with popover:
-        if not engine_available():
-            st.warning(say("export-no-engine"), icon=":material/warning:")
-            return
-        if pb.scenario is not None:
-            name, what = pb.scenario, say("export-scenario", title=SCENARIOS[pb.scenario].title, steps=pb.total)
-            make = lambda kind: lambda: safe(scenario_file, pb.scenario, kind)     # noqa: E731
-        else:
-            numbers = [n for scene in pb.scenes for n in scene.numbers]
-            name = f"{pattern}-request-" + "-".join(map(str, numbers))
-            what = say("export-request", numbers=", ".join(f"#{n}" for n in numbers), steps=pb.total)
-            make = lambda kind: lambda: safe(scene_file, lab, pb, kind)          # noqa: E731
-        st.caption(what)
+    if not engine_available():
+        st.warning(say("export-no-engine"), icon=":material/warning:")
+        return
+    if pb.scenario is not None:
+        name, what = pb.scenario, say("export-scenario", title=SCENARIOS[pb.scenario].title, steps=pb.total)
+        make = lambda kind: lambda: safe(scenario_file, pb.scenario, kind)     # noqa: E731
+    else:
+        numbers = [n for scene in pb.scenes for n in scene.numbers]
+        name = f"{pattern}-request-" + "-".join(map(str, numbers))
+        what = say("export-request", numbers=", ".join(f"#{n}" for n in numbers), steps=pb.total)
+        make = lambda kind: lambda: safe(scene_file, lab, pb, kind)          # noqa: E731
+    st.caption(what)
+    with st.container(horizontal=True):
         st.download_button("Slides (HTML)", make("html"), file_name=f"{name}.html", mime="text/html",
-                           key=f"{pattern}:export-html", icon=":material/slideshow:", on_click="ignore")
+                           key=f"{pattern}:export-html", icon=":material/slideshow:", on_click="ignore",
+                           help=say("export-help"))
         st.download_button("Animated GIF", make("gif"), file_name=f"{name}.gif", mime="image/gif",
                            key=f"{pattern}:export-gif", icon=":material/gif_box:", on_click="ignore")

@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -81,8 +82,39 @@ def learner() -> LearnerSession:
         # ever release it, and the registry would keep alive what garbage collection frees today.
         ctx = get_script_run_ctx()
         if ctx is not None and _session_manager() is not None:
-            registry().register(ctx.session_id, current)
+            registry().register(ctx.session_id, current, on_gone=closer_of(ctx.session_id))
     return current
+
+
+def closer_of(session_id: str) -> Callable[[], None]:
+    """What to run once Streamlit has dropped the session `session_id`: its AppSession's own shutdown.
+
+    Streamlit keeps a disconnected session for a reconnect in a TTL cache and, when the entry expires,
+    simply forgets it: AppSession.shutdown() never runs, so the event loop each AppSession owns for its
+    script thread (an epoll and a socket pair: 3 file descriptors) stayed open, with the session's media and
+    dataframe references (measured: 20 browser sessions closed left 57 descriptors, about 3 each). The
+    AppSession is held weakly: if nothing else holds it, it is gone already and there is nothing to close.
+    Its shutdown runs on the server's event loop, where Streamlit runs its own."""
+    try:
+        info = _session_manager().get_session_info(session_id)
+    except Exception:        # noqa: BLE001 — a moved API: the lab is still released, only this is skipped
+        log.debug("could not find Streamlit's session %s", session_id, exc_info=True)
+        info = None
+    if info is None:
+        return lambda: None
+    held = weakref.ref(info.session)
+
+    def close() -> None:
+        session = held()
+        if session is None:
+            return
+        server_loop = getattr(session, "_event_loop", None)
+        if server_loop is not None and not server_loop.is_closed():
+            server_loop.call_soon_threadsafe(session.shutdown)
+        else:
+            session.shutdown()
+
+    return close
 
 
 def flash(message: str, kind: str = "error") -> None:

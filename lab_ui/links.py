@@ -196,16 +196,12 @@ def link(pattern: str) -> str:
     return f"{origin}/{PAGE_FILES[pattern]}" + (f"?{query}" if query else "")
 
 
-def share_popover(pattern: str) -> None:
-    popover = st.popover("Share", icon=":material/link:", key=f"{pattern}:share", on_change="rerun",
-                         help=say("share-help"))
-    if not popover.open:
-        return
-    with popover:
-        record = share.recording(pattern)
-        if record.two_clients:
-            st.info(say("share-two-clients"))
-        elif record.overflow:
-            st.info(say("share-too-long"))
-        st.caption(say("share-how"))
-        st.code(link(pattern), language=None, wrap_lines=True)
+def share_section(pattern: str) -> None:
+    """The link to what is on screen, to copy (drawn in the page's More menu)."""
+    record = share.recording(pattern)
+    if record.two_clients:
+        st.info(say("share-two-clients"))
+    elif record.overflow:
+        st.info(say("share-too-long"))
+    st.caption(say("share-how"))
+    st.code(link(pattern), language=None, wrap_lines=True)

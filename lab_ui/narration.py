@@ -32,8 +32,11 @@ def plain(text: str) -> str:
 
 
 def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState | None, *,
-              named: bool = False, label: str | None = None) -> None:
-    """The step's sentence and what it left; `named`: several clients share the diagram, so say whose."""
+              named: bool = False, label: str | None = None, folded: list[str] | None = None,
+              presenting: bool = False) -> None:
+    """The step's sentence and what it left; `named`: several clients share the diagram, so say whose;
+    `folded`: the earlier steps the diagram had no room for, listed under the sentence. `presenting`: the
+    sentence alone (and, at the end, the summary), large enough for a room; the tables say what it left."""
     with st.container(border=True, key="narration"):
         if step is None:
             st.markdown(say("figure-intro"))
@@ -46,12 +49,15 @@ def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState 
                     f"{step.cost_ms:g} ms simulated")
         st.text(step.explanation)     # may quote the learner's key or value: never parsed as Markdown
         key = step.key if step.key is not None else trace.key if trace is not None else None
-        if state is not None and key is not None:
+        if state is not None and key is not None and not presenting:
             st.text(after(state, key, lab.state_clauses(state)))
-        located = code_line(step.code)
+        if folded and not presenting:
+            with st.expander(say("folded-steps", count=len(folded)), icon=":material/format_list_numbered:"):
+                st.text("\n".join(folded))       # they may quote the learner's key: never parsed as Markdown
+        located = None if presenting else code_line(step.code)
         if located is not None:
             st.caption(say("code-caption", where=located[0]))
-            st.code(located[1], language="python")
+            st.code(located[1], language="python", wrap_lines=True)   # a long line wraps: no scroll box
         if trace is not None and trace.steps and trace.steps[-1] is step and trace.finished:
             summary(trace, state)
 

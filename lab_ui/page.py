@@ -17,28 +17,30 @@ from .controls import (
     apply_settings,
     clicker_buttons,
     client_row,
-    inputs_row,
+    inputs,
     playback_buttons,
     request_buttons,
-    time_buttons,
-    two_clients_toggle,
 )
 from .explanation import explanation
-from .exporting import export_popover
 from .learner import learner, show_flashes
+from .menu import more_menu, presenter_toggle
 from .narration import plain
 from .panel import lab_panel
 from .requests import request_log
-from .routing import inject_css, inject_presenter_css
+from .routing import inject_css, inject_motion, inject_presenter_css
 from .text import say, sections
 
 
 def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
                  status: Callable[[Lab, LabState, bool], str] | None = None,
                  extras: tuple[ExtraButton, ...] = ()) -> None:
-    """The page of `pattern`; `settings` are the pattern's own knobs (under "Settings and faults"),
+    """The page of `pattern`; `settings` are the pattern's own knobs (More → "Settings and faults"),
     `status(lab, state, live)` says what its background worker is doing in the tables shown (under them),
     `extras` are its own buttons.
+
+    Above the diagram: the title and one row of controls (Key, Value, Read, Write, the step buttons, the
+    scenario, and one menu for everything else), so that the diagram starts in the upper half of a
+    projector's screen. Presenting, the row holds only what a presenter steps a scenario with.
 
     One fragment only: the panel, which its timer re-runs. Everything a learner clicks is drawn by the page
     itself, so a click is a full run, which also declares the panel's timer afresh. (A lab fragment holding
@@ -53,6 +55,7 @@ def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
     lab = learner().lab(pattern)
     links.from_url(pattern)
     apply_settings(pattern, lab, settings)
+    inject_motion(playback.seconds_per_step(pattern))
     # The diagram leads the run: the browser handles a run's messages in order, and every element before
     # the diagram's delays it (measured: ~25 elements of controls and tables cost the browser 40-60 ms).
     # So the places are laid out first, empty, and the panel is drawn into its own before the rest.
@@ -62,34 +65,24 @@ def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
         lab_panel(pattern, lab, status)
     with top:
         if not presenting:
-            st.title(lab.title)
-            st.markdown(sections(pattern).get("In one line", ""))
+            heading(lab.title, sections(pattern).get("In one line", ""))
         show_flashes()
-        if not presenting:
-            row = inputs_row(pattern, settings)
-            with row:
-                scenarios.picker(pattern, settings)
-                two_clients_toggle(pattern)
         fault_banners(lab)
-        client_row(pattern)
         pb = playback.playback(pattern)
-        if presenting:      # one row: what a presenter steps a scenario with
-            with st.container(horizontal=True, vertical_alignment="center"):
-                scenarios.picker(pattern, settings)
-                playback_buttons(pattern, pb, compact=True)
+        with st.container(horizontal=True, vertical_alignment="bottom", gap="xsmall", key=f"{pattern}-controls"):
+            if presenting:      # what a presenter steps a scenario with
+                scenarios.picker(pattern, settings, labelled=False)
+                playback_buttons(pattern, pb)
                 quiz.toggle(pattern)
                 presenter_toggle(presenting)
-        else:
-            with st.container(horizontal=True, vertical_alignment="center"):
+            else:
+                inputs(pattern)
                 request_buttons(pattern, extras)
                 playback_buttons(pattern, pb)
-            with st.container(horizontal=True, vertical_alignment="center"):
-                time_buttons(pattern)
-                quiz.toggle(pattern)
-                presenter_toggle(presenting)
-                links.share_popover(pattern)
-                export_popover(pattern, lab)
-        clicker_buttons(pattern, pb, with_restart=presenting)
+                scenarios.picker(pattern, settings)
+                more_menu(pattern, lab, pb, presenting, settings)
+        client_row(pattern)
+        clicker_buttons(pattern, pb)
     if not presenting:
         request_log(pattern, lab)
         st.divider()
@@ -97,18 +90,16 @@ def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
     links.sync(pattern)
 
 
+def heading(title: str, one_line: str) -> None:
+    """The pattern's name and, beside it, what it does in one line."""
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+        st.title(title, width="content")
+        st.markdown(one_line, width="stretch")
+
+
 def page_settings(settings: tuple[Setting, ...]) -> tuple[Setting, ...]:
     """Every setting of the page a link may carry: TTL, the pattern's own, the faults."""
     return (TTL, *settings, *FAULTS)
-
-
-def presenter_toggle(presenting: bool) -> None:
-    st.session_state["present-widget"] = presenting
-    st.toggle("Presenter mode", key="present-widget", on_change=keep_presenting, help=say("present-help"))
-
-
-def keep_presenting() -> None:
-    st.session_state["present"] = bool(st.session_state.get("present-widget"))
 
 
 def fault_banners(lab: Lab) -> None:

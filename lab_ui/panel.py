@@ -15,7 +15,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from strategies import Lab, LabState, Trace
-from strategies.diagram import build_diagram
+from strategies.diagram import build_diagram, drawn_steps, step_text
 from strategies.scenarios import SCENARIOS
 from strategies.views import changed_keys
 
@@ -90,26 +90,29 @@ def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab, Lab
     # replays, so its last step shows what the scenario left, whatever happened since.
     replaying = step is not None and (pb.scenario is not None or not pb.at_end)
     state = lab.state_after(step) if replaying else lab.live()
-    # Presenting, the diagram and its narration take most of the width; the tables stay beside them.
-    left, right = st.columns([7, 3] if links.presenting() else [5, 3], gap="medium")
+    # The diagram and its narration take most of the width (more when presenting); the tables stay beside them.
+    left, right = st.columns([7, 3] if links.presenting() else [3, 2], gap="medium")
     with left:
         if pb is not None and step is not None:
             head = st.container(horizontal=True, vertical_alignment="center")
             head.markdown(f"**step {min(pb.frame, pb.total)} of {pb.total}**", width="content")
             head.caption(plain(where(lab, pb, located)))
-            if pb.scenario is not None:
-                scenario_box(pb, scene, index)
         # Predicting, the arrows still to come are not drawn: their numbers and labels would give the answer away.
         drawn = None if scene is None else scene.steps[: index + 1] if quiz.enabled(lab.name) else scene.steps
-        st.graphviz_chart(build_diagram(lab.topology, drawn, index + 1 if scene is not None else None), width="stretch",
+        current = index + 1 if scene is not None else None
+        st.graphviz_chart(build_diagram(lab.topology, drawn, current), width="stretch",
                           alt=step.explanation if step is not None else say("figure-alt"))
         narration(lab, step, trace, state, named=scene is not None and len(scene.clients) > 1,
-                  label=arrow_number(scene, index) if scene is not None else None)
-        if pb is not None and pb.scenario is not None and pb.at_end and pb.summary:
-            st.success(f"**{say('what-you-saw')}** {pb.summary}", icon=":material/lightbulb:")
+                  label=arrow_number(scene, index) if scene is not None else None,
+                  folded=folded_steps(lab, drawn, current), presenting=links.presenting())
     with right:
-        # Predicting, the question about the next step sits beside the diagram, above the tables.
+        # Predicting, the question about the next step sits beside the diagram, above the tables; a scenario's
+        # caption (and, at its end, what it showed) too: beside the diagram, a slide keeps it on screen.
         quiz.box(lab.name, lab)
+        if pb is not None and pb.scenario is not None:
+            scenario_box(pb, scene, index)
+            if pb.at_end and pb.summary:
+                st.success(f"**{say('what-you-saw')}** {pb.summary}", icon=":material/lightbulb:")
         when = say("tables-at-step", step=pb.frame, now=f"{state.now:.1f}") \
             if replaying and state is not None else say("tables-live", now=f"{lab.clock.now():.1f}")
         st.caption(when)
@@ -146,6 +149,24 @@ def scenario_box(pb: playback.Playback, scene, index: int) -> None:
     if caption:
         lines.append(caption)
     st.info("  \n".join(lines), icon=":material/school:")
+
+
+def folded_steps(lab: Lab, steps, current: int | None) -> list[str]:
+    """The labels of the steps the diagram has no room for (it draws the current step, the one before and the
+    latest), for the narration to list."""
+    if not steps:
+        return []
+    shown = {drawn.index for drawn in drawn_steps(lab.topology, steps, current)}
+    if len(shown) == len(steps):
+        return []
+    named = len({step.client for step in steps}) > 1 or steps[0].client != "A"
+    counted: dict[str, int] = {}
+    labels = []
+    for index, step in enumerate(steps):
+        counted[step.client] = counted.get(step.client, 0) + 1
+        if index not in shown and (current is None or index < current):
+            labels.append(f"{step_text(step, counted[step.client], named=named)} ({step.source} → {step.target})")
+    return labels
 
 
 def arrow_number(scene, index: int) -> str:

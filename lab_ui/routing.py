@@ -5,17 +5,37 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from strategies.diagram import FONT_SIZES
+
+
+def _chart_css() -> str:
+    """The diagram's text at the sizes its DOT says. Streamlit's stylesheet gives every text of a graphviz chart
+    one small size (0.6 rem), which overrides the SVG's own font-size; the layout reserved room for the DOT's
+    sizes, so they are put back, one rule per size the diagrams use."""
+    return "\n".join(f'.stGraphVizChart svg text[font-size="{size:.2f}"] {{ font-size: {size:g}px; }}'
+                      for size in FONT_SIZES)
+
+
 CSS = """
 <style>
 /* Room for the lab: the navigation sits in the header, so the page can start right under it. */
 .stMainBlockContainer { padding: 3.6rem 2rem 2rem 2rem; }
-.stMainBlockContainer h1 { font-size: 1.9rem; padding: 0 0 0.1rem 0; }
+.stMainBlockContainer h1 { font-size: 1.9rem; padding: 0; }
 .stMainBlockContainer h3 { font-size: 1.15rem; padding: 0.3rem 0 0 0; }
-.stGraphVizChart svg { width: 100%; height: auto; max-height: 46vh; }
-.stGraphVizChart .active path { stroke-dasharray: 10 6; animation: cpl-flow 0.7s linear infinite; }
-.stGraphVizChart .active text { font-weight: 700; }
-@keyframes cpl-flow { to { stroke-dashoffset: -32; } }
+.stGraphVizChart svg { display: block; margin: 0 auto; width: 100%; height: auto; max-height: calc(100vh - 370px); }
+""" + _chart_css() + """
+/* The step on screen draws itself from sender to receiver (its length is set by DRAW_JS), then its head. */
+.stGraphVizChart g.edge.active path { stroke-dasharray: var(--cpl-length) var(--cpl-length);
+  stroke-dashoffset: var(--cpl-length); animation: cpl-draw var(--cpl-draw, 0.5s) ease-out forwards; }
+.stGraphVizChart g.edge.active polygon { animation: cpl-head var(--cpl-draw, 0.5s) step-end forwards; }
+.stGraphVizChart g.edge.active text { font-weight: 700; }
+@keyframes cpl-draw { to { stroke-dashoffset: 0; } }
+@keyframes cpl-head { from { opacity: 0; } to { opacity: 1; } }
 [class*="-clicker"] { display: none; }
+/* One row of controls: the step buttons show their icon and their key; their words stay for screen readers. */
+[class*="-controls"] :is([class*="-back "], [class*="-play "], [class*="-forward "])
+  [data-testid="stMarkdownContainer"] {
+  position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 /* Contrast for every learner (WCAG AA, 4.5:1 on the page's background): captions and the keys on buttons. */
 [data-testid="stCaptionContainer"] { opacity: 1; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #565c61; }
@@ -28,7 +48,9 @@ kbd, button kbd, button:hover kbd, button:focus kbd, [data-has-shortcut] kbd {
 .stCode .token.function, .stCode .token.builtin, .stCode .token.class-name { color: #1d5a91; }
 .stCode .token.comment { color: #5a6066; }
 .stCode .token.operator, .stCode .token.punctuation { color: #3d4449; }
-@media (prefers-reduced-motion: reduce) { .stGraphVizChart .active path { animation: none; } }
+@media (prefers-reduced-motion: reduce) {
+  .stGraphVizChart g.edge.active path, .stGraphVizChart g.edge.active polygon {
+    animation: none; stroke-dasharray: none; stroke-dashoffset: 0; opacity: 1; } }
 </style>
 """
 
@@ -66,9 +88,12 @@ def ensure_routed() -> None:
 PRESENTER_CSS = """
 <style>
 header[data-testid="stHeader"] { display: none; }
-.stMainBlockContainer { padding: 0.8rem 1.5rem 1rem 1.5rem; }
+.stMainBlockContainer { padding: 0.6rem 1.5rem 0.6rem 1.5rem; }
 .stMainBlockContainer h1 { font-size: 1.5rem; }
-.stGraphVizChart svg { max-height: 62vh; }
+/* A slide: the row of controls, the step line, the diagram and the narration fit the screen (1280×720 and
+   1920×1080), the diagram taking what the words leave; the scenario's caption stands beside it. */
+.stGraphVizChart svg { max-height: calc(100vh - 290px); }
+.st-key-narration { gap: 0.4rem; }
 .st-key-narration p, .st-key-narration .stText, .st-key-narration .stMarkdown { font-size: 24px !important;
   line-height: 1.35; }
 /* The code line and its caption (which points at the hidden Code section) are for reading, not projecting. */
@@ -78,19 +103,31 @@ header[data-testid="stHeader"] { display: none; }
 """
 
 
-# Streamlit draws a toast as role="alertdialog" without a name, so screen readers announce an unnamed dialog
-# (axe-core: aria-dialog-name, serious). A toast is a polite notice: say so. A constant script, run once.
-TOAST_ROLE_JS = """
+# One constant script, run once per page. Streamlit draws a toast as role="alertdialog" without a name, so
+# screen readers announce an unnamed dialog (axe-core: aria-dialog-name, serious): a toast is a polite notice,
+# so say so. A menu that scrolls is made reachable from the keyboard. And the step on screen draws itself
+# along its path: CSS animates its dash offset from the path's length, which only the browser knows, to 0, so
+# each new active path is given its length (as a CSS variable) as soon as d3-graphviz inserts it, before it
+# is first painted.
+PAGE_JS = """
 <script>
-if (!window.cplToastObserver) {
+if (!window.cplObserver) {
   const polite = () => document.querySelectorAll('.stToast[role=dialog], .stToast[role=alertdialog]').forEach(toast => {
     toast.setAttribute('role', 'status'); toast.setAttribute('aria-live', 'polite');
     toast.removeAttribute('aria-modal');
   });
-  window.cplToastObserver = new MutationObserver(polite);
-  window.cplToastObserver.observe(document.body, {childList: true, subtree: true, attributes: true,
-                                                  attributeFilter: ['role']});
-  polite();
+  const fresh = '.stGraphVizChart g.edge.active path:not([data-cpl])';
+  const measure = () => document.querySelectorAll(fresh).forEach(path => {
+    path.style.setProperty('--cpl-length', String(Math.ceil(path.getTotalLength()) + 1));
+    path.setAttribute('data-cpl', '1');
+  });
+  // A menu taller than the screen scrolls: keyboard users must be able to reach it (axe: scrollable-region-focusable).
+  const reachable = () => document.querySelectorAll('[data-testid=stPopoverBody]:not([tabindex])')
+    .forEach(body => body.setAttribute('tabindex', '0'));
+  window.cplObserver = new MutationObserver(() => { polite(); measure(); reachable(); });
+  window.cplObserver.observe(document.body, {childList: true, subtree: true, attributes: true,
+                                             attributeFilter: ['role']});
+  polite(); measure(); reachable();
 }
 </script>
 """
@@ -98,7 +135,12 @@ if (!window.cplToastObserver) {
 
 def inject_css() -> None:
     st.html(CSS)
-    st.html(TOAST_ROLE_JS, unsafe_allow_javascript=True)
+    st.html(PAGE_JS, unsafe_allow_javascript=True)
+
+
+def inject_motion(seconds_per_step: float) -> None:
+    """How long the step on screen takes to draw itself: a third of a step at the playback speed."""
+    st.html(f"<style>:root {{ --cpl-draw: {seconds_per_step / 3:.2f}s; }}</style>")
 
 
 def inject_presenter_css() -> None:

@@ -45,7 +45,8 @@ def load(pattern: str, slug: str, settings: tuple[Setting, ...], step: int | Non
     playback.show(pattern, pb)
     share.start(pattern, slug)
     st.session_state[choice_key(pattern)] = slug
-    st.toast(say("scenario-loaded"))
+    if not st.session_state.get("present"):      # on a slide the toast would cover the scenario's caption
+        st.toast(say("scenario-loaded"))
 
 
 def own_settings_key(pattern: str) -> str:
@@ -96,10 +97,11 @@ def free_play(pattern: str, settings: tuple[Setting, ...] = ()) -> None:
     st.toast(say("free-play"))
 
 
-def picker(pattern: str, settings: tuple[Setting, ...]) -> None:
+def picker(pattern: str, settings: tuple[Setting, ...], *, labelled: bool = True) -> None:
+    """The Scenario picker; presenting, without its visible label (a slide's row is one line high)."""
     options = [FREE] + [scenario.slug for scenario in for_pattern(pattern)]
     if st.session_state.get(choice_key(pattern)) not in options:
         st.session_state[choice_key(pattern)] = FREE
     st.selectbox("Scenario", options, key=choice_key(pattern), on_change=picked, args=(pattern, settings),
                  format_func=lambda slug: SCENARIOS[slug].title if slug else say("scenario-free"),
-                 help=say("scenario-help"), width=250)
+                 help=say("scenario-help"), width=230, label_visibility="visible" if labelled else "collapsed")

@@ -17,9 +17,12 @@ from strategies.views import TableRows
 
 from .text import say
 
-# Numbers and marks need little room; keys and values get the rest.
+# Every column's width, so that a table's columns all fit its side of the page without a horizontal scrollbar
+# at 1440 px (about 540 px there; a long value or state is cut with "…" in its cell and shown whole on hover).
 NARROW = {name: st.column_config.Column(width=width) for name, width in
-          (("This step", 86), ("Version", 62), ("At (s)", 52), ("TTL (s)", 58), ("#", 30), ("Key", 110))}
+          (("This step", 74), ("Version", 60), ("At (s)", 50), ("TTL (s)", 58), ("#", 30), ("Key", 96),
+           ("Value", 130), ("In cache", 112), ("State", 150), ("Stream id", 90), ("Holder", 130),
+           ("Expires in (s)", 110))}
 
 
 def frame(rows: TableRows) -> pa.Table:

@@ -8,6 +8,7 @@ from strategies.diagram import build_diagram
 
 ensure_routed()
 inject_css()
+st.html("<style>.stGraphVizChart svg { height: 230px; }</style>")   # four cards, four figures of one height
 intro, how_to = home_intro()
 st.title("Cache Patterns Lab")
 st.markdown(intro)
@@ -17,7 +18,7 @@ for row in (list(PATTERNS)[:2], list(PATTERNS)[2:]):
         lab, text = PATTERNS[name], sections(name)
         with column.container(border=True):
             st.subheader(lab.title)
-            st.graphviz_chart(build_diagram(lab.topology, compact=True), width="stretch",
+            st.graphviz_chart(build_diagram(lab.topology), width="stretch",
                               alt=f"The textbook figure of {lab.title}.")
             st.markdown(text["In one line"])
             st.markdown("**When to use:** " + text["When to use"].splitlines()[0].lstrip("- "))

@@ -38,7 +38,8 @@ class CacheAside(Lab):
             FigureArrow("App", "Cache", "5. store"),
         ),
         rows=(("Cache", "App", "Database"),),
-        lanes=(("App", "Cache"), ("App", "Database"), ("App", "App")),   # App → App: a reader waiting for a lease
+        # App → App: a reader waiting for a lease; Cache → Cache: a key expiring, the cache restarting empty.
+        lanes=(("App", "Cache"), ("App", "Database"), ("App", "App"), ("Cache", "Cache")),
     )
 
     def __init__(self, *args, leases: bool = False, lease_seconds: float = 2.0, lease_wait_ms: float = 20.0,

@@ -1,12 +1,14 @@
 """A pattern's figure as a graphviz.Digraph: a pure function of its topology and a recorded trace.
 
-Layout comes from the topology alone, so the boxes keep their places whichever request is drawn:
-invisible edges order its rows, every step's arrow has `constraint=false`, and each of the topology's
-lanes carries an invisible arrow both ways whose label is as wide as the widest step label, so room for
-labels is reserved whether or not a request uses that lane. Each step is one numbered arrow; its DOT
-`class` says where playback stands: `done`, `active` (exactly one, the current step) or `todo`. Page CSS
-animates `.active` (st.graphviz_chart draws inline SVG and keeps the classes). Learners' keys and values
-reach the DOT only as escaped, shortened label text, so they can never change the diagram's structure.
+Graphviz lays nothing out here: `diagram_layout` fixes every box, arrow and label room from the topology
+alone, and the DOT carries those positions (`layout=nop2`: nodes at their `pos`, every edge along its
+`pos` spline, every label at its `lp`), so the browser's d3-graphviz and Graphviz's own `dot` draw the very
+same picture, and the boxes stand still whichever step is shown. Each step is one numbered arrow in one of
+its lane's slots; when a scene has more arrows than its lanes hold, the current step, the one before and
+then the latest are drawn, and the rest are left to the narration (`drawn_steps`). Its DOT `class` says
+where playback stands: `done`, `active` (exactly one, the current step) or `todo`; page CSS animates
+`.active`. Learners' keys and values reach the DOT only as escaped, shortened label text, so they can never
+change the diagram's structure.
 
 Graphviz's own formatting (quoting, attribute lists) is memoised per line: a diagram is redrawn on every
 playback tick, and the same arrows come back again and again.
@@ -17,25 +19,36 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 import graphviz
 
+from .diagram_layout import ACTOR_PT, CLIENT_LINES, LABEL_PT, LABEL_ROOM, Slot, figure_of, text_width
 from .diagram_model import Topology
 from .trace import Step, Trace
 
 INK = "#1f2a33"
 DONE = "#2f6f9f"
 ACTIVE = "#d9480f"
+ACTIVE_TEXT = "#a8380a"     # the active label, darker than its arrow: 5:1 on the page's background
 TODO = "#8a96a3"
+TODO_TEXT = "#5f6b76"
 FAILED = "#c92a2a"
 # One colour per client, told apart by their labels too (A1, B1…): blue, purple, green, brown, teal; grey-blue
 # for the reporting job that reads the database directly.
 CLIENT_COLORS = {"A": DONE, "B": "#7b3fa0", "C": "#2b8a3e", "D": "#8f5b1e", "E": "#0b7285", "R": "#5c677d"}
-WINDOW = 12                 # a long scene shows its last WINDOW steps up to the current one
-FONT = "Helvetica,Arial,sans-serif"
-LABEL_LIMIT = 28
-LANE_RESERVE = "0" * 27     # as wide as a LABEL_LIMIT-character label of commands and keys
-MARGIN_INCHES = "2.2"       # beside a box whose arrows' labels are placed after the layout
+# The browser draws the chart in Streamlit's own face (Source Sans, whose widths the layout measures) whatever
+# this says; it names the face Graphviz's `dot` draws exports with: DejaVu Sans Condensed (Debian's
+# fonts-dejavu), about as wide as Source Sans, where plain DejaVu Sans would overrun the label rooms.
+FONT = "DejaVu Sans Condensed,Helvetica,Arial,sans-serif"
+FONT_SIZES = (LABEL_PT, ACTOR_PT)   # the sizes the page's CSS gives back to the chart's text
+ARROW = 0.9                         # arrowsize: graphviz draws a head 10 pt × this long
+LABEL_LIMIT = 28                    # characters of a box's line
+
+
+class Drawn(NamedTuple):
+    index: int          # the step's place in the scene
+    slot: Slot
 
 
 def safe_label(*lines: str, limit: int = LABEL_LIMIT) -> str:
@@ -45,48 +58,79 @@ def safe_label(*lines: str, limit: int = LABEL_LIMIT) -> str:
     return graphviz.nohtml("\\n".join(text.replace("\\", "\\\\").replace("\n", " ⏎ ") for text in shown))
 
 
-def step_label(step: Step, ordinal: int | None = None, *, named: bool | None = None) -> str:
-    """"3. GET user:1", or "B2. GET user:1" when several clients share the diagram (`named`)."""
+def fitted(text: str, room: float = LABEL_ROOM, keep: str = "") -> str:
+    """`text` + `keep`, cut (with "…") until it is no wider than `room`; `keep` (a failure mark) is never cut."""
+    text = text.replace("\n", " ⏎ ")
+    if text_width(text + keep) <= room:
+        return text + keep
+    while text and text_width(text + "…" + keep) > room:
+        text = text[:-1]
+    return text.rstrip() + "…" + keep
+
+
+def step_text(step: Step, ordinal: int | None = None, *, named: bool | None = None) -> str:
+    """"3. GET user:1", or "B2. GET user:1" when several clients share the diagram (`named`), fitted to a slot."""
     ordinal = step.number if ordinal is None else ordinal
     named = step.client != "A" if named is None else named
     number = f"{step.client}{ordinal}." if named else f"{ordinal}."
-    mark = " ✗" if step.failed else ""
-    text = f"{number} {step.command}"
-    if mark and len(text) + len(mark) > LABEL_LIMIT:      # cut the command, never the failure mark
-        text = text[: LABEL_LIMIT - len(mark) - 1] + "…"
-    return safe_label(text + mark)
+    return fitted(f"{number} {step.command}", keep=" ✗" if step.failed else "")
 
 
-def build_diagram(topology: Topology, trace: Trace | Sequence[Step] | None = None, current: int | None = None, *,
-                  compact: bool = False) -> graphviz.Digraph:
+def step_label(step: Step, ordinal: int | None = None, *, named: bool | None = None) -> str:
+    return safe_label(step_text(step, ordinal, named=named), limit=10_000)
+
+
+def drawn_steps(topology: Topology, steps: Sequence[Step], current: int | None) -> list[Drawn]:
+    """Which steps get an arrow, and in which slot. When every lane has room for all of its steps, all are
+    drawn (those to come too). Otherwise the current step, the one before it and then the latest ones before
+    those, as many as each lane holds; the steps to come are not drawn. Within a lane the drawn steps fill its
+    slots in the order they happened."""
+    figure = figure_of(topology)
+    if not steps:
+        return []
+    here = len(steps) - 1 if current is None else min(max(current, 1), len(steps)) - 1
+    lanes = [frozenset((step.source, step.target)) for step in steps]
+    counts: dict[frozenset[str], int] = {}
+    for lane in lanes:
+        counts[lane] = counts.get(lane, 0) + 1
+    fits = all(count <= len(figure.lanes.get(lane, ())) for lane, count in counts.items())
+    order = list(range(here, -1, -1)) + (list(range(here + 1, len(steps))) if fits else [])
+    chosen: dict[frozenset[str], list[int]] = {}
+    for index in order:
+        slots = figure.lanes.get(lanes[index])
+        picked = chosen.setdefault(lanes[index], [])
+        if slots is not None and len(picked) < len(slots):
+            picked.append(index)
+    return sorted(Drawn(index, slot) for lane, picked in chosen.items()
+                  for slot, index in zip(figure.lanes.get(lane, ()), sorted(picked), strict=False))
+
+
+def build_diagram(topology: Topology, trace: Trace | Sequence[Step] | None = None,
+                  current: int | None = None) -> graphviz.Digraph:
     """The figure of `topology`, with the steps of `trace` (a request, or a scene's steps in the order
     performed) as numbered arrows and step `current` (1-based) active. Without steps, the textbook's own
     numbered arrows are drawn. When several clients share the steps, each step is numbered among its
-    client's (A1, A2, B1…), the App box names them, and a long scene shows only its latest steps."""
+    client's (A1, A2, B1…) and the App box names them."""
     steps = list(trace.steps if isinstance(trace, Trace) else trace or ())
     active = steps[current - 1] if steps and current and 1 <= current <= len(steps) else None
     involved = frozenset((active.source, active.target)) if active else frozenset()
     clients = tuple(dict.fromkeys(step.client for step in steps))
     named = len(clients) > 1 or (len(clients) == 1 and clients[0] != "A")
-    body = list(_frame(topology, involved, compact, clients if named else ()))
+    # The App box names the clients that act from it; a worker (the flusher, "F") is numbered apart but is none.
+    senders = tuple(dict.fromkeys(step.client for step in steps if step.source == "App"))
+    body = list(_frame(topology, involved, senders if named else ()))
+    height = figure_of(topology).height
     if steps:
-        across = _across_rows(topology)
         counted: dict[str, int] = {}
         ordinals = []
         for step in steps:
             counted[step.client] = counted.get(step.client, 0) + 1
             ordinals.append(counted[step.client])
-        first = 0
-        if len(steps) > WINDOW and current is not None:
-            first = max(0, min(current, len(steps)) - WINDOW)
-        for index in range(first, len(steps)):
+        for index, slot in drawn_steps(topology, steps, current):
             step = steps[index]
             phase = "active" if step is active else "todo" if current is not None and index + 1 > current else "done"
-            if phase == "todo" and len(steps) > WINDOW:
-                continue             # a long scene: what is still to come would crowd the figure
-            outside = step.source == step.target or frozenset((step.source, step.target)) in across
-            body.append(_step_line(step.source, step.target, step_label(step, ordinals[index], named=named), phase,
-                                   step.failed, step.background, step.client, outside))
+            body.append(_arrow_line(slot, height, step.source, step_text(step, ordinals[index], named=named), phase,
+                                    step.failed, step.background, step.client))
     else:
         body += _figure_lines(topology)
     graph = graphviz.Digraph("pattern", body=body)
@@ -103,120 +147,97 @@ def _lines(build) -> tuple[str, ...]:
     return tuple(graph.body)
 
 
+def _at(x: float, y: float, height: float) -> str:
+    """A point as DOT's `pos` wants it: points, with y growing upwards."""
+    return f"{x:.1f},{height - y:.1f}"
+
+
 @lru_cache(maxsize=256)
-def _frame(topology: Topology, involved: frozenset[str], compact: bool,
-           clients: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Everything but the arrows: graph style, the actors (lit when the current step involves them), the
-    invisible edges that hold the rows in place, and the lanes' reserved room."""
+def _frame(topology: Topology, involved: frozenset[str], clients: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Everything but the arrows: graph style, the actors at their places (lit when the current step involves
+    them), and two invisible corners that hold the drawing's size whatever its arrows."""
+    figure = figure_of(topology)
 
     def build(graph: graphviz.Digraph) -> None:
-        # Edge labels set the width of a row, so fonts are sized against them: the chart is scaled to
-        # the page's width and a short, large-lettered figure stays legible at the back of a classroom.
-        graph.attr(rankdir="TB", bgcolor="transparent", nodesep="0.5", ranksep="0.6" if compact else "0.9",
-                   fontname=FONT, pad="0.1,0.3")
+        graph.attr(layout="nop2", bgcolor="transparent", pad="0.05", outputorder="edgesfirst", fontname=FONT)
         graph.attr("node", shape="box", style="rounded,filled", fillcolor="white", color=INK, fontname=FONT,
-                   fontcolor=INK, fontsize="14" if compact else "20", penwidth="1.5", margin="0.15,0.08")
-        graph.attr("edge", fontname=FONT, fontsize="12" if compact else "18", arrowsize="0.8")
+                   fontcolor=INK, fontsize=f"{ACTOR_PT:g}", penwidth="1.5", fixedsize="true")
+        graph.attr("edge", fontname=FONT, fontsize=f"{LABEL_PT:g}", arrowsize=f"{ARROW:g}")
         for actor in topology.actors:
+            box = figure.boxes[actor.name]
             lit = actor.name in involved
             lines = actor.label.split("\n")
             if actor.name == "App" and clients:
-                lines.append("clients " + " · ".join(clients))
+                lines += [CLIENT_LINES[0], " ".join(clients)]
             graph.node(actor.name, label=safe_label(*lines), shape=actor.shape,
+                       pos=_at((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2, figure.height),
+                       width=f"{(box.x1 - box.x0) / 72:.3f}", height=f"{(box.y1 - box.y0) / 72:.3f}",
                        style="filled" if actor.shape == "cylinder" else "rounded,filled",
                        fillcolor="#fff1dc" if lit else "white", penwidth="2.6" if lit else "1.5",
                        **{"class": "actor involved" if lit else "actor"})
-        for row in topology.rows:
-            actors = [name for name in row if name]
-            with graph.subgraph() as same:
-                same.attr(rank="same")
-                for left, right in zip(actors, actors[1:], strict=False):
-                    same.edge(left, right, style="invis", weight="10")
-        for upper, lower in zip(topology.rows, topology.rows[1:], strict=False):
-            for above, below in zip(upper, lower, strict=False):
-                if above and below:
-                    graph.edge(above, below, style="invis", weight="10")
-        if not compact:
-            across = _across_rows(topology)
-            _add_margins(graph, topology)
-            for one, other in topology.lanes:
-                if frozenset((one, other)) in across:
-                    continue           # their labels go outside the layout (xlabel), into the margins
-                if one == other:     # a loop's label sits outside the layout; the loop itself keeps its room
-                    graph.edge(one, one, style="invis", constraint="false", **_ports(one, one), **{"class": "lane"})
-                    continue
-                for source, target in ((one, other), (other, one)):
-                    graph.edge(source, target, label=LANE_RESERVE, style="invis", constraint="false",
-                               **{"class": "lane"})
+        for corner, (x, y) in (("frame_nw", (0.0, 0.0)), ("frame_se", (figure.width, figure.height))):
+            graph.node(corner, label="", shape="point", style="invis", width="0.01", fixedsize="true",
+                       pos=_at(x, y, figure.height))
 
     return _lines(build)
-
-
-def _add_margins(graph: graphviz.Digraph, topology: Topology) -> None:
-    """Room beside the figure's outermost column where an arrow runs straight up or down it: that arrow's
-    label is placed beside it after the layout, and without this room it would widen (and so shrink)
-    some drawings but not others."""
-    column = {name: index for row in topology.rows for index, name in enumerate(row) if name}
-    last = max(len(row) for row in topology.rows) - 1
-    vertical = {column[one] for one, other in topology.lanes
-                if one != other and column[one] == column[other] and _row(topology, one) != _row(topology, other)}
-    for index, side in ((0, "left"), (last, "right")):
-        if index not in vertical:
-            continue
-        end = next(row[index] for row in topology.rows if row[index])
-        margin = f"margin_{side}"
-        graph.node(margin, label="", shape="box", style="invis", width=MARGIN_INCHES, **{"class": "margin"})
-        with graph.subgraph() as same:
-            same.attr(rank="same")
-            same.edge(*((margin, end) if side == "left" else (end, margin)), style="invis", weight="10")
-
-
-def _row(topology: Topology, name: str) -> int:
-    return next(number for number, row in enumerate(topology.rows) if name in row)
 
 
 @lru_cache(maxsize=64)
 def _figure_lines(topology: Topology) -> tuple[str, ...]:
-    across = _across_rows(topology)
-
-    def build(graph: graphviz.Digraph) -> None:
-        for arrow in topology.figure:
-            outside = arrow.source == arrow.target or frozenset((arrow.source, arrow.target)) in across
-            text = {"xlabel" if outside else "label": safe_label(arrow.label)}
-            graph.edge(arrow.source, arrow.target, **text, constraint="false",
-                       color=INK, fontcolor=INK, style="dashed" if arrow.background else "solid",
-                       **_ports(arrow.source, arrow.target), **{"class": "figure"})
-
-    return _lines(build)
-
-
-def _ports(source: str, target: str) -> dict[str, str]:
-    """A self-loop (the cache storing what it loaded or wrote through, a key expiring) sits on top of its
-    box, clear of the row and of the arrows to the database below."""
-    return {"tailport": "n", "headport": "n"} if source == target else {}
+    """The textbook's own arrows, in the slots the steps use."""
+    figure = figure_of(topology)
+    taken: dict[frozenset[str], int] = {}
+    lines = []
+    for arrow in topology.figure:
+        lane = frozenset((arrow.source, arrow.target))
+        slots = figure.lanes.get(lane, ())
+        if taken.get(lane, 0) >= len(slots):
+            continue
+        slot = slots[taken.get(lane, 0)]
+        taken[lane] = taken.get(lane, 0) + 1
+        lines.append(_arrow_line(slot, figure.height, arrow.source, fitted(arrow.label), "figure", False,
+                                 arrow.background, "A"))
+    return tuple(lines)
 
 
-@lru_cache(maxsize=64)
-def _across_rows(topology: Topology) -> frozenset[frozenset[str]]:
-    """Pairs of actors in different rows: dot would give their labels room of their own, moving the boxes,
-    so their labels are placed after the layout (xlabel) instead, as are a loop's."""
-    row_of = {name: number for number, row in enumerate(topology.rows) for name in row if name}
-    return frozenset(frozenset((a, b)) for a in row_of for b in row_of if row_of[a] != row_of[b])
+def _spline(path: tuple[tuple[float, float], ...], height: float) -> str:
+    """A polyline as DOT's edge `pos`: its arrowhead's tip, then cubic Bézier points whose controls lie on each
+    segment (so every segment stays straight); the last segment stops where the arrowhead begins."""
+    tip, before = path[-1], path[-2]
+    length = max(abs(tip[0] - before[0]) + abs(tip[1] - before[1]), 1e-6)
+    shorter = min(10 * ARROW, length - 1)
+    end = (tip[0] - (tip[0] - before[0]) * shorter / length, tip[1] - (tip[1] - before[1]) * shorter / length)
+    points = list(path[:-1]) + [end]
+    spline = [points[0]]
+    for a, b in zip(points, points[1:], strict=False):
+        spline += [(a[0] + (b[0] - a[0]) / 3, a[1] + (b[1] - a[1]) / 3),
+                   (a[0] + 2 * (b[0] - a[0]) / 3, a[1] + 2 * (b[1] - a[1]) / 3), b]
+    return "e," + _at(*tip, height) + " " + " ".join(_at(x, y, height) for x, y in spline)
+
+
+def label_point(slot: Slot, text: str) -> tuple[float, float]:
+    """Where graphviz centres the label's text: the middle of its room, or beside a column's arrow."""
+    room, width = slot.room, text_width(text)
+    x = {"left": room.x0 + width / 2, "right": room.x1 - width / 2}.get(slot.align, (room.x0 + room.x1) / 2)
+    return x, (room.y0 + room.y1) / 2
 
 
 @lru_cache(maxsize=8192)
-def _step_line(source: str, target: str, label: str, phase: str, failed: bool, background: bool,
-               client: str, outside: bool) -> str:
-    color = {"done": CLIENT_COLORS.get(client, DONE), "active": ACTIVE, "todo": TODO}[phase]
+def _arrow_line(slot: Slot, height: float, source: str, text: str, phase: str, failed: bool, background: bool,
+                client: str) -> str:
+    forward = slot.ends[0] == source
+    path = slot.path if forward else slot.path[::-1]
+    tail, head = slot.ends if forward else slot.ends[::-1]
+    color = {"done": CLIENT_COLORS.get(client, DONE), "active": ACTIVE, "todo": TODO, "figure": INK}[phase]
+    text_color = {"active": ACTIVE_TEXT, "todo": TODO_TEXT}.get(phase, INK)
     if failed and phase != "todo":
-        color = FAILED
-    style = "dashed" if phase == "active" or background else "solid"
+        color = text_color = FAILED
     classes = [phase] + (["failed"] if failed else []) + (["background"] if background else [])
     if client != "A":
         classes.append(f"client-{client.lower()}")
-    text = {"xlabel": label} if outside else {"label": label}
+    label_x, label_y = label_point(slot, text)
     [line] = _lines(lambda graph: graph.edge(
-        source, target, **text, constraint="false", color=color, **_ports(source, target),
-        fontcolor="#5f6b76" if phase == "todo" else INK, style=style,
-        penwidth={"active": "3.5", "done": "2"}.get(phase, "1.2"), **{"class": " ".join(classes)}))
+        tail, head, label=safe_label(text, limit=10_000), pos=_spline(path, height), lp=_at(label_x, label_y, height),
+        color=color, fontcolor=text_color, style="dashed" if background else "solid",
+        penwidth={"active": "3.5", "done": "2.2", "figure": "2"}.get(phase, "1.4"), **{"class": " ".join(classes)}))
     return line

@@ -32,8 +32,10 @@ class ReadThrough(Lab):
             FigureArrow("Loader", "Cache", "4. store"),
             FigureArrow("Cache", "App", "5. value"),
         ),
-        rows=(("App", "Cache", ""), ("", "Loader", "Database")),
-        lanes=(("App", "Cache"), ("Loader", "Database"), ("Loader", "Cache"), ("App", "Database")),
+        # A square: reads go round it clockwise (App, Cache, its Loader, Database and back); writes go straight
+        # down from the App to the Database. Cache → Cache: a key expiring, the cache restarting empty.
+        rows=(("App", "Cache"), ("Database", "Loader")),
+        lanes=(("App", "Cache"), ("Loader", "Database"), ("Loader", "Cache"), ("App", "Database"), ("Cache", "Cache")),
     )
 
     def _read(self, t, key: str) -> Steps:

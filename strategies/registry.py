@@ -50,16 +50,23 @@ class SessionRegistry:
         self.confirmations = max(1, confirmations)
         self._sessions: dict[str, LearnerSession] = {}
         self._missing: dict[str, int] = {}     # owner -> passes in a row it was not alive
+        self._on_gone: dict[str, Callable[[], None]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.released = 0            # learner sessions released since start, for the logs and the tests
 
-    def register(self, owner_id: str, session: LearnerSession) -> None:
-        """Track `session` as belonging to `owner_id`; an earlier session of the same owner is released."""
+    def register(self, owner_id: str, session: LearnerSession, on_gone: Callable[[], None] | None = None) -> None:
+        """Track `session` as belonging to `owner_id`; an earlier session of the same owner is released.
+        `on_gone` runs once the reaper has found the owner gone and released its session: what else the owner
+        left behind (the UI layer closes the Streamlit session that Streamlit dropped without closing)."""
         with self._lock:
             previous = self._sessions.get(owner_id)
             self._sessions[owner_id] = session
+            if on_gone is None:
+                self._on_gone.pop(owner_id, None)
+            else:
+                self._on_gone[owner_id] = on_gone
         if previous is not None and previous is not session:
             self._release(owner_id, previous)
 
@@ -104,7 +111,13 @@ class SessionRegistry:
                 if session is not candidates[owner]:
                     continue     # replaced meanwhile
                 del self._sessions[owner]
+                on_gone = self._on_gone.pop(owner, None)
             self._release(owner, session)
+            if on_gone is not None:
+                try:
+                    on_gone()
+                except Exception:    # noqa: BLE001 — one broken owner must not stop the reaper
+                    log.exception("cleaning up after the owner %s of learner session %s failed", owner, session.id)
         if gone:
             trim_heap()
         return gone
@@ -145,6 +158,7 @@ class SessionRegistry:
         with self._lock:
             sessions, self._sessions = self._sessions, {}
             self._missing.clear()
+            self._on_gone.clear()
         for owner, session in sessions.items():
             self._release(owner, session)
 

@@ -38,8 +38,9 @@ class WriteBehind(ReadThrough):
             FigureArrow("Flusher", "Database", "5. batch write", background=True),
         ),
         rows=(("App", "Cache", "Queue"), ("", "Database", "Flusher")),
+        # App → Database: a reporting job reading the database directly, beside the cache.
         lanes=(("App", "Cache"), ("Cache", "Queue"), ("Flusher", "Queue"), ("Flusher", "Database"),
-               ("Cache", "Database"), ("Cache", "Cache")),
+               ("Cache", "Database"), ("Cache", "Cache"), ("App", "Database")),
     )
 
     def __init__(self, *args, batch_size: int = 10, max_delay_seconds: float = 5.0, coalesce: bool = True,

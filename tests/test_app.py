@@ -38,8 +38,34 @@ def open_page(pattern: str) -> AppTest:
     return at
 
 
+def open_menu(at: AppTest, pattern: str, *, open_: bool = True) -> AppTest:
+    """Open (or close) the page's More menu: it is drawn only while open, and holds the time jumps, settings
+    and faults, the playback speed, the modes, the share link and the exports."""
+    at.session_state[f"{pattern}:more"] = open_
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def widget(at: AppTest, kind: str, key: str):
+    """The widget `key` ("<pattern>:<name>") of this kind ("toggle", "segmented_control"…); one that lives in
+    the More menu is found with the menu open."""
+    found = [element for element in getattr(at, kind) if element.key == key]
+    if not found:
+        open_menu(at, key.split(":")[0])
+        found = [element for element in getattr(at, kind) if element.key == key]
+    assert found, f"no {kind} {key} on the page, nor in its More menu"
+    return found[0]
+
+
 def click(at: AppTest, key: str) -> AppTest:
-    at.button(key=key).click().run()
+    """Click the button `key` ("<pattern>:<name>"); one that lives in the More menu is clicked with it open."""
+    found = [button for button in at.button if button.key == key]
+    if not found:
+        open_menu(at, key.split(":")[0])
+        found = [button for button in at.button if button.key == key]
+    assert found, f"no button {key} on the page, nor in its More menu"
+    found[0].click().run()
     assert not at.exception, at.exception
     return at
 
@@ -126,9 +152,8 @@ def texts(at: AppTest) -> list[str]:
 
 
 def settings(at: AppTest, pattern: str, **changes) -> AppTest:
-    """Open "Settings and faults" and change its widgets by name (e.g. down=True, ttl=10, cache_down=True)."""
-    at.session_state[f"{pattern}:settings"] = True      # the popover is drawn only while open
-    at.run()
+    """Open More → "Settings and faults" and change its widgets by name (e.g. down=True, ttl=10)."""
+    open_menu(at, pattern)                                # the menu is drawn only while open
     for suffix, value in changes.items():
         key = f"{pattern}:{suffix.replace('_', '-')}:widget"
         widget = next(w for kind in ("toggle", "number_input", "radio", "select_slider")
@@ -140,10 +165,7 @@ def settings(at: AppTest, pattern: str, **changes) -> AppTest:
 
 
 def close_settings(at: AppTest, pattern: str) -> AppTest:
-    at.session_state[f"{pattern}:settings"] = False
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_menu(at, pattern, open_=False)
 
 
 # ---- the home page and each pattern page ---------------------------------------------------------------
@@ -472,15 +494,21 @@ def test_pause_and_play_toggle_and_play_restarts_a_finished_request():
     assert step_counter(at)[0] == 1
 
 
-def test_speed_survives_runs_in_which_nothing_plays():
-    at = open_page("cache-aside")
+def test_speed_survives_runs_in_which_nothing_plays_and_sets_how_fast_a_step_draws_itself():
+    at = open_menu(open_page("cache-aside"), "cache-aside")
+    assert "--cpl-draw: 0.50s" in page_styles(at)                    # 1×: a third of its 1.5 s step
     at.segmented_control(key="cache-aside:speed-choice").set_value("4×").run()
     assert at.session_state["cache-aside:speed"] == "4×"
-    settings(at, "cache-aside")
+    open_menu(at, "cache-aside", open_=False)                        # the control is not drawn now
     click(at, "cache-aside:reset")                                    # playback forgotten, preference kept
     send(at, "cache-aside", "read", key="user:1")
     assert at.session_state["cache-aside:speed"] == "4×"
-    assert at.segmented_control(key="cache-aside:speed-choice").value == "4×"
+    assert "--cpl-draw: 0.13s" in page_styles(at)                    # in step with a 0.4 s step
+    assert open_menu(at, "cache-aside").segmented_control(key="cache-aside:speed-choice").value == "4×"
+
+
+def page_styles(at: AppTest) -> str:
+    return " ".join(element.proto.body for element in at.get("html"))
 
 
 def test_a_fault_switched_on_stays_on_while_its_popover_is_closed():

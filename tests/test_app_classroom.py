@@ -14,12 +14,14 @@ from test_app import (  # noqa: F401
     click,
     dot,
     open_log,
+    open_menu,
     private_lab,
     send,
     settings,
     step_counter,
     texts,
     values,
+    widget,
 )
 from test_app_scenarios import open_link
 
@@ -142,7 +144,7 @@ def test_presenter_mode_keeps_the_diagram_and_drops_the_log_and_the_explanation(
 def test_predict_mode_asks_before_each_step_and_keeps_score():
     at = open_link("cache-aside", scenario="cold-then-warm")
     shown_all = dot(at)
-    at.toggle(key="cache-aside:predict:widget").set_value(True).run()
+    widget(at, "toggle", "cache-aside:predict:widget").set_value(True).run()
     assert at.button(key="cache-aside:forward").disabled
     assert 'label="2. ' in shown_all and 'label="2. ' not in dot(at)     # the next arrow would give it away
     answered = []
@@ -163,7 +165,7 @@ def test_predict_mode_asks_before_each_step_and_keeps_score():
 
 def test_answering_without_a_choice_asks_for_one_and_does_not_move():
     at = open_link("write-behind", scenario="coalescing")
-    at.toggle(key="write-behind:predict:widget").set_value(True).run()
+    widget(at, "toggle", "write-behind:predict:widget").set_value(True).run()
     before = step_counter(at)
     click(at, "write-behind:answer")
     assert step_counter(at) == before
@@ -171,23 +173,19 @@ def test_answering_without_a_choice_asks_for_one_and_does_not_move():
     assert at.session_state["quiz-score"].asked == 0
 
 
-def test_the_share_popover_gives_the_link_and_two_clients_say_they_cannot_travel():
+def test_the_share_section_gives_the_link_and_two_clients_say_they_cannot_travel():
     at = open_link("cache-aside")
     send(at, "cache-aside", "read", key="user:1")
-    at.session_state["cache-aside:share"] = True
-    at.run()
+    open_menu(at, "cache-aside")
     link = at.code[0].value
     assert link.startswith("http") and "/cache_aside?" in link and "do=r~user%3A1" in link
-    at.toggle(key="cache-aside:two-clients:widget").set_value(True).run()
+    widget(at, "toggle", "cache-aside:two-clients:widget").set_value(True).run()
     click(at, "cache-aside:read")
     assert "two clients" in messages(at) and "do" not in at.query_params
 
 
 def test_export_offers_slides_and_a_gif_of_what_is_on_the_diagram(monkeypatch):
-    at = open_link("cache-aside", scenario="stale-set-race")
-    at.session_state["cache-aside:export"] = True
-    at.run()
-    assert not at.exception, at.exception
+    at = open_menu(open_link("cache-aside", scenario="stale-set-race"), "cache-aside")
     offered = [button.proto.label for button in at.get("download_button")]
     assert offered == ["Slides (HTML)", "Animated GIF"]
     assert any('"Stale-set race (no leases)", 10 steps' in c.value for c in at.caption)
@@ -198,17 +196,12 @@ def test_export_offers_slides_and_a_gif_of_what_is_on_the_diagram(monkeypatch):
     assert "apt-get install graphviz" in messages(at)
 
 
-def export_disabled(at: AppTest) -> bool:
-    return next(p for p in at.get("popover") if p.proto.popover.label == "Export").proto.popover.disabled
-
-
 def test_export_is_off_until_something_is_on_the_diagram():
-    at = open_link("write-through")
-    assert export_disabled(at)
+    at = open_menu(open_link("write-through"), "write-through")
+    assert not at.get("download_button")
+    assert any("what is on the diagram can then be downloaded" in c.value for c in at.caption)
     send(at, "write-through", "read", key="user:1")
-    assert not export_disabled(at)
-    at.session_state["write-through:export"] = True
-    at.run()
+    assert [button.proto.label for button in at.get("download_button")] == ["Slides (HTML)", "Animated GIF"]
     total = step_counter(at)[1]
     assert any(f"Request(s) #1, {total} steps." in c.value for c in at.caption)
 

@@ -131,6 +131,13 @@ def test_no_serious_accessibility_violation_on_any_page(chromium, lab_server, op
         send(page, "read", "user:1")
         wait_one_active_edge(page)
         found[f"{pattern} mid-request"] = serious_violations(page)
+    for tab in ("Settings and faults", "View", "Share and export"):     # the More menu, each of its tabs
+        if not page.get_by_role("tab", name=tab).is_visible():
+            button(page, "More").click()
+        page.get_by_role("tab", name=tab).click()
+        settle(page)
+        found[f"More: {tab}"] = serious_violations(page)
+    page.keyboard.press("Escape")
     goto(page, lab_server, "/write_behind?scenario=coalescing&step=3&present=1")
     found["presenting"] = serious_violations(page)
     page.get_by_text("Predict each step").click()
@@ -155,7 +162,8 @@ def test_export_downloads_the_scenario_as_slides_and_a_gif(chromium, lab_server,
     page = open_page("export")
     goto(page, lab_server, "/write_behind?scenario=coalescing")
     poll(lambda: step_counter(page), lambda counter: counter[0] == 1, what="the scenario")
-    button(page, "Export").click()
+    button(page, "More").click()
+    page.get_by_role("tab", name="Share and export").click()
     with page.expect_download(timeout=60_000) as slides:
         button(page, "Slides (HTML)").click()
     html = Path(slides.value.path()).read_text(encoding="utf-8")

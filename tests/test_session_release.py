@@ -273,3 +273,58 @@ def test_a_closed_tabs_lab_is_released_while_an_open_tab_keeps_its_own(tmp_path)
         poll(lambda: folder_count(sessions), lambda n: n == 0, timeout=40, what="the last folder to be removed")
     finally:
         server.stop()
+
+
+def test_what_an_owner_left_behind_is_cleaned_up_once_it_is_gone_but_not_when_it_is_replaced(tmp_path):
+    live = {"owner", "other"}
+    cleaned: list[str] = []
+    registry = SessionRegistry(lambda: set(live), interval=3600)
+    registry.register("owner", busy_session(tmp_path / "a", ""), on_gone=lambda: cleaned.append("a"))
+    registry.register("owner", busy_session(tmp_path / "b", ""), on_gone=lambda: cleaned.append("b"))
+    registry.register("other", busy_session(tmp_path / "c", ""), on_gone=lambda: 1 / 0)   # a broken one
+    assert cleaned == []                                       # replaced: its owner is still there
+    live.clear()
+    assert registry.reap() == [] and cleaned == []
+    assert sorted(registry.reap()) == ["other", "owner"]       # the broken clean-up stops nothing else
+    assert cleaned == ["b"] and registry.released == 3
+
+
+def open_descriptors(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@pytest.mark.browser
+def test_closed_tabs_leave_no_file_descriptors_behind(tmp_path):
+    """Streamlit forgets a dropped session without shutting it down, which left its script event loop open
+    (3 descriptors per tab). Once the reaper has released the labs, the server holds what it held idle."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    server = start_server(tmp_path, {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "2", "LAB_REAP_INTERVAL": "0.5"})
+    sessions = tmp_path / "data" / "sessions"
+    pid = server.process.pid
+    try:
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                warm = new_page(browser)                     # the first visit imports and opens what stays
+                goto(warm, server, "/cache_aside")
+                warm.context.close()
+                poll(lambda: folder_count(sessions), lambda n: n == 0, timeout=40, what="the warm-up's release")
+                idle = poll(lambda: open_descriptors(pid), lambda n: True, what="the idle count")
+                pages = [new_page(browser) for _ in range(5)]
+                for page in pages:
+                    goto(page, server, "/cache_aside")
+                    page.get_by_role("button", name="Read").click()
+                poll(lambda: folder_count(sessions), lambda n: n == 5, timeout=30, what="five learners' folders")
+                busy = open_descriptors(pid)
+                assert busy >= idle + 5 * 3, (idle, busy)
+                for page in pages:
+                    page.context.close()
+                poll(lambda: folder_count(sessions), lambda n: n == 0, timeout=60, what="five releases")
+                poll(lambda: open_descriptors(pid), lambda n: n <= idle, timeout=20,
+                     what=f"the server back to its {idle} idle descriptors")
+            finally:
+                browser.close()
+    finally:
+        server.stop()
