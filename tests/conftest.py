@@ -25,9 +25,9 @@ import uuid
 import fakeredis
 import pytest
 import redis
-from core_support import check_explanations
+from core_support import check_explanations, new_lab
 
-from strategies import PATTERNS, Database, Lab, SimClock
+from strategies import Database, Lab, SimClock
 from strategies.cache import open_client
 
 
@@ -147,7 +147,7 @@ def make_lab(cache, db, namespace, clock):
 
     def build(name: str, *, cache: redis.Redis = cache, db: Database = db, namespace: str = namespace,
               clock: SimClock = clock, **options) -> Lab:
-        lab = PATTERNS[name](cache=cache, db=db, namespace=namespace, clock=clock, **options)
+        lab = new_lab(name, cache=cache, db=db, namespace=namespace, clock=clock, **options)
         built.append(lab)
         return lab
 
@@ -163,8 +163,7 @@ def lab_for():
     labs: list[Lab] = []
 
     def build(name: str, **options) -> Lab:
-        lab = PATTERNS[name](cache=fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
-                             db=Database(":memory:"), clock=SimClock(), **options)
+        lab = new_lab(name, **options)
         labs.append(lab)
         return lab
 

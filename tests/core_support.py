@@ -4,12 +4,40 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from collections.abc import Iterable
+from contextlib import contextmanager
 
-from strategies import LabState
+import fakeredis
+
+from strategies import PATTERNS, Database, LabState, SimClock
 from strategies.narration import templates
 
+ALL_PATTERNS = list(PATTERNS)
+
 TTL_TOLERANCE = 0.5     # seconds: how far the lab's TTL of a key may be from what Redis's PTTL says
+
+
+def new_lab(pattern: str, *, cache=None, db: Database | None = None, clock: SimClock | None = None, **options):
+    """The one lab factory of the tests: `pattern`'s lab on `cache` (default: a private fakeredis server), `db`
+    (default: a seeded in-memory SQLite) and `clock` (default: a fresh one at 0); `options` are its knobs."""
+    cache = cache if cache is not None else fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    return PATTERNS[pattern](cache=cache, db=db if db is not None else Database(":memory:"),
+                             clock=clock if clock is not None else SimClock(), **options)
+
+
+@contextmanager
+def example_lab(make_lab, namespace: str, pattern: str, **options):
+    """One property-test example's lab: its own database, clock and namespace on the test's cache, every step
+    explained when it ends, its keys deleted afterwards (Hypothesis reruns a body; fixtures run once)."""
+    db = Database(":memory:")
+    lab = make_lab(pattern, db=db, clock=SimClock(), namespace=f"{namespace}{uuid.uuid4().hex[:8]}:", **options)
+    try:
+        yield lab
+        check_explanations(lab.log.values())
+    finally:
+        lab.reset()
+        db.close()
 
 
 def arrows(trace, *, with_background: bool = False) -> list[tuple]:

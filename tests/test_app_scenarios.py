@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import re
 
-import fakeredis
 import pytest
+from core_support import new_lab
 from streamlit.testing.v1 import AppTest
 from test_app import PAGES, ROOT, click, dot, has_counter, private_lab, step_counter, values, widget  # noqa: F401
 
-from strategies import PATTERNS, Database
 from strategies.scenario import run_scenario
 from strategies.scenarios import CATALOGUE, SCENARIOS
 from strategies.views import shown_value
@@ -29,8 +28,7 @@ def open_link(pattern: str, **params: str) -> AppTest:
 def expected_tables(slug: str) -> tuple[dict[str, str], dict[str, str]]:
     """What the scenario leaves in the cache and the database, from a core run of its own."""
     scenario = SCENARIOS[slug]
-    lab = PATTERNS[scenario.pattern](cache=fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
-                                     db=Database(":memory:"))
+    lab = new_lab(scenario.pattern)
     state = run_scenario(scenario, lab).lab.live()
     return ({key: shown_value(item.value) for key, item in state.cache.items()},
             {key: row.value for key, row in state.db.items()})

@@ -13,12 +13,11 @@ import shutil
 import subprocess
 import time
 
-import fakeredis
 import pytest
 from browser_support import goto, poll, settle, skip_or_fail, start_server
+from core_support import new_lab
 from test_browser import PAGES, button, send, step_counter, wait_one_active_edge
 
-from strategies import PATTERNS, Database, SimClock
 from strategies.diagram import build_diagram
 from strategies.scenario import run_scenario
 from strategies.scenarios import SCENARIOS
@@ -200,8 +199,7 @@ def test_the_browser_lays_the_diagram_out_exactly_as_dot_does(chromium, lab_serv
     finally:
         page.context.close()
     scenario = SCENARIOS["reporting-query"]
-    lab = PATTERNS[scenario.pattern](cache=fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
-                                     db=Database(":memory:"), clock=SimClock())
+    lab = new_lab(scenario.pattern)
     scenes = run_scenario(scenario, lab).scenes            # deterministic: the very steps the page drew
     source = build_diagram(lab.topology, scenes[2].steps, 10 - len(scenes[0].steps) - len(scenes[1].steps)).source
     lab.db.close()

@@ -15,11 +15,11 @@ import subprocess
 import xml.etree.ElementTree as ET
 from functools import cache
 
-import fakeredis
 import pytest
 from conftest import running_in_ci
+from core_support import new_lab
 
-from strategies import PATTERNS, Database, SimClock
+from strategies import PATTERNS
 from strategies.diagram import build_diagram, drawn_steps, step_text
 from strategies.diagram_layout import LABEL_ROOM, figure_of, text_width
 from strategies.scenario import run_scenario
@@ -29,9 +29,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 SLUGS = [scenario.slug for scenario in CATALOGUE]
 
 
-def fresh_lab(pattern: str, **options):
-    return PATTERNS[pattern](cache=fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True),
-                             db=Database(":memory:"), clock=SimClock(), **options)
+fresh_lab = new_lab
 
 
 def lay_out(sources: list[str]) -> list[ET.Element]:

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import fakeredis
 import pytest
-from core_support import arrows, assert_live_is_real, cached, check_explanations, namespace_keys
+from core_support import ALL_PATTERNS, arrows, assert_live_is_real, cached, check_explanations, namespace_keys
 
 from strategies import PATTERNS, CacheDown, Database, SimClock
 from strategies.narration import explain_warning
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 
-ALL_PATTERNS = list(PATTERNS)
 
 
 def counts(lab):

@@ -11,7 +11,7 @@ import sqlite3
 import threading
 
 import pytest
-from core_support import arrows, assert_live_is_real, cached, namespace_keys, run_steps, settle
+from core_support import ALL_PATTERNS, arrows, assert_live_is_real, cached, namespace_keys, run_steps, settle
 
 from strategies import (
     PATTERNS,
@@ -31,7 +31,6 @@ from strategies.database import SEED_ROWS
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 
-ALL_PATTERNS = list(PATTERNS)
 SYNC_WRITERS = ["cache-aside", "read-through", "write-through"]   # writes that reach the DB before the ack
 
 

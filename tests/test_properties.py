@@ -8,15 +8,12 @@ test's own (which the `namespace` fixture deletes afterwards, on a real server t
 
 from __future__ import annotations
 
-import uuid
-from contextlib import contextmanager
-
 import pytest
-from core_support import assert_live_is_real, cached, check_explanations
+from core_support import assert_live_is_real, cached, example_lab
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from strategies import Costs, Database, SimClock
+from strategies import Costs
 
 KEYS = ["user:1", "user:2", "price:latte", "new:1", "ключ 😀"]
 VALUES = st.one_of(
@@ -74,19 +71,10 @@ CONFIGS = {
 WRITE_BEHIND_CONFIGS = [name for name, (pattern, _) in CONFIGS.items() if pattern == "write-behind"]
 
 
-@contextmanager
 def fresh_lab(make_lab, namespace, config):
     """One example's lab: its own database, clock and namespace; its keys are deleted afterwards."""
     pattern, options = CONFIGS[config]
-    db = Database(":memory:")
-    lab = make_lab(pattern, db=db, clock=SimClock(), namespace=f"{namespace}{uuid.uuid4().hex[:8]}:",
-                   costs=SMALL_COSTS, **options)
-    try:
-        yield lab
-        check_explanations(lab.log.values())
-    finally:
-        lab.reset()
-        db.close()
+    return example_lab(make_lab, namespace, pattern, costs=SMALL_COSTS, **options)
 
 
 def start(lab, request, client):

@@ -7,10 +7,10 @@ arrows the pattern really draws, and the database question follows each pattern'
 from __future__ import annotations
 
 import pytest
+from core_support import ALL_PATTERNS
 from hypothesis import given
 from hypothesis import strategies as st
 
-from strategies import PATTERNS
 from strategies.quiz import arrow_text, pattern_arrows, question_for
 from strategies.share import MAX_ACTIONS, Action, InvalidLink, decode, encode, parse
 from strategies.validation import InvalidInput, validate_key, validate_value
@@ -66,7 +66,7 @@ def steps_with_state(lab, trace):
         yield step, (row.value if row is not None else None)
 
 
-@pytest.mark.parametrize("pattern", list(PATTERNS))
+@pytest.mark.parametrize("pattern", ALL_PATTERNS)
 def test_every_question_has_the_real_step_as_its_answer(lab_for, pattern):
     lab = lab_for(pattern)
     traces = [lab.read("user:1"), lab.read("user:1"), lab.write("user:1", "Zed"), lab.read("user:1")]

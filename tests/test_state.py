@@ -8,14 +8,12 @@ held right after that step, and recording must cost no extra call and no copy of
 from __future__ import annotations
 
 import pytest
-from core_support import assert_live_is_real, assert_mirrors, mismatches
+from core_support import ALL_PATTERNS, assert_live_is_real, assert_mirrors, mismatches
 
-from strategies import PATTERNS
 from strategies.history import LOG_LIMIT, TRIM_BATCH
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 
-ALL_PATTERNS = list(PATTERNS)
 OPTIONS = {"write-behind": {"batch_size": 2}}     # so that a write's own steps include a flush
 
 

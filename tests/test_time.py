@@ -11,9 +11,9 @@ import ast
 from pathlib import Path
 
 import pytest
-from core_support import assert_live_is_real, cached
+from core_support import ALL_PATTERNS, assert_live_is_real, cached
 
-from strategies import PATTERNS, Database, SimClock
+from strategies import Database, SimClock
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 
@@ -209,7 +209,7 @@ def test_the_core_never_reads_the_wall_clock():
         assert not imported & {"time", "datetime"}, f"{path.name} reads the wall clock"
 
 
-@pytest.mark.parametrize("name", list(PATTERNS))
+@pytest.mark.parametrize("name", ALL_PATTERNS)
 def test_the_same_requests_give_the_same_times(make_lab, db, namespace, name):
     """Time is the simulated clock only: two runs of one scenario record identical moments and TTLs."""
 

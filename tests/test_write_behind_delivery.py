@@ -19,15 +19,13 @@ Redis and SQLite held right after it.
 from __future__ import annotations
 
 import itertools
-import uuid
-from contextlib import contextmanager
 
 import pytest
-from core_support import assert_live_is_real, check_explanations
+from core_support import assert_live_is_real, example_lab
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from strategies import Costs, Database, SimClock
+from strategies import Costs
 from strategies.database import SEED_ROWS
 from strategies.features.write_queue import delivery
 from strategies.narration import explain_warning
@@ -175,17 +173,8 @@ def drain(lab) -> None:
     raise AssertionError(f"the queue never drained: {lab.live().queue} {lab.live().acked}")
 
 
-@contextmanager
 def fresh_lab(make_lab, namespace, config):
-    db = Database(":memory:")
-    lab = make_lab("write-behind", db=db, clock=SimClock(), namespace=f"{namespace}{uuid.uuid4().hex[:8]}:",
-                   costs=SMALL_COSTS, **config)
-    try:
-        yield lab
-        check_explanations(lab.log.values())
-    finally:
-        lab.reset()
-        db.close()
+    return example_lab(make_lab, namespace, "write-behind", costs=SMALL_COSTS, **config)
 
 
 @RUN_SETTINGS
