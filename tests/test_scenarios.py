@@ -230,7 +230,7 @@ def test_a_read_racing_a_create_hides_the_new_row_until_the_marker_expires(make_
     result = run(make_lab, "negative-caching-race")
     actions = [(step.client, step.action, step.note[0]) for step in result.scenes[0].steps]
     assert actions.index(("A", "SELECT", "db-select")) < actions.index(("B", "UPSERT", "db-upsert"))
-    assert actions.index(("B", "DEL", "cache-del")) < actions.index(("A", "SET", "cache-aside-negative-set"))
+    assert actions.index(("B", "DEL", "cache-del-nothing")) < actions.index(("A", "SET", "cache-aside-negative-set"))
     hidden, found = [trace for trace in result.of("read") if trace.client == "C"]
     assert hidden.hit and hidden.value is None and hidden.db_calls == 0, "the marker answered for a row that exists"
     assert result.lab.live().db["user:404"].value == "Hedy Lamarr"

@@ -67,6 +67,12 @@ def _checks(lab, step) -> list[str]:
         item, row = state.cache.get(step.key), state.db.get(step.key)
         if item is None or row is None or item.value != row.value:
             problems.append("says the cache now agrees with the database, and it does not")
+    removed = any(change.table == "cache" and change.key == step.key and change.after is None
+                  for change in step.changes)
+    if name in ("cache-del", "cache-aside-del-lease") and not removed:
+        problems.append("says it deleted a cached copy, and none was cached")
+    if name in ("cache-del-nothing", "cache-aside-del-lease-nothing") and removed:
+        problems.append("says no copy was cached, and its DEL removed one")
     if name == "wb-flush-failed" and not state.queue:
         problems.append("says the batch stays queued, and the queue is empty")
     if name in ("crash-queue-empty", "crash") and state.lost:

@@ -187,7 +187,8 @@ class Leases(Part):
         return (yield from lab.cache_call(
             t, "App", "Cache", "DEL", lambda: lab.cache.delete(lab.redis_key(key), self.redis_key(key)),
             command=f"DEL {key} lease:{key}", key=key, tolerate=True, changes=changes,
-            note=("cache-aside-del-lease", None)))
+            note=lambda _: (("cache-aside-del-lease" if key in lab.state.cache else "cache-aside-del-lease-nothing",
+                             None), "ok")))
 
     # ---- time: a lease runs out on the lab's clock --------------------------------------------------
     def due_at(self) -> float | None:
