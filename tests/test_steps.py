@@ -244,6 +244,7 @@ def tour(make_lab, namespace) -> list:
     leased.read("user:3", client="D")                    # D takes the lease and fills
     late.run()                                           # C's LEASE finds the value D stored
     leased.write("user:1", "x")                          # DEL key lease:key
+    leased.write("user:9", "x")                          # DEL key lease:key, with no copy cached
     leased.read("ghost")                                 # no row: the lease is released
     leased.ttl_seconds, leased.negative_ttl = 60, 30
     leased.read("product:7")                             # filled for 60 s
@@ -268,6 +269,7 @@ def tour(make_lab, namespace) -> list:
     second.advance()                                 # B's GET finds nothing
     first.run()                                      # A fills the key
     second.run()                                     # B's "(nil)" arrives after A's fill
+    racers.write("user:2", "y")                      # its DEL finds no cached copy
 
     through = lab("read-through")
     through.read("user:1")
