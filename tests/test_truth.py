@@ -105,3 +105,19 @@ def test_every_scenario_a_text_names_exists():
             assert any(title.startswith(name) for title in titles), f"{path.name} names a scenario {name!r}"
             found += 1
     assert found >= 15, found
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_a_step_is_a_clients_only_when_a_client_made_it(make_lab, slug):
+    """The flusher's batches are the flusher's ("F"), even inside the write that made one due; a TTL running out,
+    a restart or a resync is the cache server's own ("S"): the diagram and the narration never credit them to
+    the client whose steps happen to share the scene."""
+    scenario = SCENARIOS[slug]
+    run = run_scenario(scenario, make_lab(scenario.pattern))
+    for step in run.steps:
+        if "Flusher" in (step.source, step.target):
+            assert step.client == "F", f"{slug}: {step.client}{step.number} {step.command}"
+        elif step.action in ("EXPIRE", "CRASH", "RESYNC"):
+            assert step.client == "S", f"{slug}: {step.client}{step.number} {step.command}"
+        else:
+            assert step.client in "ABCDER", f"{slug}: {step.client}{step.number} {step.command}"

@@ -26,7 +26,7 @@ from ..narration import explain_warning
 from ..part import Part
 from ..request import FAILED, Request, Steps
 from ..state import NOT_FOUND_MARKER, Change, LabState, Lease
-from ..trace import Trace
+from ..trace import CACHE_SERVER, Trace
 from ..views import TableView, lease_rows
 from . import script
 
@@ -221,7 +221,7 @@ class Leases(Part):
             return None
         for key, lease in due:
             lab.quietly(lambda key=key, lease=lease: self._release(keys=[self.redis_key(key)], args=[lease.token]))
-        t = Request(lab, lab.new_trace("expiry", due[0][0] if len(due) == 1 else None))
+        t = Request(lab, lab.new_trace("expiry", due[0][0] if len(due) == 1 else None, client=CACHE_SERVER))
         for key, lease in due:
             t.step("Cache", "Cache", "EXPIRE", key=key, command=f"lease on {key} ran out",
                    changes=(Change("lease", key, lease, None, "expired"),),
