@@ -361,3 +361,15 @@ def test_what_an_empty_queue_says_follows_the_ledger_not_the_queue(make_lab):
     assert "every acknowledged write" not in note
     before_failure = lab.state_after(crash.steps[0])
     assert "still holds 2" in delivery(before_failure), "a past step says what held then"
+
+
+def test_a_crash_with_nothing_queued_claims_nothing_about_writes_lost_before(make_lab):
+    """A second crash finds the queue empty: it lost nothing itself, but the first crash's write never reached the
+    database, so the step must not say that the database holds every acknowledged write."""
+    lab = make_lab("write-behind", max_delay_seconds=600)
+    lab.write("user:1", "queued")
+    assert lab.crash_cache().lost == (("user:1", "queued"),)
+    again = lab.crash_cache().steps[0]
+    assert again.note[0] == "crash-queue-empty" and "this crash lost no acknowledged write" in again.explanation
+    assert "every acknowledged write" not in again.explanation
+    assert "1 acknowledged write(s) never reached the database" in delivery(lab.live())
