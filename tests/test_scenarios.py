@@ -112,6 +112,11 @@ def test_stampede_database_reads(make_lab, slug, selects):
     assert sum(step.action == "SELECT" for step in herd.steps) == selects
     readers = [result.lab.request(number) for number in herd.numbers]
     assert len(readers) == 5 and all(trace.ok and trace.value == OLD for trace in readers)
+    # A long herd is captioned as it unfolds: a caption starts at the first step of what it describes.
+    starts = [index for index, _ in herd.captions]
+    assert len(starts) >= 3 and starts == sorted(set(starts))
+    firsts = {"stampede": ["GET", "SELECT", "SET"], "stampede-leases": ["GET", "LEASE", "SET", "LEASE"]}[slug]
+    assert [herd.steps[index].action for index in starts] == firsts
 
 
 def test_cache_down_fallback_reads_around_the_cache_and_then_serves_the_missed_invalidation(make_lab):
