@@ -132,7 +132,9 @@ class RecordedCalls:
             return (Change("cache", key, item, None, "deleted"),) if item is not None else ()
 
         return (yield from self.cache_call(t, source, "Cache", "DEL", lambda: self.cache.delete(self.redis_key(key)),
-                                           command=f"DEL {key}", key=key, changes=changes, note=("cache-del", None),
+                                           command=f"DEL {key}", key=key, changes=changes,
+                                           note=lambda removed: (("cache-del" if removed else "cache-del-nothing",
+                                                                  None), "ok"),
                                            tolerate=tolerate, background=background))
 
     @helper

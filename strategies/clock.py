@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .request import Request
 from .state import Change
+from .trace import CACHE_SERVER
 
 if TYPE_CHECKING:
     from .state import CacheItem
@@ -137,7 +138,7 @@ class Timekeeping:
             return None
         # The cache's own clock: make sure the keys are gone there too (its TTLs may lag by a few ms).
         self.quietly(lambda: self.cache.delete(*[self.redis_key(key) for key, _ in due]))
-        t = Request(self, self.new_trace("expiry", due[0][0] if len(due) == 1 else None))
+        t = Request(self, self.new_trace("expiry", due[0][0] if len(due) == 1 else None, client=CACHE_SERVER))
         for key, item in due:
             t.step("Cache", "Cache", "EXPIRE", key=key, value=item.value, command=f"TTL of {key} ran out",
                    changes=(Change("cache", key, item, None, "expired"),), note=("cache-expired", None))

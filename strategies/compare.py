@@ -416,8 +416,14 @@ def summary(workload: Workload, results: Sequence[PatternResult]) -> list[Senten
             said.append(_sentence("wb-fewer-writes", factor=times(wt.db_writes, max(wb.db_writes, 1)),
                                   wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}", risk=wb.max_queue,
                                   coalesced=f"{wb.coalesced_writes:,}"))
-        else:
+        elif wb.db_writes == wt.db_writes and not wb.coalesced_writes:
             said.append(_sentence("wb-same-writes", wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}",
+                                  risk=wb.max_queue))
+        else:
+            # Not fewer rows, though writes were coalesced (or more rows than write-through): the other side of
+            # the count, write-through's failed writes, wrote nothing. Say both numbers, credit neither.
+            said.append(_sentence("wb-not-fewer-writes", wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}",
+                                  coalesced=f"{wb.coalesced_writes:,}", failed=f"{wt.failed_writes:,}",
                                   risk=wb.max_queue))
     rated = [r for r in results if r.hit_ratio is not None]
     if len(rated) >= 2:

@@ -14,7 +14,7 @@ from .cache import glob_escape, scan_keys
 from .calls import CallFailures
 from .request import Request
 from .state import Change, LabState
-from .trace import Trace
+from .trace import CACHE_SERVER, Trace
 
 SCAN_COUNT = 500
 
@@ -24,7 +24,7 @@ class Faults:
 
     def crash_cache(self) -> Trace:
         """Fault: the cache restarts empty; this learner's cached values and what parts kept there are gone."""
-        t = Request(self, self.new_trace("crash"))
+        t = Request(self, self.new_trace("crash", client=CACHE_SERVER))
         try:
             self.delete_all_keys()
         except CallFailures as err:

@@ -13,7 +13,7 @@ from .calls import CallFailures
 from .faults import SCAN_COUNT
 from .request import Request, helper
 from .state import CacheItem, Change, LabState
-from .trace import Step, Trace
+from .trace import CACHE_SERVER, Step, Trace
 
 
 class Reconciliation:
@@ -56,7 +56,7 @@ class Reconciliation:
         if not self._differences(real):
             self._sync_ttls()        # fast-forwards made while the cache did not answer reach its TTLs now
             return None
-        t = Request(self, self.new_trace("resync"))
+        t = Request(self, self.new_trace("resync", client=CACHE_SERVER))
         self.record_resync(t, real)
         return self.finished(t.trace)
 

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from .state import Change
 
 Outcome = Literal["hit", "miss", "ok", "error"]
+# Who performs the cache server's own events (a TTL running out, a restart, the lab comparing notes with it):
+# no client, so no client's letter.
+CACHE_SERVER = "S"
 
 
 @dataclass
@@ -49,7 +52,8 @@ class Step:
     """One arrow of the figure: `source` asked `target` to do `action`, with this outcome.
 
     `number` is its place in its request; `seq` orders steps across all requests of a lab (interleaved clients
-    included); `client` is who performed it (a client's letter, or a worker's: "F", the flusher); `changes`
+    included); `client` is who performed it (a client's letter, or a worker's: "F", the flusher; "S", the cache
+    server's own events: expiry, a restart, a resync); `changes`
     are what the call did to the cache, the database or the queue; `note` is (narration id, fields) for
     `explanation`; `code` the pattern's line that made the call."""
 

@@ -325,3 +325,18 @@ def test_with_coalescing_and_a_crash_the_summary_does_not_credit_coalescing_for_
     pick = [s for s in crash.sentences if s.id == "pick-write-behind"]
     if pick:                                           # its factor counts the lost writes as rows still owed
         assert pick[0].fields["factor"] == times(through.db_writes, behind.db_writes + behind.lost_writes)
+
+
+def test_when_write_through_failed_writes_the_summary_does_not_say_nothing_was_coalesced():
+    """A database outage: write-through's failed writes wrote no row, so write-behind wrote as many rows as it
+    although it coalesced writes. "No key was written twice while it waited" would be false."""
+    outage = run_compare(dataclasses.replace(SMALL, keys=200, fault="db-outage", fault_at=200, fault_length=150,
+                                             seed=1))
+    behind, through = outage.by_pattern()["write-behind"], outage.by_pattern()["write-through"]
+    assert behind.coalesced_writes > 0 and through.failed_writes > 0 and behind.db_writes >= through.db_writes
+    ids = [s.id for s in outage.sentences]
+    assert "wb-same-writes" not in ids and "wb-fewer-writes" not in ids
+    said = sentence(outage, "wb-not-fewer-writes")
+    assert said.fields == {"wb": f"{behind.db_writes:,}", "wt": f"{through.db_writes:,}",
+                           "coalesced": f"{behind.coalesced_writes:,}", "failed": f"{through.failed_writes:,}",
+                           "risk": behind.max_queue}

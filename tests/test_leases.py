@@ -142,11 +142,15 @@ def test_a_lease_whose_holder_never_fills_runs_out_and_another_reader_takes_it(m
     assert [step.note[0] for trace in traces for step in trace.steps] == ["lease-expired"]
     assert lab.live().lease == {}
     assert_live_is_real(lab)
-    other = lab.read(KEY, client="B")
-    assert [step.note[0] for step in other.steps if step.action == "LEASE"] == ["lease-granted"]
-    assert other.value == "Ada Lovelace" and cached(lab, KEY) == "Ada Lovelace"
+    other = lab.start_read(KEY, client="B")
+    advance(other, 3)                                      # B takes the lease A's time ran out on
+    assert [step.note[0] for step in other.trace.steps if step.action == "LEASE"] == ["lease-granted"]
     late = holder.run()
-    assert late.steps[-1].note[0] == "lease-fill-refused"   # A's lease is gone: B's was a different one
+    refused = late.steps[-1]                               # A's lease is gone: B's is a different one
+    assert refused.note == ("lease-fill-refused-taken", {"holder": "B"})
+    assert "client B holds the lease now" in refused.explanation and "a write" not in refused.explanation
+    other.run()
+    assert other.trace.value == "Ada Lovelace" and cached(lab, KEY) == "Ada Lovelace"
     assert_live_is_real(lab)
 
 
@@ -167,6 +171,9 @@ def test_the_acquire_script_decides_by_the_simulated_clock(make_lab):
     assert [step.note[0] for step in other.trace.steps if step.action == "LEASE"][-1] == "lease-granted"
     assert cached(lab, KEY) == "Ada Lovelace"
     assert_live_is_real(lab)
+    refused = holder.run().steps[-1]                       # B took the lease over and filled the key
+    assert refused.note[0] == "lease-fill-refused-expired" and "ran out" in refused.explanation
+    assert "a write" not in refused.explanation
 
 
 def test_a_crash_takes_the_leases_with_it(make_lab):
@@ -177,7 +184,8 @@ def test_a_crash_takes_the_leases_with_it(make_lab):
     assert any(change.table == "lease" for change in crash.steps[0].changes)
     assert lab.live().lease == {}
     assert_live_is_real(lab)
-    assert holder.run().steps[-1].note[0] == "lease-fill-refused"
+    refused = holder.run().steps[-1]
+    assert refused.note[0] == "lease-fill-refused-lost" and "a write" not in refused.explanation
     assert_live_is_real(lab)
 
 

@@ -112,6 +112,11 @@ def test_stampede_database_reads(make_lab, slug, selects):
     assert sum(step.action == "SELECT" for step in herd.steps) == selects
     readers = [result.lab.request(number) for number in herd.numbers]
     assert len(readers) == 5 and all(trace.ok and trace.value == OLD for trace in readers)
+    # A long herd is captioned as it unfolds: a caption starts at the first step of what it describes.
+    starts = [index for index, _ in herd.captions]
+    assert len(starts) >= 3 and starts == sorted(set(starts))
+    firsts = {"stampede": ["GET", "SELECT", "SET"], "stampede-leases": ["GET", "LEASE", "SET", "LEASE"]}[slug]
+    assert [herd.steps[index].action for index in starts] == firsts
 
 
 def test_cache_down_fallback_reads_around_the_cache_and_then_serves_the_missed_invalidation(make_lab):
@@ -230,7 +235,7 @@ def test_a_read_racing_a_create_hides_the_new_row_until_the_marker_expires(make_
     result = run(make_lab, "negative-caching-race")
     actions = [(step.client, step.action, step.note[0]) for step in result.scenes[0].steps]
     assert actions.index(("A", "SELECT", "db-select")) < actions.index(("B", "UPSERT", "db-upsert"))
-    assert actions.index(("B", "DEL", "cache-del")) < actions.index(("A", "SET", "cache-aside-negative-set"))
+    assert actions.index(("B", "DEL", "cache-del-nothing")) < actions.index(("A", "SET", "cache-aside-negative-set"))
     hidden, found = [trace for trace in result.of("read") if trace.client == "C"]
     assert hidden.hit and hidden.value is None and hidden.db_calls == 0, "the marker answered for a row that exists"
     assert result.lab.live().db["user:404"].value == "Hedy Lamarr"

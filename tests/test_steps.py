@@ -237,13 +237,33 @@ def tour(make_lab, namespace) -> list:
         holder.advance()
     leased.read("user:2", client="B")                    # busy, wait, still a miss, busy, give up
     leased.advance_time(3)                               # A's lease runs out
-    holder.run()                                         # A's late fill is refused
+    holder.run()                                         # A's late fill is refused: its lease ran out
+    refusals = lab("cache-aside", leases=True)          # each way a holder's lease is gone before its fill
+    holders = {}
+    for key in ("user:1", "user:2", "user:3"):
+        holders[key] = refusals.start_read(key, client="A")
+        for _ in range(3):                               # GET, nil, LEASE
+            holders[key].advance()
+    refusals.write("user:2", "x", client="C")            # a write voids A's lease on user:2
+    refusals.advance_time(3)                             # A's leases run out; B takes the one on user:1
+    taker = refusals.start_read("user:1", client="B")
+    for _ in range(3):
+        taker.advance()
+    holders["user:1"].run()                              # refused: B holds the lease now
+    holders["user:2"].run()                              # refused: voided by the write (and run out since)
+    taker.run()
+    again = refusals.start_read("user:3", client="A")
+    for _ in range(3):
+        again.advance()
+    refusals.crash_cache()
+    again.run()                                          # refused: the crash took the lease
     late = leased.start_read("user:3", client="C")
     for _ in range(2):                                   # GET, nil
         late.advance()
     leased.read("user:3", client="D")                    # D takes the lease and fills
     late.run()                                           # C's LEASE finds the value D stored
     leased.write("user:1", "x")                          # DEL key lease:key
+    leased.write("user:9", "x")                          # DEL key lease:key, with no copy cached
     leased.read("ghost")                                 # no row: the lease is released
     leased.ttl_seconds, leased.negative_ttl = 60, 30
     leased.read("product:7")                             # filled for 60 s
@@ -268,6 +288,7 @@ def tour(make_lab, namespace) -> list:
     second.advance()                                 # B's GET finds nothing
     first.run()                                      # A fills the key
     second.run()                                     # B's "(nil)" arrives after A's fill
+    racers.write("user:2", "y")                      # its DEL finds no cached copy
 
     through = lab("read-through")
     through.read("user:1")

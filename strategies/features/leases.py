@@ -26,7 +26,7 @@ from ..narration import explain_warning
 from ..part import Part
 from ..request import FAILED, Request, Steps
 from ..state import NOT_FOUND_MARKER, Change, LabState, Lease
-from ..trace import Trace
+from ..trace import CACHE_SERVER, Trace
 from ..views import TableView, lease_rows
 from . import script
 
@@ -157,7 +157,7 @@ class Leases(Part):
 
     def _fill_note(self, ok: int, key: str, value: str, ttl: int | None) -> tuple[tuple, str]:
         if not ok:
-            return ("lease-fill-refused", None), "ok"
+            return self._refusal(key), "ok"
         row = self.lab.state.db.get(key)
         if (row.value if row else NOT_FOUND_MARKER) != value:
             # The lease stood, but a write has committed since the SELECT and not yet deleted the key: the
@@ -167,6 +167,22 @@ class Leases(Part):
         if value == NOT_FOUND_MARKER:
             return ("lease-fill-negative", {"ttl": ttl}), "ok"
         return ("lease-fill", {"ttl": ttl}) if ttl else ("lease-fill-forever", None), "ok"
+
+    def _refusal(self, key: str) -> tuple[str, dict | None]:
+        """Why the fill was refused, from the tables: another reader holds the lease now, or the last change to
+        it was a write's DEL, its time running out (perhaps taken and filled by another since), or a cache that
+        lost it."""
+        lab = self.lab
+        holder = lab.state.lease.get(key)
+        if holder is not None:
+            return "lease-fill-refused-taken", {"holder": holder.client}
+        why = next((change.why for step in reversed(lab.history) for change in step.changes
+                    if change.table == "lease" and change.key == key and change.after is None), None)
+        if why == "voided":
+            return "lease-fill-refused", None
+        if why in ("expired", "filled", "released"):
+            return "lease-fill-refused-expired", None
+        return "lease-fill-refused-lost", None
 
     def gone(self, key: str, why: str) -> tuple[Change, ...]:
         """The change that removes `key`'s lease from the table (filled, released, voided, expired), if held."""
@@ -187,7 +203,8 @@ class Leases(Part):
         return (yield from lab.cache_call(
             t, "App", "Cache", "DEL", lambda: lab.cache.delete(lab.redis_key(key), self.redis_key(key)),
             command=f"DEL {key} lease:{key}", key=key, tolerate=True, changes=changes,
-            note=("cache-aside-del-lease", None)))
+            note=lambda _: (("cache-aside-del-lease" if key in lab.state.cache else "cache-aside-del-lease-nothing",
+                             None), "ok")))
 
     # ---- time: a lease runs out on the lab's clock --------------------------------------------------
     def due_at(self) -> float | None:
@@ -204,7 +221,7 @@ class Leases(Part):
             return None
         for key, lease in due:
             lab.quietly(lambda key=key, lease=lease: self._release(keys=[self.redis_key(key)], args=[lease.token]))
-        t = Request(lab, lab.new_trace("expiry", due[0][0] if len(due) == 1 else None))
+        t = Request(lab, lab.new_trace("expiry", due[0][0] if len(due) == 1 else None, client=CACHE_SERVER))
         for key, lease in due:
             t.step("Cache", "Cache", "EXPIRE", key=key, command=f"lease on {key} ran out",
                    changes=(Change("lease", key, lease, None, "expired"),),
