@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from ..request import Request
 from .cards import CARDS, Fault, Race, path_problems
 from .program import FREE, KEY, Hand, RaceDatabase, RaceLab, World
-from .schedule import Turn, committed, fault_turn, finished, note_turn, runnable, verdict, writer_values
+from .schedule import Turn, Verdict, committed, fault_turn, finished, note_turn, runnable, verdict, writer_values
 
 State = tuple          # (World, tuple of frozen hands, answered writes in order, committed values in order)
 Progress = Callable[[int, int], None]     # (interleavings counted so far, how many there are at most)
@@ -214,6 +214,19 @@ class Explorer:
 
         if self.counts[self.start][BAD]:
             yield from walk(self.start, ())
+
+    def verdict_of(self, schedule: tuple[Turn, ...]) -> Verdict:
+        """How `schedule` ends, read off the explored graph (a KeyError if the race does not allow it)."""
+        state = self.start
+        for turn in schedule:
+            found = [child for taken, child, _ in self.successors(state) if taken == turn]
+            if not found:
+                raise KeyError(f"turn {turn} is not one the race allows here")
+            state = found[0]
+        if self.successors(state):
+            raise KeyError("the schedule stops before every client has taken all its turns")
+        world, frozen, acks, commits = state
+        return verdict(self.race, world, [Hand.thaw(hand) for hand in frozen], acks, commits)
 
     def run(self) -> Report:
         counted = self.count(self.start)
