@@ -130,7 +130,7 @@ SMALL = [preset(slug, clients) for slug in PRESETS for clients in ("rw", "ww")] 
 ]
 
 
-@pytest.mark.parametrize("race", SMALL, ids=lambda race: f"{race.write}-{race.clients}-{race.fault and race.fault.code}")
+@pytest.mark.parametrize("race", SMALL, ids=lambda race: f"{race.write}-{race.clients}-{race.fault}")
 def test_the_explorer_counts_what_running_every_interleaving_on_a_fresh_lab_finds(race):
     assert counts(explore(race, rests_on=False)) == naive_counts(race)
 
