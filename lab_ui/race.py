@@ -21,6 +21,7 @@ from strategies.races.report import (
     clients_label,
     fault_label,
     faults,
+    headline,
     intro,
     summary,
     turn_lines,
@@ -146,6 +147,8 @@ def show(race: Race, report: Report) -> Shown:
 
 # ---- the page ----------------------------------------------------------------------------------------------------
 def race_page() -> None:
+    """Normal: the title, the paths, the report, then the interleaving. Presenting: a slide — whether it breaks,
+    the interleaving on the diagram, then the report; the paths folded away below."""
     inject_css()
     presenting = race_links.presenting()
     if presenting:
@@ -157,19 +160,25 @@ def race_page() -> None:
         st.session_state[PREFIX + "present"] = presenting
         st.toggle(say("present"), key=PREFIX + "present", on_change=race_links.toggle_presenting,
                   help=say("present-help"))
-    if not presenting:
+    if presenting:
+        shown = st.session_state.get(SHOWN)
+        if shown is not None:
+            st.markdown(headline(shown.report))
+            interleaving(shown, presenting=True)
+            report_box(shown)
+        with st.expander(say("builder"), expanded=shown is None):
+            build()
+    else:
         st.markdown(intro())
-    builder = st.expander(say("builder"), expanded=True) if presenting else st.container()
-    with builder:
         build()
-    shown: Shown | None = st.session_state.get(SHOWN)
-    if shown is not None:
-        results(shown, presenting)
-    if not presenting:
+        shown = st.session_state.get(SHOWN)
+        if shown is not None:
+            report_box(shown)
+            interleaving(shown, presenting=False)
         with st.expander(say("cards-heading"), icon=":material/style:"):
             cards_help()
         share(shown)
-    race_links.sync(shown, st.session_state.get(STEP, 1))
+    race_links.sync(st.session_state.get(SHOWN), st.session_state.get(STEP, 1))
 
 
 def build() -> None:
@@ -221,21 +230,26 @@ def path_builder(side: str) -> None:
                       icon=":material/arrow_downward:")
 
 
-def results(shown: Shown, presenting: bool) -> None:
-    """The report of the search on screen, then its shortest bad interleaving stepped on the diagram."""
-    race, report = shown.race, shown.report
+def report_box(shown: Shown) -> None:
+    """The search on screen: what it searched, and what it found."""
+    race = shown.race
     with st.container(border=True, key=PREFIX + "report"):
         st.markdown(say("searched", read=path_words(race, "read"), write=path_words(race, "write"),
                         clients=clients_label(race.clients), fault=fault_label(race, race.fault)))
         if race != chosen():
             st.caption(say("changed-since"))
-        st.markdown("\n\n".join(join_bullets(summary(report))))
+        st.markdown("\n\n".join(join_bullets(summary(shown.report))))
+
+
+def interleaving(shown: Shown, *, presenting: bool) -> None:
+    """The shortest bad interleaving on the diagram, a step at a time (← / → step too)."""
     if not shown.steps:
         return
     total = len(shown.steps)
     step = min(max(int(st.session_state.get(STEP, 1)), 1), total)
     st.session_state[STEP] = step
-    st.subheader(say("interleaving-heading"))
+    if not presenting:
+        st.subheader(say("interleaving-heading"))
     with st.container(horizontal=True, vertical_alignment="center", gap="small", key=PREFIX + "controls"):
         st.button(say("back"), key=PREFIX + "back", icon=":material/skip_previous:", disabled=step <= 1,
                   shortcut="Left", on_click=step_by, args=(-1,))

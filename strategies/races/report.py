@@ -49,9 +49,9 @@ def summary(report: Report) -> list[str]:
                  cards=number(report.cards_run))]
     if report.race.fault is not None:
         lines.append(say("explored-fault", faulted=number(report.faulted)))
+    lines.append(headline(report))
     if not report.bad:
-        return lines + [say("safe")] + rests_on(report)
-    lines.append(say("broken", bad=number(report.bad), interleavings=number(report.interleavings)))
+        return lines + rests_on(report)
     for name, count in (("stale-ttl", report.stale_ttl), ("stale-forever", report.stale_forever),
                         ("lost", report.lost), ("stale-reads", report.stale_reads)):
         if count:
@@ -60,6 +60,13 @@ def summary(report: Report) -> list[str]:
         lines.append(say("fault-bad", bad=number(report.faulted_bad), faulted=number(report.faulted)))
     lines.append(say("shortest", calls=report.shortest_calls))
     return lines
+
+
+def headline(report: Report) -> str:
+    """Whether any interleaving breaks, and how many: the report's first word, and the slide's."""
+    if not report.bad:
+        return say("safe")
+    return say("broken", bad=number(report.bad), interleavings=number(report.interleavings))
 
 
 def rests_on(report: Report) -> list[str]:
