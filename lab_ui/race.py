@@ -302,6 +302,7 @@ def join_bullets(lines: list[str]) -> list[str]:
 
 
 def cards_help() -> None:
+    st.markdown(say("meanings"))
     st.markdown(say("rules"))
     left, right = st.columns(2, gap="medium")
     for column, side in ((left, "read"), (right, "write")):

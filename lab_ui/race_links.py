@@ -74,7 +74,8 @@ def parse(params: dict[str, str | None]) -> tuple[Race, int | None]:
             fault = Fault.parse(params["fault"])
         except ValueError:
             raise BadLink(say("link-part-bad", part="fault", value=shorten(params["fault"]),
-                              what=say("link-what-fault"))) from None
+                              what=say("link-what-fault", database=Fault("database", "B", 1).code,
+                                       cache=Fault("cache", "A", 2).code))) from None
     step = None
     if params.get("step"):
         text = params["step"]
