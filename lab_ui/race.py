@@ -76,10 +76,16 @@ def apply_preset() -> None:
         set_choice(Race(preset.read, preset.write, preset.clients))
 
 
-def matching_preset(race: Race) -> str:
-    """The preset whose paths these are ("custom" if none): the picker says what the paths are, whoever set them."""
-    return next((slug for slug, preset in PRESETS.items() if (preset.read, preset.write) == (race.read, race.write)),
-                CUSTOM)
+def matching_preset(race: Race, current: str | None) -> str:
+    """The preset whose paths these are ("custom" if none): the picker says what the paths are, whoever set them.
+    The one picked stays picked while its paths are on screen (read-through's cards are cache-aside's)."""
+    def matches(slug: str) -> bool:
+        preset = PRESETS[slug]
+        return (preset.read, preset.write) == (race.read, race.write)
+
+    if current in PRESETS and matches(current):
+        return current
+    return next((slug for slug in PRESETS if matches(slug)), CUSTOM)
 
 
 def move(side: str, index: int, by: int) -> None:
@@ -184,7 +190,7 @@ def race_page() -> None:
 def build() -> None:
     """Preset, clients, fault; the two paths; the button. Every choice is checked before it can be searched."""
     race = chosen()
-    st.session_state[PRESET_KEY] = matching_preset(race)
+    st.session_state[PRESET_KEY] = matching_preset(race, st.session_state.get(PRESET_KEY))
     options = [NO_FAULT] + [fault.code for fault in faults(Race(race.read, race.write, race.clients))
                             if not Race(race.read, race.write, race.clients).problems()]
     if st.session_state.get(FAULT_KEY, NO_FAULT) not in options:

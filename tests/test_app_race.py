@@ -92,6 +92,15 @@ def test_a_learner_builds_the_paths_moves_a_card_finds_the_race_and_steps_it():
     assert "At the end the cache holds 'Ada Lovelace' and the database 'Ada King'." in said(at)
 
 
+def test_a_preset_stays_picked_while_its_paths_are_on_screen():
+    at = open_race()
+    at.selectbox(key="race:preset").set_value("read-through")   # the same cards as cache-aside
+    ran(at)
+    assert at.selectbox(key="race:preset").value == "read-through"
+    click(at, "race:write-up-1")                               # now DEL, UPDATE: delete-then-update
+    assert at.selectbox(key="race:preset").value == "delete-then-update"
+
+
 def test_a_preset_that_never_breaks_says_so_and_what_it_rests_on():
     at = open_race()
     at.selectbox(key="race:preset").set_value("leases")

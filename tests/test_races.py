@@ -219,6 +219,13 @@ def test_a_replay_on_a_real_redis_makes_the_same_calls_and_its_tables_are_what_r
     assert lab_world(there.lab) == real_world(there.lab)
 
 
+@pytest.mark.parametrize("slug,clients", [("leases", "rw"), ("write-behind", "rw")])
+def test_the_search_counts_the_same_on_a_real_redis_and_leaves_no_key_behind(cache, namespace, slug, clients):
+    race = preset(slug, clients)
+    assert counts(explore(race, cache=cache, namespace=namespace)) == counts(explore(race))
+    assert not list(cache.scan_iter(match=namespace + "*"))
+
+
 # ---- faults and the rules of a path ---------------------------------------------------------------------------
 def test_a_fault_is_one_more_branch_where_its_card_calls_the_component():
     race = preset("cache-aside", "rw", Fault("database", "B", 1))

@@ -228,6 +228,11 @@ class Explorer:
         world, frozen, acks, commits = state
         return verdict(self.race, world, [Hand.thaw(hand) for hand in frozen], acks, commits)
 
+    def close(self) -> None:
+        """Delete the explorer's own keys and close its database (a private fakeredis goes with the explorer)."""
+        self.lab.quietly(self.lab.delete_all_keys)
+        self.lab.db.close()
+
     def run(self) -> Report:
         counted = self.count(self.start)
         if self.progress is not None:
@@ -284,15 +289,23 @@ def explore(race: Race, *, progress: Progress | None = None, cache=None, namespa
             rests_on: bool = True) -> Report:
     """Search every interleaving of `race`. If none breaks, also say what that rests on: each protecting card
     (`PROTECTIONS`) whose weakening (its lease or NX taken away, the DEL removed) would let some interleaving break."""
-    report = Explorer(race, cache=cache, namespace=namespace, progress=progress).run()
+    report = _searched(race, cache, namespace, progress)
     if report.bad or not rests_on:
         return report
     found = []
     for side, code, instead, changed in weakened(race):
-        other = Explorer(changed, cache=cache, namespace=namespace).run()
+        other = _searched(changed, cache, namespace, None)
         if other.bad:
             found.append(Weakened(side, code, instead, other.bad, other.interleavings))
     return replace(report, rests_on=tuple(found))
+
+
+def _searched(race: Race, cache, namespace: str | None, progress: Progress | None) -> Report:
+    explorer = Explorer(race, cache=cache, namespace=namespace, progress=progress)
+    try:
+        return explorer.run()
+    finally:
+        explorer.close()
 
 
 def card_label(side: str, code: str) -> str:
