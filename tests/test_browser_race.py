@@ -74,3 +74,13 @@ def test_a_learner_builds_a_path_finds_the_race_and_steps_it(chromium, lab_serve
     page.keyboard.press("ArrowLeft")
     poll(lambda: counter(page), lambda seen: seen == (len(steps) - 1, len(steps)), what="one step back")
     assert not serious_violations(page)
+    settle(page)
+    slide = open_page("find-the-race-presenting")                 # the link, presenting: a slide in a new session
+    slide.set_viewport_size({"width": 1280, "height": 720})
+    slide.goto(page.url + "&present=1", wait_until="domcontentloaded")
+    poll(lambda: counter(slide), lambda seen: seen == (len(steps) - 1, len(steps)), timeout=30,
+         what="the presented link at the same step")
+    settle(slide)
+    box = slide.evaluate("() => document.querySelector('.stGraphVizChart svg').getBoundingClientRect().bottom")
+    assert box <= 720, f"the diagram ends below a 1280×720 screen ({box:.0f} px)"
+    assert not serious_violations(slide)

@@ -6,8 +6,8 @@ the values the database has committed. From a state each client that may take a 
 the learner's fault, where it can strike, is one more successor (the same turn, its call failing). A successor
 is computed by really running that one card — the cache and the database are restored to the state's world and
 the card's calls are made (`RaceLab.restore`, `RaceLab.program`) — and a card run from the same world and hand is
-run once (`moves`). States already seen are not explored again, so the search visits the states (a few
-thousand), not the interleavings (34,650 for 3 clients × 4 cards): the interleavings are counted by path
+run once (`moves`). States already seen are not explored again, so the search visits the states (hundreds to
+thousands), not the interleavings (34,650 for 3 clients × 4 cards): the interleavings are counted by path
 counting over the graph of states, which has no cycles (every turn moves one program counter on). No
 reduction of commuting steps is made: every interleaving is counted, and each one's verdict is exact.
 
