@@ -132,6 +132,10 @@ def open_race(race: Race, step: int) -> None:
     """A link's race: into the widgets, as the learner would have set them, then searched and shown at `step`."""
     set_choice(race)
     find(race, step)
+    shown = st.session_state.get(SHOWN)
+    if shown is not None and shown.race == race and step > max(len(shown.steps), 1):
+        st.info(say("link-step-clamped", asked=step, total=len(shown.steps)) if shown.steps
+                else say("link-step-none", asked=step), icon=":material/info:")
 
 
 def show(race: Race, report: Report) -> Shown:

@@ -173,10 +173,12 @@ def test_a_bad_link_leaves_the_search_on_screen_as_it_was():
     assert (step_counter(at), dot(at), at.multiselect(key="race:read-path").value) == before
 
 
-def test_a_step_beyond_the_end_shows_the_last():
+def test_a_step_beyond_the_end_shows_the_last_and_says_so():
     at = open_race(read="GET,SELECT,SET-TTL", write="UPDATE,DEL", step="999")
     total = step_counter(at)[1]
     assert step_counter(at) == (total, total)
+    assert f"asks for step 999, but this interleaving has {total} steps" in " ".join(b.value for b in at.info)
+    assert at.query_params["step"] == str(total)
 
 
 def test_presenter_mode_shows_the_report_and_the_interleaving():
