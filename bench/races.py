@@ -3,8 +3,8 @@
 Run as `python -m bench.races [--rounds 3] [--sample 200] [--json]` from the project root. For each size, in the
 same run and in turns, it times:
 
-* the explorer (`strategies.races.explore`, as the page runs it, on a fresh fakeredis and in-memory SQLite):
-  all the interleavings, deduplicating states and counting paths over their graph;
+* the explorer (`strategies.races.explore`, as the page runs it, on a fresh fakeredis and in-memory SQLite, with a
+  progress callback): all the interleavings, deduplicating states and counting paths over their graph;
 * the baseline: the naive explorer, one fresh lab per interleaving, run from its first turn
   (`naive_verdicts`) on the first `--sample` interleavings, its time for all of them projected from that sample;
 
@@ -31,11 +31,13 @@ SIZES = {
 }
 
 
-def time_explorer(race: Race) -> tuple[float, int, int, int]:
-    """Seconds for the whole search (as the page runs it), the interleavings, how many broke, and the states."""
+def time_explorer(race: Race) -> tuple[float, int, int, int, int]:
+    """Seconds for the whole search (as the page runs it, reporting its progress), the interleavings, how many
+    broke, the states, and how many progress reports it made."""
+    reports: list[tuple[int, int]] = []
     started = time.perf_counter()
-    report = explore(race)
-    return time.perf_counter() - started, report.interleavings, report.bad, report.states
+    report = explore(race, progress=lambda done, bound: reports.append((done, bound)))
+    return time.perf_counter() - started, report.interleavings, report.bad, report.states, len(reports)
 
 
 def time_naive(race: Race, sample: int) -> tuple[float, int]:
@@ -61,10 +63,11 @@ def main() -> None:
     for name, (race, goal) in SIZES.items():
         rounds = []
         for _ in range(options.rounds):
-            seconds, interleavings, bad, states = time_explorer(race)
+            seconds, interleavings, bad, states, progress = time_explorer(race)
             per_naive, ran = time_naive(race, options.sample)
             naive_total = per_naive * interleavings
             rounds.append({"seconds": seconds, "interleavings": interleavings, "bad": bad, "states": states,
+                           "progress_reports": progress,
                            "per_second": interleavings / seconds, "naive_per_second": 1 / per_naive,
                            "naive_projected_seconds": naive_total, "naive_sample": ran,
                            "ratio": naive_total / seconds})
@@ -78,7 +81,8 @@ def main() -> None:
         print(f"{name}: goal ≤ {result['goal_seconds']:g} s")
         for n, r in enumerate(result["rounds"], start=1):
             print(f"  round {n}: explorer {r['seconds']:.3f} s for {r['interleavings']:,} interleavings "
-                  f"({r['per_second']:,.0f}/s; {r['bad']:,} bad; {r['states']:,} states) | naive "
+                  f"({r['per_second']:,.0f}/s; {r['bad']:,} bad; {r['states']:,} states; "
+                  f"{r['progress_reports']} progress reports) | naive "
                   f"{r['naive_per_second']:,.0f}/s on {r['naive_sample']} → {r['naive_projected_seconds']:.1f} s "
                   f"projected | ratio naive/explorer {r['ratio']:,.0f}×")
         print(f"  median: explorer {result['median_seconds']:.3f} s, ratio {result['median_ratio']:,.0f}×")
