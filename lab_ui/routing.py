@@ -56,8 +56,8 @@ kbd, button kbd, button:hover kbd, button:focus kbd, [data-has-shortcut] kbd {
 
 
 def route() -> None:
-    """The app's navigation (app.py calls only this): Home, one page per pattern, then Compare, each at
-    Streamlit's default URL path, the stem of its file."""
+    """The app's navigation (app.py calls only this): Home, one page per pattern, then Compare and Find the race,
+    each at Streamlit's default URL path, the stem of its file."""
     st.set_page_config(page_title="Cache Patterns Lab", layout="wide")
     navigation = st.navigation([
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -66,6 +66,7 @@ def route() -> None:
         st.Page("pages/write_through.py", title="Write-through"),
         st.Page("pages/write_behind.py", title="Write-behind"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page("pages/find_the_race.py", title="Find the race", icon=":material/bug_report:"),
     ], position="top")
     navigation.run()
 

@@ -42,7 +42,7 @@ PAGES = {  # pattern: (URL path, page title)
     "write-through": ("/write_through", "Write-through"),
     "write-behind": ("/write_behind", "Write-behind"),
 }
-NAV_TITLES = ["Home", "Cache-aside", "Read-through", "Write-through", "Write-behind", "Compare"]
+NAV_TITLES = ["Home", "Cache-aside", "Read-through", "Write-through", "Write-behind", "Compare", "Find the race"]
 LEGACY_NAV_NAMES = {"app", "lab ui", "home", "cache aside", "read through", "write through", "write behind"}
 # What a read of a key just written does, and how many steps it plays.
 READ_AFTER_WRITE = {"cache-aside": ("miss", 5), "read-through": ("miss", 5), "write-through": ("hit", 2),

@@ -371,8 +371,31 @@ def outage_tour() -> list:
     return list(lab.log.values())
 
 
+def race_tour() -> list:
+    """Find the race's cards (strategies/races): interleavings that make every one of their sentences."""
+    from strategies.races import Race, replay
+
+    read, leased, queued = ("GET", "SELECT", "SET-TTL"), ("GET-LEASE", "SELECT", "SET-LEASE"), \
+        ("GET", "GET-QUEUED", "SELECT", "SET-TTL")
+    runs = [  # (race, the clients' turns in order)
+        (Race(read, ("UPDATE", "DEL"), "rw"), "00110"),              # a miss; the DEL finds nothing; the stale SET
+        (Race(read, ("UPDATE", "DEL"), "rw"), "00011"),              # the DEL removes a value
+        (Race(read, ("UPDATE", "DEL", "DEL-LATER"), "rrw"), "002201112"),   # a hit; the delayed DEL removes one
+        (Race(read, ("UPDATE", "DEL", "DEL-LATER"), "rw"), "111000"),      # the delayed DEL finds nothing
+        (Race(leased, ("UPDATE", "DEL-LEASE"), "rrw"), "01022011"),   # granted, busy, voided, refused
+        (Race(leased, ("UPDATE", "DEL"), "rw"), "00101"),             # a fill accepted behind the database
+        (Race(leased, ("UPDATE", "DEL-LEASE"), "rw"), "00011"),       # a fill; the DEL removes it and the lease
+        (Race(("GET", "SELECT", "SET-NX"), ("UPDATE",), "rrw"), "0011012"),   # SET NX stored, then refused
+        (Race(queued, ("QUEUE", "DEL", "FLUSH"), "rw"), "0011001"),   # nothing queued yet; queue; flush
+        (Race(queued, ("QUEUE", "DEL", "FLUSH"), "rw"), "1100001"),   # the queued write found
+        (Race(queued, ("QUEUE", "FLUSH"), "ww"), "0101"),             # the second flush finds nothing
+    ]
+    return [trace for race, turns in runs
+            for trace in replay(race, [(int(client), False) for client in turns]).lab.log.values()]
+
+
 def test_every_sentence_of_the_narration_is_reachable_and_formats(make_lab, namespace):
-    traces = tour(make_lab, namespace) + outage_tour()
+    traces = tour(make_lab, namespace) + outage_tour() + race_tour()
     seen = check_explanations(traces)
     sentences = set(templates()) - WARNINGS - TABLE_NOTES
     assert sentences - seen == set(), "narration.md has sentences no step uses (or the tour misses them)"

@@ -1,0 +1,190 @@
+"""Find the race through Streamlit's AppTest, as a learner (or a script through the agent API) drives it: build the
+paths from cards, move a card, find the race, step the shortest bad interleaving on the diagram; the report says
+what the core's search says; a link brings the same screen back, a bad link says which part is wrong and changes
+nothing; presenter mode shows the report and the interleaving."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from strategies.races import PRESETS, Race, explore, replay
+from strategies.races.report import summary
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def private_lab(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LAB_CLOCK", "manual")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+
+
+def open_race(**params: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.switch_page("pages/find_the_race.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def ran(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def click(at: AppTest, key: str) -> AppTest:
+    at.button(key=key).click()
+    return ran(at)
+
+
+def said(at: AppTest) -> str:
+    return "\n".join(block.value for kind in ("markdown", "caption", "text") for block in getattr(at, kind))
+
+
+def step_counter(at: AppTest) -> tuple[int, int] | None:
+    found = re.search(r"\*\*step (\d+) of (\d+)\*\*", said(at))
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def dot(at: AppTest) -> str:
+    charts = at.get("graphviz_chart")
+    return charts[0].proto.spec if charts else ""
+
+
+def warnings(at: AppTest) -> str:
+    return " ".join(block.value for block in at.warning)
+
+
+def test_a_learner_builds_the_paths_moves_a_card_finds_the_race_and_steps_it():
+    at = open_race()
+    assert at.button(key="race:find").disabled                 # no paths yet: nothing to search
+    assert "empty" in warnings(at)
+    at.multiselect(key="race:read-path").set_value(["SELECT", "GET", "SET-TTL"])
+    at.multiselect(key="race:write-path").set_value(["UPDATE", "DEL"])
+    ran(at)
+    assert "comes before" not in warnings(at)                   # a GET after SELECT is allowed, just pointless
+    click(at, "race:read-up-1")                                # GET up: GET, SELECT, SET with a TTL
+    assert at.multiselect(key="race:read-path").value == ["GET", "SELECT", "SET-TTL"]
+    assert at.selectbox(key="race:preset").value == "cache-aside"    # the picker names the paths it sees
+    click(at, "race:find")
+    report = explore(Race(("GET", "SELECT", "SET-TTL"), ("UPDATE", "DEL"), "rw"))
+    for line in summary(report):
+        assert line.removeprefix("- ") in said(at)
+    steps = replay(report.race, report.shortest).steps
+    total = len(steps)
+    assert step_counter(at) == (1, total)
+    assert "A1. GET user:1" in dot(at)
+    for _ in range(total - 1):
+        click(at, "race:forward")
+    assert step_counter(at) == (total, total)
+    assert f"A{sum(step.client == 'A' for step in steps)}. SET user:1 … EX 60" in dot(at)
+    assert at.button(key="race:forward").disabled
+    click(at, "race:back")
+    assert step_counter(at) == (total - 1, total)
+    assert at.query_params["read"] == "GET,SELECT,SET-TTL" and at.query_params["step"] == str(total - 1)
+    assert "At the end the cache holds 'Ada Lovelace' and the database 'Ada King'." in said(at)
+
+
+def test_a_preset_stays_picked_while_its_paths_are_on_screen():
+    at = open_race()
+    at.selectbox(key="race:preset").set_value("read-through")   # the same cards as cache-aside
+    ran(at)
+    assert at.selectbox(key="race:preset").value == "read-through"
+    click(at, "race:write-up-1")                               # now DEL, UPDATE: delete-then-update
+    assert at.selectbox(key="race:preset").value == "delete-then-update"
+
+
+def test_a_preset_that_never_breaks_says_so_and_what_it_rests_on():
+    at = open_race()
+    at.selectbox(key="race:preset").set_value("leases")
+    ran(at)
+    assert at.radio(key="race:clients").value == "rrw"
+    click(at, "race:find")
+    assert "None of them breaks" in said(at)
+    assert "It rests on **SET with lease**" in said(at) and "It rests on **DEL under a lease**" in said(at)
+    assert step_counter(at) is None and not dot(at)
+
+
+def test_a_fault_is_chosen_from_the_calls_the_paths_make():
+    at = open_race()
+    at.selectbox(key="race:preset").set_value("set-then-update")
+    ran(at)
+    options = at.selectbox(key="race:fault").options
+    assert "The database fails at B's card 2 (UPDATE the database)" in options
+    assert not any("database fails at B's card 1" in option for option in options)    # a SET calls no database
+    at.selectbox(key="race:fault").set_value("db:B2")
+    click(at, "race:find")
+    assert "The fault struck in" in said(at)
+    assert "B: UPDATE the database, which fails" in said(at)
+    assert at.query_params["fault"] == "db:B2"
+
+
+def test_paths_changed_after_a_search_are_not_taken_for_it():
+    at = open_race(read="GET,SELECT,SET-TTL", write="UPDATE,DEL", clients="rw")
+    at.multiselect(key="race:write-path").set_value(["DEL", "UPDATE"])
+    ran(at)
+    assert "have changed since this search" in said(at)
+    assert at.query_params["write"] == "UPDATE,DEL"            # the link still says what is on screen
+
+
+def test_a_link_brings_back_the_same_screen():
+    by_hand = open_race()
+    by_hand.selectbox(key="race:preset").set_value("delayed-double-delete")
+    ran(by_hand)
+    click(by_hand, "race:find")
+    for _ in range(3):
+        click(by_hand, "race:forward")
+    link = {name: by_hand.query_params[name] for name in by_hand.query_params}
+    assert link["clients"] == "rrw" and link["step"] == "4"
+    opened = open_race(**link)
+    assert step_counter(opened) == step_counter(by_hand)
+    assert dot(opened) == dot(by_hand)
+    assert opened.multiselect(key="race:write-path").value == list(PRESETS["delayed-double-delete"].write)
+
+
+@pytest.mark.parametrize("params,words", [
+    ({"read": "GET,TELEPORT", "write": "UPDATE,DEL"}, "does not know: TELEPORT"),
+    ({"read": "GET,SELECT", "write": "UPDATE", "clients": "everyone"}, "`clients` part"),
+    ({"read": "GET,SELECT", "write": "UPDATE", "fault": "db:Q9"}, "`fault` part"),
+    ({"read": "GET,SELECT", "write": "UPDATE", "fault": "cache:B1"}, "does not call the cache"),
+    ({"read": "GET,SELECT", "write": "UPDATE", "step": "-3"}, "`step` part"),
+    ({"read": "SET,SELECT", "write": "UPDATE"}, "comes before anything loaded"),
+])
+def test_a_bad_link_says_which_part_is_wrong_and_changes_nothing(params, words):
+    at = open_race(**params)
+    assert words in warnings(at) and "nothing changed" in warnings(at)
+    assert at.multiselect(key="race:read-path").value == [] and step_counter(at) is None
+    assert "interleavings explored" not in said(at)
+
+
+def test_a_bad_link_leaves_the_search_on_screen_as_it_was():
+    at = open_race(read="GET,SELECT,SET-TTL", write="UPDATE,DEL", step="3")
+    before = (step_counter(at), dot(at), at.multiselect(key="race:read-path").value)
+    at.query_params["clients"] = "nobody"
+    ran(at)
+    assert "`clients` part" in warnings(at)
+    assert (step_counter(at), dot(at), at.multiselect(key="race:read-path").value) == before
+
+
+def test_a_step_beyond_the_end_shows_the_last_and_says_so():
+    at = open_race(read="GET,SELECT,SET-TTL", write="UPDATE,DEL", step="999")
+    total = step_counter(at)[1]
+    assert step_counter(at) == (total, total)
+    assert f"asks for step 999, but this interleaving has {total} steps" in " ".join(b.value for b in at.info)
+    assert at.query_params["step"] == str(total)
+
+
+def test_presenter_mode_shows_the_report_and_the_interleaving():
+    at = open_race(read="GET,SELECT,SET-TTL", write="DEL,UPDATE", step="2", present="1")
+    assert not at.title                                          # a slide: no page title
+    assert step_counter(at)[0] == 2 and dot(at)
+    assert "interleavings break" in said(at)
+    assert at.toggle(key="race:present").value
+    assert at.query_params["present"] == "1"
