@@ -334,3 +334,17 @@ def test_new_lab_takes_the_memory_knobs():
     assert (lab.maxmemory, lab.maxmemory_policy) == (1024, "volatile-ttl") and lab.eviction in lab.parts
     with pytest.raises(ValueError, match="unknown maxmemory-policy"):
         new_lab("cache-aside", maxmemory_policy="lru")
+
+
+# ---- the compare page's knobs (its core: strategies/compare.py) --------------------------------------------------
+def test_compare_runs_a_workload_under_each_policy():
+    from strategies.compare import Workload, by_policy, run_pattern
+
+    workload = Workload(requests=400, keys=120, read_ratio=1.0, ttl_seconds=3600, maxmemory=3_000, seed=4)
+    results = by_policy(workload, "cache-aside", ("noeviction", "allkeys-lru", "allkeys-lfu"))
+    assert set(results) == {"noeviction", "allkeys-lru", "allkeys-lfu"}
+    unlimited = run_pattern("cache-aside", Workload(requests=400, keys=120, read_ratio=1.0, ttl_seconds=3600, seed=4))
+    assert all(result.hit_ratio < unlimited.hit_ratio for result in results.values())
+    assert results["allkeys-lfu"].hit_ratio > results["allkeys-lru"].hit_ratio
+    assert Workload(maxmemory=0).problems() and Workload(maxmemory_policy="lru").problems()
+    assert not Workload(maxmemory=1024, maxmemory_policy="volatile-ttl").problems()
