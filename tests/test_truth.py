@@ -43,6 +43,8 @@ def test_every_field_a_scenario_text_quotes_is_claimed_and_no_text_states_a_numb
     claims = 0
     for scenario in CATALOGUE:
         texts = scenario_texts()[scenario.slug]
+        intro = fields_of(texts["intro"])        # shown before the run: it may quote the scenario's knobs only
+        assert intro <= set(scenario.knobs), f"{scenario.slug} / intro quotes {intro - set(scenario.knobs)}"
         for part, template in texts.items():
             quoted = fields_of(template)
             assert quoted <= set(scenario.claims), \
