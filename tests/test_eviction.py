@@ -316,6 +316,15 @@ def test_noeviction_serves_every_read_and_caches_nothing_more(make_lab):
     assert set(result.lab.live().cache) == {"user:1", "user:2"}
 
 
+def test_a_refused_write_through_set_leaves_a_committed_write_failed_and_the_old_value_served(make_lab):
+    result = run(make_lab, "noeviction-oom-write-through")
+    write, read = result.of("write")[0], result.of("read")[-1]
+    assert not write.ok and write.steps[-1].note[0] == "oom-noeviction"
+    state = result.lab.live()
+    assert state.db["user:2"].value == write.value and state.cache["user:2"].value == "Alan Turing"
+    assert read.hit and read.stale
+
+
 def test_queued_writes_fill_a_volatile_cache_until_the_flush_gives_them_a_ttl(make_lab):
     result = run(make_lab, "write-behind-volatile-oom")
     refused = [trace for trace in result.of("write") if not trace.ok]

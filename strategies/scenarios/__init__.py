@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..narration import shorten
 from ..scenario import Scenario
 from . import eviction, reading, writing
 from .common import HOT_KEY, NEW, OLD, READERS
@@ -123,8 +124,8 @@ CATALOGUE += (
                "last": "a hit", "maxmemory": 256, "maxmemory_policy": "noeviction"}, maxmemory=256),
     _scenario("noeviction-oom-write-through", "write-through", eviction.noeviction_write,
               eviction.noeviction_write_figures,
-              {"acknowledged": "not acknowledged (it failed)", "stored": "'Grace B. Hopper'",
-               "served": "'Grace B. Hopper'", "cached": "not cached", "refused": 2, "maxmemory": 256,
+              {"acknowledged": "not acknowledged (it failed)", "stored": shorten(eviction.LONGER),
+               "cached": "'Alan Turing'", "served": "'Alan Turing'", "stale": 1, "refused": 1, "maxmemory": 256,
                "maxmemory_policy": "noeviction"}, maxmemory=256),
     _scenario("write-behind-volatile-oom", "write-behind", eviction.volatile_oom, eviction.volatile_oom_figures,
               {"queued": 3, "first_evicted": "'user:2'", "refused": 1, "refused_key": "'product:7'", "peak": 368,

@@ -18,7 +18,7 @@ from ..features.memory import used_memory
 from ..narration import quote_list, shorten
 from ..scenario import Director, ScenarioRun
 from ..trace import Trace
-from .common import HOT_KEY, NEW, stored
+from .common import HOT_KEY, NEW, cached, stale_reads, stored
 
 HOT_SET = ("user:1", "user:2", "user:3")
 SCANNED = tuple((f"product:{number}", f"Item {number}") for number in range(101, 107))   # a crawler's one-off reads
@@ -87,20 +87,23 @@ def noeviction_read_figures(run: ScenarioRun) -> dict[str, Any]:
             "full_at": used_memory(filled.cache), "last": "a hit" if run.traces[-1].hit else "a miss"}
 
 
+LONGER = "Alan Mathison Turing, codebreaker and computer pioneer"     # more than the full cache has room for
+
+
 def noeviction_write(d: Director) -> None:
     d.scene("fill")
     paced(d, [lambda: d.read("user:1"), lambda: d.read("user:2")])
     d.scene("write")
-    d.write("user:3", "Grace B. Hopper")
+    d.write("user:2", LONGER)
     d.scene("read")
-    d.read("user:3")
+    d.read("user:2")
 
 
 def noeviction_write_figures(run: ScenarioRun) -> dict[str, Any]:
     write, read = run.of("write")[0], run.of("read")[-1]
     return {"acknowledged": "acknowledged" if write.ok else "not acknowledged (it failed)",
-            "stored": stored(run, "user:3"), "served": shorten(read.value), "refused": run.count(note="oom-noeviction"),
-            "cached": "cached" if "user:3" in run.lab.live().cache else "not cached"}
+            "stored": stored(run, "user:2"), "cached": cached(run, "user:2"), "served": shorten(read.value),
+            "stale": stale_reads(run), "refused": run.count(note="oom-noeviction")}
 
 
 # ---- write-behind: queued writes carry no TTL ------------------------------------------------------------------
