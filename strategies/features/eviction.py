@@ -147,10 +147,11 @@ class Eviction(Part):
             used, after = self.used(), self._used_after(stores)
             if after <= limit:
                 return
+            need = max(0, after - used)      # 0: the cache is already past its limit (a TTL the flusher added)
             victim = self.policy.victim(self._candidates(), self.rng)
             if victim is None:
-                raise CacheRefused(self._refusal(used, after - used, limit))
-            self._evict(t, victim, used, after - used, limit)
+                raise CacheRefused(self._refusal(used, need, limit))
+            self._evict(t, victim, used, need, limit)
 
     def _used_after(self, stores: tuple[Store, ...]) -> int:
         """What the cache would hold once `stores` are stored (each replacing its key's current value)."""
