@@ -55,7 +55,11 @@ def scan(d: Director) -> None:
     d.scene("before")
     paced(d, [lambda key=key: d.read(key) for _ in range(2) for key in HOT_SET])
     d.scene("scan")
+    started = d.lab.last_seq
     paced(d, [lambda key=key: d.read(key, client="B") for key, _ in SCANNED])
+    full = next((step for step in d.lab.history if step.seq > started and step.action == "EVICT"), None)
+    if full is not None:
+        d.say("scan-full", at=full)              # the scene's second caption: from the first eviction on
     d.scene("after")
     paced(d, [lambda key=key: d.read(key) for key in HOT_SET])
 
