@@ -11,17 +11,20 @@ only its invalidation fails, and the cache may serve the old value once it is ba
 
 Two knobs fix the pattern's two classic weaknesses (both off by default, both plain attributes too): `leases`
 (features/leases.py: a reader that misses must hold the key's lease to fill it, which stops stale sets and
-stampedes) and `negative_ttl` (features/negative.py: remember "not found" for that many seconds).
+stampedes) and `negative_ttl` (features/negative.py: remember "not found" for that many seconds). Like every
+pattern, it takes a memory limit (`maxmemory`, `maxmemory_policy`: features/eviction.py); a full cache under
+`noeviction` refuses the fill, and the read is served from the database with nothing cached.
 """
 
 from __future__ import annotations
 
 from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
+from .features import eviction
 from .features.leases import Leases
 from .features.negative import NegativeCaching
 from .lab import Lab
 from .narration import explain_warning
-from .request import FAILED, Request, Steps
+from .request import FAILED, REFUSED, Request, Steps
 
 
 class CacheAside(Lab):
@@ -43,7 +46,8 @@ class CacheAside(Lab):
     )
 
     def __init__(self, *args, leases: bool = False, lease_seconds: float = 2.0, lease_wait_ms: float = 20.0,
-                 max_lease_waits: int = 8, negative_ttl: int | None = None, **kwargs) -> None:
+                 max_lease_waits: int = 8, negative_ttl: int | None = None, maxmemory: int | None = None,
+                 maxmemory_policy: str = "noeviction", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.leases = leases
         self.lease_seconds = lease_seconds
@@ -52,7 +56,8 @@ class CacheAside(Lab):
         self.negative_ttl = negative_ttl
         self.lease_book = Leases(self)
         self.negative = NegativeCaching(self)
-        self.parts = (self.lease_book, self.negative)
+        self.eviction = eviction.compose(self, maxmemory, maxmemory_policy)
+        self.parts = (self.lease_book, self.negative, self.eviction)
 
     # ---- the read ---------------------------------------------------------------------------------
     def _read(self, t: Request, key: str) -> Steps:
@@ -72,10 +77,12 @@ class CacheAside(Lab):
                 yield from self.negative.remember(t, key)
             return None
         stored = yield from self.cache_set(t, "App", key, loaded.value, ttl=self.ttl_seconds,
-                                           version=loaded.version, tolerate=True)
+                                           version=loaded.version, tolerate=True, refusable=True)
         if stored is FAILED:                    # the value is still good; only the next read misses again
             t.trace.degraded = True
             t.trace.warning = explain_warning("cache-aside-fill-failed")
+        elif stored is REFUSED:                 # the cache is full and may evict nothing: the same, said so
+            t.trace.warning = explain_warning("fill-refused")
         return loaded.value
 
     def hit(self, t: Request, key: str, cached: str) -> Steps:

@@ -6,6 +6,12 @@ Transitions these helpers record (source → target: action):
 
 A cache call that fails is recorded as a failed step: fatal, unless the pattern tolerates it (then it returns
 FAILED and the request goes on). While `cache_down` is set (the simulated outage) every cache call fails.
+
+A call that stores values names them (`stores`): before it runs, each of the lab's parts may make room for them
+(a memory limit evicts keys, recorded as steps of the same atomic call) or refuse them. A refusal is Redis' own
+OOM answer ("OOM command not allowed when used memory > 'maxmemory'."), whoever gave it, the lab's memory limit or a
+real server's: the cache answered, so there is nothing to compare notes about, and a call the pattern marks
+`refusable` returns REFUSED (the request goes on without the value stored).
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import redis
-from redis.exceptions import RedisClusterException
+from redis.exceptions import OutOfMemoryError, RedisClusterException
 
 from .database import SELECT_SQL, UPSERT_SQL, DatabaseUnavailable, Row
-from .request import FAILED, Request, RequestFailed, Steps, helper
+from .part import Store
+from .request import FAILED, REFUSED, Request, RequestFailed, Steps, helper
 from .state import CacheItem, Change
 from .trace import Outcome, Step
 
@@ -31,6 +38,16 @@ class CacheDown(redis.ConnectionError):
 
     def __init__(self) -> None:
         super().__init__("connection refused (the cache is down)")
+
+
+class CacheRefused(OutOfMemoryError):
+    """The cache says no to storing (Redis' OOM error, its very words), with the sentence that says why."""
+
+    MESSAGE = "command not allowed when used memory > 'maxmemory'."    # redis-py drops the leading "OOM "
+
+    def __init__(self, note: tuple[str, dict | None]) -> None:
+        super().__init__(self.MESSAGE)
+        self.note = note
 
 
 class Loaded(NamedTuple):
@@ -51,29 +68,39 @@ class RecordedCalls:
                    command: str, note: tuple[str, dict | None] | Callable[[Any], tuple[tuple, Outcome]],
                    key: str | None = None, value: str | None = None,
                    changes: Callable[[Any, float], tuple[Change, ...]] | None = None, tolerate: bool = False,
-                   background: bool = False) -> Steps:
+                   background: bool = False, stores: tuple[Store, ...] = (), refusable: bool = False) -> Steps:
         """One Redis call: `changes(result, at)` says what it did to the tables; `note` may be a function of the
-        answer giving (note, outcome), for a call that can say no."""
+        answer giving (note, outcome), for a call that can say no; `stores`, the values it stores, which the
+        lab's parts may make room for (or refuse: REFUSED if `refusable`, else a failure as `tolerate` says)."""
         try:
             if self.cache_down:
                 raise CacheDown()
+            for part in self.parts if stores else ():
+                part.before_store(t, stores)
             result = call()
         except CallFailures as err:
-            if not isinstance(err, CacheDown):
+            refused = isinstance(err, OutOfMemoryError)     # the cache answered: full, and nothing it may evict
+            if not refused and not isinstance(err, CacheDown):
                 self.cache_error, self._resync_needed = str(err), True   # a real failure: compare notes later
+            said = getattr(err, "note", None) or ("cache-oom" if refused else "cache-failed",
+                                                  {"action": action, "error": str(err)})
             details = dict(key=key, value=value, command=command, cost_ms=self.costs.cache_ms,
-                           background=background, note=("cache-failed", {"action": action, "error": str(err)}))
-            if not tolerate:
-                t.fail(source, target, action, f"cache unavailable: {err}", **details)
+                           background=background, note=said)
+            if not (tolerate or (refused and refusable)):
+                t.fail(source, target, action, f"OOM {err}" if refused else f"cache unavailable: {err}", **details)
                 raise RequestFailed(err) from err
             yield t.step(source, target, action, outcome="error", **details)
-            return FAILED
+            return REFUSED if refused and refusable else FAILED
         self.cache_error = None
         cost = self.costs.cache_ms
         made = changes(result, self.clock.now() + cost / 1000) if changes else ()
         note, outcome = note(result) if callable(note) else (note, "ok")
-        yield t.step(source, target, action, key=key, value=value, command=command, cost_ms=cost,
-                     background=background, changes=made, note=note, outcome=outcome)
+        step = t.step(source, target, action, key=key, value=value, command=command, cost_ms=cost,
+                      background=background, changes=made, note=note, outcome=outcome)
+        if outcome == "hit" and key is not None:
+            for part in self.parts:             # the cache read the key: a part following access times hears of it
+                part.accessed(key)
+        yield step
         return result
 
     @helper
@@ -107,7 +134,7 @@ class RecordedCalls:
 
     @helper
     def cache_set(self, t: Request, source: str, key: str, value: str, *, ttl: int | None, version: int | None,
-                  tolerate: bool = False, background: bool = False) -> Steps:
+                  tolerate: bool = False, background: bool = False, refusable: bool = False) -> Steps:
         def changes(_: object, at: float) -> tuple[Change, ...]:
             return (self.cached(key, value, ttl, version, at),)
 
@@ -115,7 +142,7 @@ class RecordedCalls:
             t, source, "Cache", "SET", lambda: self.cache.set(self.redis_key(key), value, ex=ttl or None),
             command=f"SET {key} … EX {ttl}" if ttl else f"SET {key} …", key=key, value=value, changes=changes,
             note=("cache-set-ttl", {"ttl": ttl}) if ttl else ("cache-set-forever", None), tolerate=tolerate,
-            background=background))
+            background=background, stores=((key, value, ttl or None),), refusable=refusable))
 
     def cached(self, key: str, value: str, ttl: int | None, version: int | None, at: float) -> Change:
         """The cache now holds `value` under `key` (set at simulated time `at`); it expires with the others."""

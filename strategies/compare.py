@@ -41,7 +41,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from typing import Literal, NamedTuple
 
@@ -51,6 +51,7 @@ from . import PATTERNS
 from .assets import ASSETS, markdown_sections
 from .clock import SimClock
 from .database import Database
+from .features.policies import POLICIES
 from .trace import Costs
 
 COMPARE_FILE = ASSETS / "compare.md"
@@ -86,6 +87,8 @@ class Workload:
     fault_at: int = 1_000                # the request (0-based) at which the fault starts
     fault_length: int = 200              # requests the outage lasts (db-outage, cache-down)
     seed: int = 1
+    maxmemory: int | None = None         # each lab's memory limit in bytes (features/eviction.py); None: none
+    maxmemory_policy: str = "noeviction"
 
     def problems(self) -> list[str]:
         """Why this workload cannot run, as sentences from assets/compare.md; empty if it can."""
@@ -106,6 +109,8 @@ class Workload:
             found.append(say("bad-batch"))
         if self.db_latency_ms < 0 or self.gap_ms < 0:
             found.append(say("bad-times"))
+        if self.maxmemory is not None and self.maxmemory < 1 or self.maxmemory_policy not in POLICIES:
+            found.append(say("bad-memory", policies=", ".join(POLICIES)))
         if self.fault not in FAULTS:
             found.append(say("bad-fault"))
         elif self.fault != "none":
@@ -243,7 +248,8 @@ def new_lab(pattern: str, workload: Workload):
                    "coalesce": workload.coalesce}
     return PATTERNS[pattern](fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True), db,
                              namespace="compare:{0}:", clock=SimClock(), costs=costs,
-                             ttl_seconds=workload.ttl_seconds, **options)
+                             ttl_seconds=workload.ttl_seconds, maxmemory=workload.maxmemory,
+                             maxmemory_policy=workload.maxmemory_policy, **options)
 
 
 def run_pattern(pattern: str, workload: Workload, operations: Sequence[Operation] | None = None, *,
@@ -318,6 +324,14 @@ def _measure(lab, workload: Workload, ops: Sequence[Operation], progress, starte
         failed_writes=failed_writes, failed_in_window=failed_in_window, lost_writes=counters.lost_writes,
         coalesced_writes=counters.coalesced_writes, max_queue=max(depth, default=0), queue_depth=peaks(depth),
         seconds=time.perf_counter() - started)
+
+
+def by_policy(workload: Workload, pattern: str, policies: Sequence[str] = POLICIES) -> dict[str, PatternResult]:
+    """The same workload through one pattern under each `maxmemory-policy` (its `maxmemory` must be set): what a
+    policy changes in the hit ratio and the database reads."""
+    operations = make_operations(workload)
+    return {policy: run_pattern(pattern, replace(workload, maxmemory_policy=policy), operations)
+            for policy in policies}
 
 
 def _set_fault(lab, fault: str, on: bool) -> None:

@@ -30,7 +30,7 @@ from .request import Request, Steps
 from .state import LabState
 from .trace import Costs, Counters, Trace
 from .validation import validate_key, validate_value
-from .views import CACHE_VIEW, DB_VIEW, TableView
+from .views import CACHE_VIEW, DB_VIEW, Gauge, TableView
 
 READS = frozenset({"read", "report"})
 
@@ -161,13 +161,15 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
         acknowledged writes elsewhere (write-behind's queue)."""
         return self.state.latest(key)
 
-    def reset(self, *, restart_clock: bool = False) -> None:
-        """Back to the seeded database, an empty cache, zero counters and an empty log (and, for a scenario
-        that must replay exactly, the clock back at 0)."""
+    def reset(self, *, restart_clock: bool = False, rows: tuple[tuple[str, str], ...] = ()) -> None:
+        """Back to the seeded database (plus `rows`, a scenario's own), an empty cache, zero counters and an empty
+        log (and, for a scenario that must replay exactly, the clock back at 0)."""
         self.quietly(self.delete_all_keys)
         if restart_clock:
             self.clock.restart()
         self.db.reset()
+        if rows:
+            self.db.put_many(rows, self.clock.now())
         self.cache_down = False
         for part in self.parts:
             part.reset()
@@ -190,6 +192,11 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
     def state_clauses(self, state: LabState) -> list[str]:
         """What each part adds to "after this step, the cache has…; the database has…" (a queue's length)."""
         return [clause for part in self.parts if (clause := part.state_clause(state))]
+
+    def gauges(self, state: LabState | None = None) -> list[Gauge]:
+        """The bars the page shows (how full what a part keeps is), for `state` (default: now)."""
+        state = state if state is not None else self.live()
+        return [gauge for part in self.parts for gauge in part.gauges(state)]
 
     def metrics(self) -> list[tuple[str, object]]:
         """The lab's totals as (label, value), each part's after the common ones."""

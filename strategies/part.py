@@ -1,9 +1,12 @@
-"""A part: a feature several patterns or scenarios switch on (leases, the write-behind queue and its flusher),
-composed into a pattern and plugged into the engine through these hooks, each of which does nothing here.
+"""A part: a feature several patterns or scenarios switch on (leases, the write-behind queue and its flusher, a
+memory limit), composed into a pattern and plugged into the engine through these hooks, each of which does nothing
+here.
 
-The engine (the lab's time, faults and reconciliation) knows no pattern and no feature: it asks each of the
+The engine (the lab's calls, time, faults and reconciliation) knows no pattern and no feature: it asks each of the
 lab's parts when its background work is due and runs it, which of its tables live in the cache (a crash
-empties them, a resync compares them), what a crash or a wipe cost it, and what the page shows of it.
+empties them, a resync compares them), what a crash or a wipe cost it, and what the page shows of it. It tells
+each part of every change to the tables and of every key a cache call found, and lets each part look at a call
+that is about to store values in the cache first: a part may make room (recording what it did) or refuse it.
 """
 
 from __future__ import annotations
@@ -13,9 +16,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .lab import Lab
+    from .request import Request
     from .state import Change, LabState
     from .trace import Trace
-    from .views import TableView
+    from .views import Gauge, TableView
+
+# A value a cache call is about to store: (key, value, TTL in seconds or None).
+Store = tuple[str, str, int | None]
 
 
 class Part:
@@ -34,6 +41,17 @@ class Part:
     def tick(self) -> Trace | None:
         """Run the background work that is due now; its trace, or None if nothing ran."""
         return None
+
+    # ---- the cache's calls ------------------------------------------------------------------------------
+    def before_store(self, t: Request, stores: tuple[Store, ...]) -> None:
+        """A cache call is about to store `stores`: make room first (recording on `t` what that did, as part of
+        the same atomic call), or refuse the call by raising `calls.CacheRefused`."""
+
+    def tables_changed(self, changes: tuple[Change, ...]) -> None:
+        """These changes were just applied to the lab's tables (every change, as its step is recorded)."""
+
+    def accessed(self, key: str) -> None:
+        """A cache call just found `key` in the cache (a GET that hit, a script that read it)."""
 
     # ---- faults and reconciliation ---------------------------------------------------------------------
     def held(self) -> tuple[str, ...]:
@@ -65,4 +83,8 @@ class Part:
 
     def metrics(self, state: LabState) -> list[tuple[str, object]]:
         """(label, value) figures this part adds to the lab's totals."""
+        return []
+
+    def gauges(self, state: LabState) -> list[Gauge]:
+        """How full something this part keeps is in `state` (used of a limit), for a bar on the page."""
         return []

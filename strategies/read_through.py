@@ -9,14 +9,17 @@ The application never reads the database itself, so for reads the cache is a har
 does not answer, the read fails cleanly (nothing is read around it). A write is the application's own
 database write followed by an invalidation, as in cache-aside: it commits even when the DEL fails.
 Write-through and write-behind read this way too, with the cache itself as the loader (`loader = "Cache"`).
+Every pattern takes a memory limit (`maxmemory`, `maxmemory_policy`: features/eviction.py); when a full cache
+under `noeviction` refuses the loader's SET, the loaded value is still returned, and nothing is cached.
 """
 
 from __future__ import annotations
 
 from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
+from .features import eviction
 from .lab import Lab
 from .narration import explain_warning
-from .request import FAILED, Steps
+from .request import FAILED, REFUSED, Steps
 
 
 class ReadThrough(Lab):
@@ -38,6 +41,11 @@ class ReadThrough(Lab):
         lanes=(("App", "Cache"), ("Loader", "Database"), ("Loader", "Cache"), ("App", "Database"), ("Cache", "Cache")),
     )
 
+    def __init__(self, *args, maxmemory: int | None = None, maxmemory_policy: str = "noeviction", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.eviction = eviction.compose(self, maxmemory, maxmemory_policy)
+        self.parts = (self.eviction,)
+
     def _read(self, t, key: str) -> Steps:
         cached = yield from self.cache_get(t, "App", key)
         t.trace.hit = cached is not None
@@ -58,7 +66,10 @@ class ReadThrough(Lab):
         loaded = yield from self.db_select(t, self.loader, key)
         if loaded is None:
             return None
-        yield from self.cache_set(t, self.loader, key, loaded.value, ttl=self.ttl_seconds, version=loaded.version)
+        stored = yield from self.cache_set(t, self.loader, key, loaded.value, ttl=self.ttl_seconds,
+                                           version=loaded.version, refusable=True)
+        if stored is REFUSED:                   # the cache is full and may evict nothing: serve it, keep nothing
+            t.trace.warning = explain_warning("fill-refused")
         return loaded.value
 
     def _write(self, t, key: str, value: str) -> Steps:

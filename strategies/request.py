@@ -4,7 +4,7 @@ A pattern's read or write is a generator: it performs one real call, yields the 
 to be advanced before the next call. `Request.advance()` moves it one step, so several clients' requests can
 be interleaved against one cache and one database; `run()` goes to the end. A call that fails is recorded as
 a failed step, then `RequestFailed` ends the request (unless the pattern tolerates the failure: the call then
-returns `FAILED`).
+returns `FAILED`, or `REFUSED` when the cache said no to storing a value).
 
 Which line of the pattern made a step: the recorder walks out of the call stack past the recording helpers
 (functions marked `@helper`), and the first frame it finds is the pattern's own code.
@@ -49,13 +49,19 @@ class RequestFailed(Exception):
 class _Failed:
     """What a tolerated call returns when it failed (its failed step is already recorded)."""
 
-    __slots__ = ()
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def __repr__(self) -> str:
-        return "FAILED"
+        return self.name
 
 
-FAILED = _Failed()
+FAILED = _Failed("FAILED")
+# What a call that may be refused returns when the cache said no to storing (Redis' OOM answer: its memory is full
+# and its policy evicts nothing it may); the refused step is already recorded.
+REFUSED = _Failed("REFUSED")
 
 
 def as_one_step(steps: Steps) -> Steps:
@@ -119,6 +125,9 @@ class Request:
                     code=calling_line(), note=note)
         for change in changes:
             lab.state.apply(change)
+        if changes:
+            for part in lab.parts:           # a part that follows the tables (the memory they take) hears of it
+                part.tables_changed(changes)
         self.trace.steps.append(step)
         lab.history.append(step)
         return step

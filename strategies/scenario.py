@@ -225,7 +225,8 @@ class Director:
 # ---- scenarios ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Scenario:
-    """A guided scenario: its pattern, the knobs it sets (lab attributes), its script, its figures and claims.
+    """A guided scenario: its pattern, the knobs it sets (lab attributes), its script, its figures and claims, and
+    the rows its database starts with beside the seeded ones.
 
     `figures(run)` computes, from what the run did, every field its texts quote (captions and the "what you
     saw" paragraph); `claims` states what the texts say those figures are (every field they quote is claimed),
@@ -237,6 +238,7 @@ class Scenario:
     script: Callable[[Director], None]
     figures: Callable[[ScenarioRun], dict[str, Any]]
     claims: dict[str, Any]
+    rows: tuple[tuple[str, str], ...] = ()       # rows the database holds beside its seed, before the script runs
 
     @property
     def title(self) -> str:
@@ -302,7 +304,7 @@ def run_scenario(scenario: Scenario, lab: Lab) -> ScenarioRun:
     """Reset `lab`, set the scenario's knobs and play its script; deterministic for a given scenario."""
     if lab.name != scenario.pattern:
         raise ValueError(f"scenario {scenario.slug!r} runs on {scenario.pattern}, not on {lab.name}")
-    lab.reset(restart_clock=True)
+    lab.reset(restart_clock=True, rows=scenario.rows)
     apply_knobs(lab, scenario.knobs)
     first = lab.next_number
     director = Director(lab, scenario.slug)

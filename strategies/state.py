@@ -16,6 +16,7 @@ Transitions (table: before → after):
     acked:   None → AckedWrite (a write queued)   AckedWrite → newer (a write coalesced into its entry)
              AckedWrite → None (delivered: committed; superseded: a newer entry carries its key; lost)
     lost:    None → AckedWrite (its entry vanished before the database had it: a crash, a wipe)
+    evicted: None → Evicted (a key the cache evicted, kept a while to be shown)   Evicted → None (a newer one's room)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import NamedTuple
 
 from .database import Row
 
-TABLES = ("cache", "db", "queue", "pending", "lease", "acked", "lost")
+TABLES = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "evicted")
 
 # What cache-aside's negative caching stores for "the database has no such row". A learner can never write
 # it: validation rejects control characters in values, so no real value collides with it.
@@ -68,24 +69,32 @@ class Lease(NamedTuple):
     expires_at: float            # simulated seconds; after it, another reader may take the lease
 
 
+class Evicted(NamedTuple):
+    """A key the cache evicted to make room (not in the cache any more): the Cache table shows it greyed a while."""
+
+    value: str
+    at: float                    # simulated seconds
+    policy: str                  # the maxmemory-policy that chose it
+
+
 class Change(NamedTuple):
     table: str                   # one of TABLES
     key: str                     # a cache key, a row key, a queue id or a pending key
     before: object | None
     after: object | None
-    why: str = ""                # for a removal from the cache: deleted, expired, vanished, crashed;
+    why: str = ""                # for a removal from the cache: deleted, expired, evicted, vanished, crashed;
                                  # from the leases: filled, released, voided, expired, crashed
 
 
 class LabState:
-    """The cache, the database, the write-behind queue, its pending index and ledger, and cache-aside's leases
-    as the lab last saw them.
+    """The cache, the database, the write-behind queue, its pending index and ledger, cache-aside's leases and the
+    keys lately evicted, as the lab last saw them.
 
     Each table is a dict in order of last change (the most recently changed entry last), so the newest
     rows of a big table can be shown without sorting it.
     """
 
-    __slots__ = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "now")
+    __slots__ = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "evicted", "now")
 
     def __init__(self, rows: Iterable[Row] = (), now: float = 0.0) -> None:
         self.cache: dict[str, CacheItem] = {}
@@ -97,6 +106,7 @@ class LabState:
         # the database does not have yet, and the ones that can no longer reach it.
         self.acked: dict[str, AckedWrite] = {}
         self.lost: dict[str, AckedWrite] = {}
+        self.evicted: dict[str, Evicted] = {}    # the last keys evicted, oldest first (not in the cache)
         self.now = now
 
     def apply(self, change: Change) -> None:

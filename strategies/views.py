@@ -1,13 +1,16 @@
 """What the learner's tables show, as plain rows: pure functions of a `LabState`, no pandas, no Streamlit.
 
 A big table shows only its 50 most recently changed rows (TABLE_LIMIT), sorted by key: the browser would
-virtualise the rest anyway, and building rows nobody sees is what made a long session slow.
+virtualise the rest anyway, and building rows nobody sees is what made a long session slow. The Cache table
+also shows, after its keys, the keys lately evicted to make room (`greyed`: no longer in the cache, each saying
+so in its State column); a `Gauge` is a bar's worth of "used of a limit" (the cache's memory).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .state import NOT_FOUND_MARKER, LabState, newest, stream_order
 
@@ -17,6 +20,7 @@ DB_COLUMNS = ("Key", "Value", "Version", "At (s)", "In cache")
 QUEUE_COLUMNS = ("#", "Key", "Value", "At (s)", "Stream id")
 LEASE_COLUMNS = ("Key", "Holder", "Expires in (s)")
 NEGATIVE_TEXT = "∅ not found (negative)"      # how the cache table shows NOT_FOUND_MARKER
+EVICTED_TEXT = "✗ evicted at {at:.1f} s ({policy})"   # the State of a greyed row: no longer in the cache
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,12 @@ class TableRows:
     total: int                                  # rows in the whole table
     changed: frozenset[str] = field(default_factory=frozenset)   # keys the step on screen changed
     key_column: str = "Key"                     # the column `changed` names entries by
+    greyed: frozenset[str] = field(default_factory=frozenset)    # rows of entries that are gone (shown greyed)
 
     @property
     def shown(self) -> int:
-        return len(self.rows)
+        """Rows of the table's own entries shown (greyed rows of departed entries not counted)."""
+        return len(self.rows) - len(self.greyed)
 
     @property
     def cut(self) -> bool:
@@ -56,10 +62,15 @@ def shown_value(value: str) -> str:
 
 
 def cache_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[str] = frozenset()) -> TableRows:
+    """The cached keys, then the keys lately evicted and not cached again: greyed, their State saying so."""
     cache = state.cache
     rows = [(key, shown_value(cache[key].value), ttl_text(state.ttl(key)), state.cache_mark(key))
             for key in _keys(cache, limit)]
-    return TableRows(CACHE_COLUMNS, rows, len(cache), changed)
+    gone = [key for key in reversed(state.evicted) if key not in cache]
+    for key in gone:
+        evicted = state.evicted[key]
+        rows.append((key, shown_value(evicted.value), "–", EVICTED_TEXT.format(at=evicted.at, policy=evicted.policy)))
+    return TableRows(CACHE_COLUMNS, rows, len(cache), changed, greyed=frozenset(gone))
 
 
 def db_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[str] = frozenset()) -> TableRows:
@@ -111,3 +122,18 @@ class TableView:
 
 CACHE_VIEW = TableView("Cache", "cache", cache_rows)
 DB_VIEW = TableView("Database", "db", db_rows)
+
+
+class Gauge(NamedTuple):
+    """How full something is, for a bar: `used` of `limit` (None: no limit) in `unit`, and a line saying it."""
+
+    label: str
+    used: int
+    limit: int | None
+    unit: str
+    text: str
+
+    @property
+    def fraction(self) -> float | None:
+        """used / limit (may pass 1 a little: Redis, too, goes over its limit by what one command adds)."""
+        return self.used / self.limit if self.limit else None

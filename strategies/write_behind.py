@@ -8,7 +8,9 @@ read:   through the cache, which loads a miss itself: first from the pending ind
         is newer than the database), else from the database (see read_through)
 
 The queue and its ledger of acknowledged writes are features/write_queue.py. Written keys carry no TTL while
-their write waits: until the flush, the cache holds the only copy.
+their write waits: until the flush, the cache holds the only copy. Under a memory limit (features/eviction.py),
+a `volatile-*` policy can never evict such a key, and a full cache refuses the write (never acknowledged); an
+`allkeys-*` policy may evict it, and a read still finds the queued value in the pending index.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from __future__ import annotations
 from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
 from .features.flusher import FLUSHER, Flusher
 from .features.write_queue import WriteQueue
+from .narration import explain_warning
 from .read_through import ReadThrough
-from .request import Request, Steps, as_one_step
+from .request import REFUSED, Request, Steps, as_one_step
 from .state import QueueItem
 from .trace import Trace
 
@@ -52,7 +55,7 @@ class WriteBehind(ReadThrough):
         self.queue_limit = queue_limit
         self.queue = WriteQueue(self)
         self.flusher = Flusher(self)
-        self.parts = (self.queue, self.flusher)
+        self.parts = (self.queue, self.flusher, self.eviction)
 
     # ---- the write ------------------------------------------------------------------------------
     def _write(self, t: Request, key: str, value: str) -> Steps:
@@ -76,7 +79,9 @@ class WriteBehind(ReadThrough):
             return (yield from super()._load(t, key))
         yield from self.reply(t, "Queue", "Cache", key, queued, command="a queued write",
                               note=("wb-pending-found", None))
-        yield from self.cache_set(t, "Cache", key, queued, ttl=None, version=None)
+        stored = yield from self.cache_set(t, "Cache", key, queued, ttl=None, version=None, refusable=True)
+        if stored is REFUSED:                   # full: the queued value is still the answer, just not cached
+            t.trace.warning = explain_warning("fill-refused")
         return queued
 
     # ---- the flusher, on request ------------------------------------------------------------------

@@ -13,7 +13,7 @@ from test_app import PAGES, ROOT, click, dot, has_counter, private_lab, step_cou
 
 from strategies.scenario import run_scenario
 from strategies.scenarios import CATALOGUE, SCENARIOS
-from strategies.views import shown_value
+from strategies.views import cache_rows, shown_value
 
 
 def open_link(pattern: str, **params: str) -> AppTest:
@@ -26,12 +26,14 @@ def open_link(pattern: str, **params: str) -> AppTest:
 
 
 def expected_tables(slug: str) -> tuple[dict[str, str], dict[str, str]]:
-    """What the scenario leaves in the cache and the database, from a core run of its own."""
+    """What the scenario leaves in the cache and the database, from a core run of its own (the Cache table also
+    shows the keys lately evicted, as rows of their own)."""
     scenario = SCENARIOS[slug]
     lab = new_lab(scenario.pattern)
     state = run_scenario(scenario, lab).lab.live()
-    return ({key: shown_value(item.value) for key, item in state.cache.items()},
-            {key: row.value for key, row in state.db.items()})
+    cache = {key: shown_value(item.value) for key, item in state.cache.items()}
+    cache.update((row[0], row[1]) for row in cache_rows(state).rows if row[0] in cache_rows(state).greyed)
+    return cache, {key: row.value for key, row in state.db.items()}
 
 
 def infos(at: AppTest) -> str:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from strategies import Costs
+from strategies.features.memory import used_memory
 
 KEYS = ["user:1", "user:2", "price:latte", "new:1", "ключ 😀"]
 VALUES = st.one_of(
@@ -67,6 +68,10 @@ CONFIGS = {
     "write-behind-small-batches": ("write-behind", {"batch_size": 2, "max_delay_seconds": 1.0, "ttl_seconds": 2}),
     "write-behind-no-coalescing": ("write-behind", {"batch_size": 3, "coalesce": False}),
     "write-behind-queue-limit": ("write-behind", {"batch_size": 3, "queue_limit": 3}),
+    # A cache that is full (features/eviction.py): room for a few of these keys, evicting or refusing.
+    "cache-aside-memory-lfu": ("cache-aside", {"ttl_seconds": 2, "maxmemory": 300, "maxmemory_policy": "allkeys-lfu"}),
+    "write-through-memory-noeviction": ("write-through", {"maxmemory": 300}),
+    "write-behind-memory-lru": ("write-behind", {"batch_size": 2, "maxmemory": 260, "maxmemory_policy": "allkeys-lru"}),
 }
 WRITE_BEHIND_CONFIGS = [name for name, (pattern, _) in CONFIGS.items() if pattern == "write-behind"]
 
@@ -126,12 +131,17 @@ def test_the_tables_always_agree_with_redis_and_sqlite(make_lab, namespace, conf
         for number, operation in enumerate(operations):
             apply(lab, operation)
             assert_live_is_real(lab, context=f"after {operations[:number + 1]}")
+            # The bytes the eviction part keeps count of, change by change, are the Cache table's from scratch.
+            assert lab.eviction.used() == used_memory(lab.live().cache)
         assert all(trace.finished for trace in lab.log.values())
         seqs = [step.seq for step in lab.history]
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
-@pytest.mark.parametrize("config", [name for name in CONFIGS if name != "write-through-naive"])
+# Not where a failed write may have committed: the naive ordering, and a full cache under noeviction refusing the
+# SET after the commit (the scenario noeviction-oom-write-through shows such a write, and the old value it leaves).
+@pytest.mark.parametrize("config", [name for name in CONFIGS
+                                    if name not in ("write-through-naive", "write-through-memory-noeviction")])
 @PROPERTY_SETTINGS
 @given(operations=st.lists(SEQUENTIAL, max_size=25))
 def test_read_your_writes(make_lab, namespace, config, operations):

@@ -16,6 +16,7 @@ from pathlib import Path
 import fakeredis
 import pytest
 from core_support import check_explanations
+from redis.exceptions import OutOfMemoryError
 
 from strategies import PATTERNS, Database, SimClock
 from strategies.narration import explain_warning, templates
@@ -25,9 +26,11 @@ pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluste
 CORE = Path(__file__).resolve().parent.parent / "strategies"
 MODULES = {"cache-aside": "cache_aside.py", "read-through": "read_through.py", "write-through": "write_through.py",
            "write-behind": "write_behind.py"}
-WARNINGS = {"cache-aside-read-around", "cache-aside-fill-failed", "invalidation-failed", "wb-background-flush-failed"}
+WARNINGS = {"cache-aside-read-around", "cache-aside-fill-failed", "invalidation-failed", "wb-background-flush-failed",
+            "fill-refused"}
 # Sentences about an empty queue and its length, not about a step (tests/test_write_behind_delivery.py):
-TABLE_NOTES = {"queue-empty", "queue-empty-held", "queue-empty-lost", "queue-clause"}
+TABLE_NOTES = {"queue-empty", "queue-empty-held", "queue-empty-lost", "queue-clause", "memory-gauge",
+               "memory-gauge-unlimited", "memory-clause"}
 
 
 def source_line(step) -> str:
@@ -354,7 +357,40 @@ def tour(make_lab, namespace) -> list:
     for name in held.cache.scan_iter(match=held.namespace + "*"):
         held.cache.delete(name)                          # wiped from outside
     held.flush()                                         # the flusher finds the queue changed
+
+    # A cache that is full (features/eviction.py): each policy's evictions, of a key sampled now or of one its
+    # eviction pool kept from earlier; and each refusal (noeviction; volatile-* with no key that has a TTL; a value
+    # larger than the whole limit).
+    for policy in ("allkeys-lru", "allkeys-lfu", "volatile-ttl", "allkeys-random"):
+        crowded = lab("read-through", maxmemory=1000, maxmemory_policy=policy, ttl_seconds=600)
+        crowded.reset(rows=tuple((f"k:{number}", f"v{number}") for number in range(40)))
+        for number in range(40):
+            crowded.read(f"k:{number}")
+            crowded.advance_time(1)
+            crowded.read(f"k:{number // 3}")
+            crowded.advance_time(1)
+    refusing = lab("cache-aside", maxmemory=256)
+    for key in ("user:1", "user:2", "user:3"):
+        refusing.read(key)
+    queued_only = lab("write-behind", maxmemory=200, maxmemory_policy="volatile-lru")
+    for key in "abcde":
+        queued_only.write(key, "1")
+    lab("write-through", maxmemory=100).write("user:1", "x" * 200)
     return [trace for each in labs for trace in each.log.values()]
+
+
+def oom_tour() -> list:
+    """A real server at its own maxmemory answers a SET with Redis' OOM error (fakeredis has none: a client that
+    answers so stands in for it)."""
+    class Full(fakeredis.FakeRedis):
+        def set(self, *args, **kwargs):
+            raise OutOfMemoryError("command not allowed when used memory > 'maxmemory'.")
+
+    lab = PATTERNS["cache-aside"](Full(server=fakeredis.FakeServer(), decode_responses=True), Database(":memory:"),
+                                  namespace="oom:", clock=SimClock())
+    lab.read("user:1")
+    assert lab.cache_error is None and not lab._resync_needed, "a refusal is an answer: nothing to compare"
+    return list(lab.log.values())
 
 
 def outage_tour() -> list:
@@ -395,7 +431,7 @@ def race_tour() -> list:
 
 
 def test_every_sentence_of_the_narration_is_reachable_and_formats(make_lab, namespace):
-    traces = tour(make_lab, namespace) + outage_tour() + race_tour()
+    traces = tour(make_lab, namespace) + outage_tour() + race_tour() + oom_tour()
     seen = check_explanations(traces)
     sentences = set(templates()) - WARNINGS - TABLE_NOTES
     assert sentences - seen == set(), "narration.md has sentences no step uses (or the tour misses them)"

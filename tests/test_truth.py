@@ -43,6 +43,8 @@ def test_every_field_a_scenario_text_quotes_is_claimed_and_no_text_states_a_numb
     claims = 0
     for scenario in CATALOGUE:
         texts = scenario_texts()[scenario.slug]
+        intro = fields_of(texts["intro"])        # shown before the run: it may quote the scenario's knobs only
+        assert intro <= set(scenario.knobs), f"{scenario.slug} / intro quotes {intro - set(scenario.knobs)}"
         for part, template in texts.items():
             quoted = fields_of(template)
             assert quoted <= set(scenario.claims), \
@@ -77,6 +79,16 @@ def _checks(lab, step) -> list[str]:
         problems.append("says the batch stays queued, and the queue is empty")
     if name in ("crash-queue-empty", "crash") and any(change.table == "lost" for change in step.changes):
         problems.append("says this crash lost nothing, and it lost writes")
+    if name.startswith(("evict-", "oom-")):          # a full cache: what the sentence says of its memory and keys
+        fields = step.note[1]
+        if name != "oom-too-big" and not fields["used"] + fields["need"] > fields["limit"]:
+            problems.append(f"says the cache is full, yet {fields['used']} + {fields['need']} fit {fields['limit']}")
+        if name.startswith("evict-") and (step.key in state.cache or step.key not in state.evicted):
+            problems.append("says the key was evicted, and the Cache table does not show it so")
+        if name.startswith("oom-") and (state.cache.get(step.key) or (None,))[0] == step.value:
+            problems.append("says nothing was stored, and the cache holds the refused value")
+        if name == "oom-volatile" and any(item.expires_at is not None for item in state.cache.values()):
+            problems.append("says no key has a TTL, and one has")
     if "queue" in lab.cache_tables() and not state.queue:
         note = delivery(state)
         if "every acknowledged write has reached the database" in note and (state.acked or state.lost):

@@ -24,7 +24,7 @@ from ..cache import glob_escape, scan_keys
 from ..faults import SCAN_COUNT
 from ..narration import explain_warning
 from ..part import Part
-from ..request import FAILED, Request, Steps
+from ..request import FAILED, REFUSED, Request, Steps
 from ..state import NOT_FOUND_MARKER, Change, LabState, Lease
 from ..trace import CACHE_SERVER, Trace
 from ..views import TableView, lease_rows
@@ -147,10 +147,12 @@ class Leases(Part):
             command=f"SET {key} {'…' if loaded else '∅'}{f' EX {ttl}' if ttl else ''} if lease {token} (script)",
             key=key, value=value if loaded else None, tolerate=True,
             changes=lambda ok, at: (lab.cached(key, value, ttl, version, at), *self.gone(key, "filled")) if ok else (),
-            note=lambda ok: self._fill_note(ok, key, value, ttl))
+            note=lambda ok: self._fill_note(ok, key, value, ttl), stores=((key, value, ttl or None),), refusable=True)
         if filled is FAILED:
             t.trace.degraded = True
             t.trace.warning = explain_warning("cache-aside-fill-failed")
+        elif filled is REFUSED:                 # full: the script never ran, so the lease stands until its end
+            t.trace.warning = explain_warning("fill-refused")
         # Refused or not, this is what the database held when we read it: the caller gets it; only the
         # cache is kept from storing a value a write may already have replaced.
         return loaded.value if loaded else None

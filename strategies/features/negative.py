@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..narration import explain_warning
 from ..part import Part
-from ..request import FAILED, Request, Steps
+from ..request import FAILED, REFUSED, Request, Steps
 from ..state import NOT_FOUND_MARKER
 
 if TYPE_CHECKING:
@@ -42,7 +42,9 @@ class NegativeCaching(Part):
             t, "App", "Cache", "SET", lambda: lab.cache.set(lab.redis_key(key), NOT_FOUND_MARKER, ex=ttl),
             command=f"SET {key} ∅ EX {ttl}", key=key, tolerate=True,
             changes=lambda _, at: (lab.cached(key, NOT_FOUND_MARKER, ttl, None, at),),
-            note=("cache-aside-negative-set", {"ttl": ttl}))
+            note=("cache-aside-negative-set", {"ttl": ttl}), stores=((key, NOT_FOUND_MARKER, ttl),), refusable=True)
         if stored is FAILED:
             t.trace.degraded = True
             t.trace.warning = explain_warning("cache-aside-fill-failed")
+        elif stored is REFUSED:
+            t.trace.warning = explain_warning("fill-refused")

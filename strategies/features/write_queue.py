@@ -66,7 +66,7 @@ class WriteQueue(Part):
                 *not_into]
         status, entry = yield from lab.cache_call(
             t, "App", "Cache", "SET", lambda: self._enqueue(keys=keys, args=args),
-            command=f"SET+XADD {key} (script)", key=key, value=value,
+            command=f"SET+XADD {key} (script)", key=key, value=value, stores=((key, value, None),),
             changes=lambda answer, at: self._enqueued(key, value, answer),
             note=lambda answer: (("wb-queue-full", {"limit": lab.queue_limit}), "error") if answer[0] == "full"
             else (("wb-write", None), "ok"))

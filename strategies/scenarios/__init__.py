@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..narration import shorten
 from ..scenario import Scenario
-from . import reading, writing
+from . import eviction, reading, writing
 from .common import HOT_KEY, NEW, OLD, READERS
 
 # Every knob a scenario may touch, at the value a fresh lab has: a scenario starts from these, so what the
@@ -30,10 +31,13 @@ DEFAULT_KNOBS: dict[str, dict[str, Any]] = {
     "write-behind": {"ttl_seconds": 60, "batch_size": 10, "max_delay_seconds": 5.0, "coalesce": True,
                      "queue_limit": None},
 }
+for _knobs in DEFAULT_KNOBS.values():          # every pattern takes a memory limit (features/eviction.py)
+    _knobs.update(maxmemory=None, maxmemory_policy="noeviction")
 
 
-def _scenario(slug: str, pattern: str, script, figures, claims: dict[str, Any], **knobs: Any) -> Scenario:
-    return Scenario(slug, pattern, {**DEFAULT_KNOBS[pattern], **knobs}, script, figures, claims)
+def _scenario(slug: str, pattern: str, script, figures, claims: dict[str, Any], *,
+              rows: tuple[tuple[str, str], ...] = (), **knobs: Any) -> Scenario:
+    return Scenario(slug, pattern, {**DEFAULT_KNOBS[pattern], **knobs}, script, figures, claims, rows)
 
 
 OLD_Q, NEW_Q = repr(OLD), repr(NEW)
@@ -86,8 +90,9 @@ CATALOGUE: tuple[Scenario, ...] = (
               {"acknowledged": "not acknowledged (it failed)", "stored": NEW_Q, "served": OLD_Q, "final": NEW_Q,
                "stale": 1, "ttl_seconds": 60}),
     _scenario("cache-pollution", "write-through", writing.cache_pollution, writing.cache_pollution_figures,
-              {"imported": 6, "cached": 7, "unread": 6, "unread_bytes": 78, "hits": 1, "misses": 1,
-               "ttl_seconds": 60}),
+              {"imported": 6, "evicted": 4, "pushed_by": "import:4", "cached": 4, "unread": 3, "last": "a miss",
+               "hits": 1, "misses": 2, "maxmemory": 512, "maxmemory_policy": "allkeys-lru"},
+              maxmemory=512, maxmemory_policy="allkeys-lru"),
     _scenario("coalescing", "write-behind", writing.coalescing, writing.coalescing_figures,
               {"writes": 7, "hot_writes": 5, "drafts": 4, "coalesced": 4, "db_writes": 3, "batches": 1,
                "batch_size": 3, "stored": "'draft 5'"}, batch_size=3),
@@ -103,6 +108,35 @@ CATALOGUE: tuple[Scenario, ...] = (
     _scenario("queue-full", "write-behind", writing.queue_full, writing.queue_full_figures,
               {"queue_limit": 3, "filling": 3, "filling_keys": 3, "refused": 1, "accepted": 5, "lost": 0},
               queue_limit=3, max_delay_seconds=30.0),
+)
+# A cache that is full (features/eviction.py, scripts in eviction.py; why these patterns: its docstring).
+CATALOGUE += (
+    _scenario("lru-scan-pollution", "cache-aside", eviction.scan, eviction.scan_figures,
+              {"hot": 3, "scanned": 6, "fits": 4, "before": "100 %", "during": "0 %", "after": "0 %", "hot_evicted": 3,
+               "scan_evicted": 2, "maxmemory": 512, "maxmemory_policy": "allkeys-lru"},
+              rows=eviction.SCANNED, ttl_seconds=600, maxmemory=512, maxmemory_policy="allkeys-lru"),
+    _scenario("lfu-keeps-hot-keys", "cache-aside", eviction.scan, eviction.scan_figures,
+              {"hot": 3, "scanned": 6, "fits": 4, "before": "100 %", "during": "0 %", "after": "100 %",
+               "hot_evicted": 0, "scan_evicted": 5, "maxmemory": 512, "maxmemory_policy": "allkeys-lfu"},
+              rows=eviction.SCANNED, ttl_seconds=600, maxmemory=512, maxmemory_policy="allkeys-lfu"),
+    _scenario("noeviction-oom", "cache-aside", eviction.noeviction_read, eviction.noeviction_read_figures,
+              {"full_at": 240, "cached": 2, "refused": 2, "third_selects": 2, "served": "'Grace Hopper'",
+               "last": "a hit", "maxmemory": 256, "maxmemory_policy": "noeviction"}, maxmemory=256),
+    _scenario("noeviction-oom-write-through", "write-through", eviction.noeviction_write,
+              eviction.noeviction_write_figures,
+              {"acknowledged": "not acknowledged (it failed)", "stored": shorten(eviction.LONGER),
+               "cached": "'Alan Turing'", "served": "'Alan Turing'", "stale": 1, "refused": 1, "maxmemory": 256,
+               "maxmemory_policy": "noeviction"}, maxmemory=256),
+    _scenario("write-behind-volatile-oom", "write-behind", eviction.volatile_oom, eviction.volatile_oom_figures,
+              {"queued": 3, "first_evicted": "'user:2'", "refused": 1, "refused_key": "'product:7'", "peak": 368,
+               "later_evicted": "'user:3' and 'user:1'", "accepted": "accepted", "written": 1, "lost": 0,
+               "maxmemory": 320, "maxmemory_policy": "volatile-lru", "max_delay_seconds": 30},
+              maxmemory=320, maxmemory_policy="volatile-lru", max_delay_seconds=30.0),
+    _scenario("write-behind-evicted-read-your-writes", "write-behind", eviction.evicted_read_your_writes,
+              eviction.evicted_read_your_writes_figures,
+              {"evicted": "'user:1'", "queued_then": "still queued", "hit": "a miss", "served": NEW_Q,
+               "db_then": OLD_Q, "stored": NEW_Q, "lost": 0, "maxmemory": 360, "maxmemory_policy": "allkeys-lru",
+               "max_delay_seconds": 30}, maxmemory=360, maxmemory_policy="allkeys-lru", max_delay_seconds=30.0),
 )
 SCENARIOS: dict[str, Scenario] = {scenario.slug: scenario for scenario in CATALOGUE}
 
