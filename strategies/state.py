@@ -16,6 +16,8 @@ Transitions (table: before → after):
     acked:   None → AckedWrite (a write queued)   AckedWrite → newer (a write coalesced into its entry)
              AckedWrite → None (delivered: committed; superseded: a newer entry carries its key; lost)
     lost:    None → AckedWrite (its entry vanished before the database had it: a crash, a wipe)
+    early:   None → EarlyEntry (a fill with early refresh on: δ and expiry stored beside the key)
+             entry → newer (filled again)   EarlyEntry → None (a fill without early refresh, crash)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import NamedTuple
 
 from .database import Row
 
-TABLES = ("cache", "db", "queue", "pending", "lease", "acked", "lost")
+TABLES = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "early")
 
 # What cache-aside's negative caching stores for "the database has no such row". A learner can never write
 # it: validation rejects control characters in values, so no real value collides with it.
@@ -68,6 +70,16 @@ class Lease(NamedTuple):
     expires_at: float            # simulated seconds; after it, another reader may take the lease
 
 
+class EarlyEntry(NamedTuple):
+    """What a fill stores beside a key for early refresh (XFetch, Vattani et al., VLDB 2015: the value, δ and
+    its expiry): how long the recompute took, when the value expires and the TTL it was given. It outlives its
+    value (an expiry or a DEL leaves it), and only counts while the cache holds the key."""
+
+    delta_ms: float              # δ: how long the recompute that produced the value took (simulated ms)
+    expires_at: float            # simulated seconds
+    ttl: int                     # the TTL the value was stored with (jitter included)
+
+
 class Change(NamedTuple):
     table: str                   # one of TABLES
     key: str                     # a cache key, a row key, a queue id or a pending key
@@ -85,7 +97,7 @@ class LabState:
     rows of a big table can be shown without sorting it.
     """
 
-    __slots__ = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "now")
+    __slots__ = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "early", "now")
 
     def __init__(self, rows: Iterable[Row] = (), now: float = 0.0) -> None:
         self.cache: dict[str, CacheItem] = {}
@@ -97,6 +109,7 @@ class LabState:
         # the database does not have yet, and the ones that can no longer reach it.
         self.acked: dict[str, AckedWrite] = {}
         self.lost: dict[str, AckedWrite] = {}
+        self.early: dict[str, EarlyEntry] = {}   # early refresh's δ and expiry, by the learner's key
         self.now = now
 
     def apply(self, change: Change) -> None:
