@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from ..cache import glob_escape, scan_keys
 from ..faults import SCAN_COUNT
 from ..part import Part
-from ..request import Request, Steps
+from ..request import Request, Steps, helper
 from ..state import Change, EarlyEntry, LabState
 from ..trace import Trace
 from ..views import TableRows, TableView
@@ -102,6 +102,7 @@ class EarlyRefresh(Part):
         return bool(self.lab.refresh_ahead) or bool(self.lab.xfetch_beta)
 
     # ---- the read: GET the value with its δ and expiry, and decide -----------------------------------
+    @helper
     def get(self, t: Request, source: str, key: str, *, tolerate: bool = False) -> Steps:
         """GET `key`; with early refresh on, its δ and expiry too, in one call, and what they decide (`verdict`)."""
         lab = self.lab
@@ -176,6 +177,7 @@ class EarlyRefresh(Part):
                              note=("refresh-ahead-already" if already else "refresh-ahead-scheduled", fields))
 
     # ---- the fill: the value, and beside it δ, its expiry and TTL ------------------------------------
+    @helper
     def store(self, t: Request, source: str, key: str, loaded: Loaded, *, ttl: int | None,
               tolerate: bool = False) -> Steps:
         """Fill `key` with what the database returned, for `ttl` seconds; with early refresh on (and a TTL), store

@@ -46,10 +46,10 @@ def loader_name(lab) -> str:
 
 
 # ---- the import and the warm-up -----------------------------------------------------------------------------
-def import_and_warm_up(d: Director, size: int = CATALOGUE_SIZE) -> None:
+def import_and_warm_up(lab, size: int = CATALOGUE_SIZE) -> None:
     """A job writes `size` rows to the database in one transaction, then loads all of them into the cache in one
-    pipeline, each with the TTL a fill of the pattern sets (± its jitter): every key is loaded at one moment."""
-    lab = d.lab
+    pipeline, each with the TTL a fill of the pattern sets (± its jitter): every key is loaded at one moment. (It
+    stores no early-refresh entries: the scenarios that warm up run without early refresh.)"""
     rows = [(catalogue_key(number), f"item {number}") for number in range(1, size + 1)]
     Request(lab, lab.new_trace("import", client=WARM_UP_CLIENT), _import, rows).run()
     Request(lab, lab.new_trace("warm-up", client=WARM_UP_CLIENT), _warm_up, [key for key, _ in rows]).run()
@@ -96,7 +96,7 @@ def _warm_up(t: Request, keys: list[str]) -> Steps:
 # ---- expiry-spike and ttl-jitter ----------------------------------------------------------------------------
 def expiry_spike(d: Director) -> None:
     d.scene("warm-up")
-    import_and_warm_up(d)
+    import_and_warm_up(d.lab)
     lab = d.lab
     expiries = {key: lab.state.cache[key].expires_at for key in map(catalogue_key, range(1, CATALOGUE_SIZE + 1))}
     first = min(expiries.values())
@@ -212,10 +212,10 @@ def xfetch_early_recompute_figures(run: ScenarioRun) -> dict[str, Any]:
             "after": sum(moment >= expires * 1000 for moment in arrived)}
 
 
-# The protections stampede-compare shows, by page: the knobs each round sets (the others off).
-ROUNDS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
-    "cache-aside": (("none", {}), ("leases", {"leases": True}), ("xfetch", {"xfetch_beta": 1.0})),
-    "read-through": (("none", {}), ("xfetch", {"xfetch_beta": 1.0}), ("refresh", {"refresh_ahead": 0.5})),
+# The protections stampede-compare shows, by page, in order: the knobs each round sets (the others off).
+ROUNDS: dict[str, dict[str, dict[str, Any]]] = {
+    "cache-aside": {"none": {}, "leases": {"leases": True}, "xfetch": {"xfetch_beta": 1.0}},
+    "read-through": {"none": {}, "xfetch": {"xfetch_beta": 1.0}, "refresh": {"refresh_ahead": 0.5}},
 }
 OFF = {"leases": False, "xfetch_beta": None, "refresh_ahead": None}
 
@@ -223,7 +223,7 @@ OFF = {"leases": False, "xfetch_beta": None, "refresh_ahead": None}
 def stampede_compare(d: Director) -> None:
     """For each protection in turn: a fill (made with that protection on), then the herd around its expiry."""
     lab = d.lab
-    for name, knobs in ROUNDS[lab.name]:
+    for name, knobs in ROUNDS[lab.name].items():
         for knob, value in {**OFF, **knobs}.items():
             if hasattr(lab, knob):
                 setattr(lab, knob, value)
@@ -242,7 +242,7 @@ def stampede_compare_figures(run: ScenarioRun) -> dict[str, Any]:
     size = 1 + len(HERD)
     figures: dict[str, Any] = {"loader": loader_name(run.lab), "readers": len(HERD), "first": HERD[0],
                                "last": HERD[-1]}
-    for number, (name, _) in enumerate(ROUNDS[run.lab.name]):
+    for number, name in enumerate(ROUNDS[run.lab.name]):
         fill, herd = reads[number * size], reads[number * size + 1:(number + 1) * size]
         expires = fill.steps[-1].at_ms / 1000 + run.lab.ttl_seconds
         for field, value in herd_figures(herd, expires).items():
