@@ -253,3 +253,20 @@ def test_stampede_compare_shows_each_protection_on_the_same_readers(make_lab):
     assert figures["xfetch_missed"] == 0 and figures["xfetch_selects"] == figures["xfetch_recomputes"] >= 1
     lab = run.lab
     assert (lab.leases, lab.xfetch_beta, lab.refresh_ahead) == (False, None, None), "the rounds' knobs end with it"
+
+
+# ---- predict mode ------------------------------------------------------------------------------------------------
+def test_predict_mode_asks_about_refresh_ahead_and_the_warm_ups_expiries(lab_for):
+    from strategies.quiz import question_for
+
+    asked = {}
+    for slug in ("refresh-ahead", "expiry-spike", "ttl-jitter"):
+        run = run_scenario(find("cache-aside", slug), lab_for("cache-aside"))
+        for step in run.steps:
+            question = question_for("cache-aside", step, run.lab.request(run.scenes[0].number_of(step)))
+            if question.kind in ("refresh", "expiry"):
+                asked.setdefault(slug, []).append(question.choices[question.answer])
+    assert asked["refresh-ahead"] == ["It hands a refresh to the background; this reader already has its value",
+                                      "Nothing more: a refresh of it is already on its way"]
+    assert asked["expiry-spike"] == ["All in the same moment, one TTL from now"]
+    assert asked["ttl-jitter"] == ["Each at its own moment, within the TTL's jitter"]

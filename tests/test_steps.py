@@ -291,6 +291,7 @@ def tour(make_lab, namespace) -> list:
         ahead.advance_time(61)
         ahead.read("user:1")                              # filled without early refresh: its δ is dropped
         import_and_warm_up(lab(pattern), 3)               # one TTL for every key
+        import_and_warm_up(lab(pattern, ttl_seconds=None), 2)   # no TTL at all
         import_and_warm_up(lab(pattern, ttl_jitter=50), 5)   # a TTL of its own for each
     leased_early = lab("cache-aside", leases=True, xfetch_beta=1.0)
     leased_early.read("user:1")                           # the lease holder's fill stores δ too

@@ -77,8 +77,8 @@ def _warm_up(t: Request, keys: list[str]) -> Steps:
     yield from lab.reply(t, "Database", source, None, None, command=f"{len(found)} rows",
                          note=("warm-up-rows", {"rows": len(found)}))
     loaded = [(key, Loaded(*found[key]), lab.jitter.ttl()) for key in keys if key in found]
-    ttls = sorted({ttl for _, _, ttl in loaded})
-    spread = f"{ttls[0]}" if len(ttls) == 1 else f"{ttls[0]}–{ttls[-1]}"
+    ttls = sorted({ttl for _, _, ttl in loaded}, key=lambda ttl: ttl or 0)
+    spread = "no expiry" if ttls[0] is None else f"EX {ttls[0]}" if len(ttls) == 1 else f"EX {ttls[0]}–{ttls[-1]}"
 
     def call() -> None:
         pipe = lab.cache.pipeline(transaction=False)
@@ -87,9 +87,9 @@ def _warm_up(t: Request, keys: list[str]) -> Steps:
         pipe.execute()
 
     yield from lab.cache_call(
-        t, source, "Cache", "SET", call, command=f"SET × {len(loaded)} EX {spread} (pipeline)",
+        t, source, "Cache", "SET", call, command=f"SET × {len(loaded)} {spread} (pipeline)",
         changes=lambda _, at: tuple(lab.cached(key, row.value, ttl, row.version, at) for key, row, ttl in loaded),
-        note=("warm-up-set" if len(ttls) == 1 else "warm-up-set-jitter",
+        note=("warm-up-set-forever" if ttls[0] is None else "warm-up-set" if len(ttls) == 1 else "warm-up-set-jitter",
               {"rows": len(loaded), "shortest": ttls[0], "longest": ttls[-1]}))
 
 
