@@ -4,6 +4,9 @@ read:  App → Cache GET ─ hit ─→ Cache → App value                     
                        └ miss → Cache → App nil, App → Database SELECT, Database → App row,
                                 App → Cache SET key value EX ttl                         (5 steps)
 write: App → Database UPSERT, Database → App OK, App → Cache DEL key (invalidate)        (3 steps)
+early refresh on (features/early_refresh.py): the GET reads the key's δ and expiry too; on a hit, XFetch may
+       have this reader recompute at once (the miss path's SELECT and SET), and refresh-ahead, in the last part
+       of the TTL, adds App → App REFRESH: the refresher (W) reloads the key in the background
 
 The cache is optional here, and that is the pattern's strength: when the cache does not answer, a read falls
 back to the database (a degraded read: a database read every time, nothing cached) and a write still commits;

@@ -222,11 +222,12 @@ class Director:
         runs at their moments in between. `captions` as in `round_robin`. The clock ends where the last read
         ended. Returns the reads' traces, in the order they arrived."""
         lab = self.lab
-        arrivals = sorted(((moment, order, key, client) for order, (moment, key, client) in enumerate(reads)))
+        start = lab.clock.now()
+        arrivals = sorted((max(moment, start), order, key, client) for order, (moment, key, client) in enumerate(reads))
         pending = dict(captions or {})
         running: list[tuple[float, int, Request]] = []     # (the time its next call starts, arrival order, read)
         started: list[Request] = []
-        latest, next_arrival = lab.clock.now(), 0
+        latest, next_arrival = start, 0
         while next_arrival < len(arrivals) or running:
             if next_arrival < len(arrivals) and (not running or arrivals[next_arrival][0] <= running[0][0]):
                 moment, order, key, client = arrivals[next_arrival]
