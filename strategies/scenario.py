@@ -223,7 +223,8 @@ class Director:
         ended. Returns the reads' traces, in the order they arrived."""
         lab = self.lab
         start = lab.clock.now()
-        arrivals = sorted((max(moment, start), order, key, client) for order, (moment, key, client) in enumerate(reads))
+        arrivals = sorted((max(moment, start), order, key, client)
+                          for order, (moment, key, client) in enumerate(reads))
         pending = dict(captions or {})
         running: list[tuple[float, int, Request]] = []     # (the time its next call starts, arrival order, read)
         started: list[Request] = []
@@ -232,13 +233,13 @@ class Director:
             if next_arrival < len(arrivals) and (not running or arrivals[next_arrival][0] <= running[0][0]):
                 moment, order, key, client = arrivals[next_arrival]
                 next_arrival += 1
-                self._move_to(moment)
+                latest = max(latest, self._move_to(moment))
                 request = lab.start_read(key, client=client)
                 started.append(request)
-                heapq.heappush(running, (max(moment, lab.clock.now()), order, request))
+                heapq.heappush(running, (moment, order, request))
                 continue
             moment, order, request = heapq.heappop(running)
-            self._move_to(moment)
+            latest = max(latest, self._move_to(moment))
             before = lab.last_seq
             step = request.advance()
             latest = max(latest, lab.clock.now())
@@ -251,15 +252,20 @@ class Director:
         lab.clock.advance_to(latest)
         return [request.trace for request in started]
 
-    def _move_to(self, moment: float) -> None:
-        """The clock to `moment`: forward, with what expires or falls due meanwhile (at its own moment); back,
-        for a call that starts before the last one ended (`side_by_side`), then what is due by then."""
+    def _move_to(self, moment: float) -> float:
+        """The clock to `moment` for the next call (`side_by_side`): forward, with what expires or falls due
+        meanwhile, each at its own moment; back, for a call that starts before the last one ended, then what is
+        due by then. Background work that ran meanwhile (a refresh) runs side by side too: the clock comes back
+        to `moment` after it. Returns the latest time that work reached."""
         lab = self.lab
         if moment >= lab.clock.now():
             lab.wall_time_passed(moment - lab.clock.now())
         else:
             lab.clock.rewind_to(moment)
             lab.run_due()
+        reached = lab.clock.now()
+        lab.clock.rewind_to(moment)
+        return reached
 
     # -- time and faults
     def advance_time(self, seconds: float) -> list[Trace]:

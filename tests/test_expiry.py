@@ -214,6 +214,25 @@ def test_readers_side_by_side_overlap_in_time_and_each_waits_only_its_own_calls(
     assert_live_is_real(lab)
 
 
+def test_background_work_runs_side_by_side_with_the_readers(make_lab):
+    from strategies.scenario import Director
+
+    lab = make_lab("read-through", refresh_ahead=0.5)
+    lab.read(KEY)
+    director = Director(lab, "test")
+    director.wait(40)
+    now = lab.clock.now()
+    first, second = director.side_by_side([(now, KEY, "A"), (now + 0.005, KEY, "B")])
+    refresh = next(trace for trace in lab.log.values() if trace.operation == "refresh")
+    assert first.steps[-1].action == "REFRESH"
+    assert refresh.steps[0].at_ms - refresh.steps[0].cost_ms == pytest.approx(now * 1000 + 1), \
+        "the refresh starts as soon as A hands it over"
+    assert second.steps[0].at_ms - second.steps[0].cost_ms == pytest.approx(now * 1000 + 5), \
+        "B starts when it arrives, while the refresh is still running: nobody waits for background work"
+    assert lab.clock.now() == pytest.approx(refresh.steps[-1].at_ms / 1000), "the clock ends where the last work ended"
+    assert_live_is_real(lab)
+
+
 def test_reads_per_second_counts_every_second_zeros_included(lab_for):
     lab = lab_for("cache-aside")
     lab.read(KEY)
