@@ -289,3 +289,15 @@ def test_predict_mode_asks_about_refresh_ahead_and_the_warm_ups_expiries(lab_for
                                       "Nothing more: a refresh of it is already on its way"]
     assert asked["expiry-spike"] == ["All in the same moment, one TTL from now"]
     assert asked["ttl-jitter"] == ["Each at its own moment, within the TTL's jitter"]
+
+
+def test_an_export_of_a_thousand_readers_shows_each_long_scene_at_its_start_and_end(lab_for):
+    from strategies.export import SCENE_FRAMES, frames
+
+    run = run_scenario(find("cache-aside", "expiry-spike"), lab_for("cache-aside"))
+    shown = frames(run.lab.topology, run.scenes)
+    sizes = [len(scene.steps) for scene in run.scenes]
+    assert len(shown) == sum(min(size, SCENE_FRAMES) for size in sizes) < 100
+    assert all(frame.total == len(run.steps) for frame in shown)
+    indexes = [frame.index for frame in shown]
+    assert indexes[:7] == [1, 2, 3, 4, 5, 6, 7] and indexes[-1] == len(run.steps), "each frame its true step number"
