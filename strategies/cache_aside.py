@@ -96,9 +96,9 @@ class CacheAside(Lab):
         return loaded.value
 
     def hit(self, t: Request, key: str, cached: str) -> Steps:
+        early = self.early.verdict(t)           # what the GET's answer decided (early refresh on)
         if self.negative.is_marker(cached):
             return (yield from self.negative.answer(t, key))
-        early = self.early.verdict(t)
         if early.recompute:                     # XFetch: this reader recomputes now, before the key expires
             yield from self.reply(t, "Cache", "App", key, cached, command="hit: recompute early", outcome="hit",
                                   note=self.early.recompute_note(early))

@@ -31,7 +31,7 @@ from ..cache import glob_escape, scan_keys
 from ..faults import SCAN_COUNT
 from ..part import Part
 from ..request import Request, Steps, helper
-from ..state import Change, EarlyEntry, LabState
+from ..state import NOT_FOUND_MARKER, Change, EarlyEntry, LabState
 from ..trace import Trace
 from ..views import TableRows, TableView
 from . import script
@@ -111,7 +111,7 @@ class EarlyRefresh(Part):
 
         def call() -> str | None:
             value, delta, expires, ttl = self._get(keys=[lab.redis_key(key), self.redis_key(key)])
-            if value is not None and delta is not None:
+            if value is not None and delta is not None and value != NOT_FOUND_MARKER:
                 entry = EarlyEntry(float(delta), float(expires), int(ttl))
                 self.verdicts[t.trace.number] = self._decide(key, entry, lab.clock.now() + lab.costs.cache_ms / 1000)
             return value
