@@ -4,6 +4,9 @@ read:  App → Cache GET ─ hit ─→ Cache → App value                     
                        └ miss → Cache → App nil, App → Database SELECT, Database → App row,
                                 App → Cache SET key value EX ttl                         (5 steps)
 write: App → Database UPSERT, Database → App OK, App → Cache DEL key (invalidate)        (3 steps)
+early refresh on (features/early_refresh.py): the GET reads the key's δ and expiry too; on a hit, XFetch may
+       have this reader recompute at once (the miss path's SELECT and SET), and refresh-ahead, in the last part
+       of the TTL, adds App → App REFRESH: the refresher (W) reloads the key in the background
 
 The cache is optional here, and that is the pattern's strength: when the cache does not answer, a read falls
 back to the database (a degraded read: a database read every time, nothing cached) and a write still commits;
@@ -11,15 +14,20 @@ only its invalidation fails, and the cache may serve the old value once it is ba
 
 Two knobs fix the pattern's two classic weaknesses (both off by default, both plain attributes too): `leases`
 (features/leases.py: a reader that misses must hold the key's lease to fill it, which stops stale sets and
-stampedes) and `negative_ttl` (features/negative.py: remember "not found" for that many seconds). Like every
-pattern, it takes a memory limit (`maxmemory`, `maxmemory_policy`: features/eviction.py); a full cache under
-`noeviction` refuses the fill, and the read is served from the database with nothing cached.
+stampedes) and `negative_ttl` (features/negative.py: remember "not found" for that many seconds). Three more
+keep keys from expiring all at once (features/jitter.py: `ttl_jitter`, ± percent on every TTL a fill sets) or
+recompute a hot key before it expires (features/early_refresh.py: `refresh_ahead`, a background refresh in the
+last part of the TTL, and `xfetch_beta`, XFetch's probabilistic early recompute). Like every pattern, it takes a
+memory limit (`maxmemory`, `maxmemory_policy`: features/eviction.py); a full cache under `noeviction` refuses
+the fill, and the read is served from the database with nothing cached.
 """
 
 from __future__ import annotations
 
 from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
 from .features import eviction
+from .features.early_refresh import EarlyRefresh
+from .features.jitter import TtlJitter
 from .features.leases import Leases
 from .features.negative import NegativeCaching
 from .lab import Lab
@@ -46,7 +54,8 @@ class CacheAside(Lab):
     )
 
     def __init__(self, *args, leases: bool = False, lease_seconds: float = 2.0, lease_wait_ms: float = 20.0,
-                 max_lease_waits: int = 8, negative_ttl: int | None = None, maxmemory: int | None = None,
+                 max_lease_waits: int = 8, negative_ttl: int | None = None, ttl_jitter: float = 0,
+                 refresh_ahead: float | None = None, xfetch_beta: float | None = None, maxmemory: int | None = None,
                  maxmemory_policy: str = "noeviction", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.leases = leases
@@ -54,14 +63,19 @@ class CacheAside(Lab):
         self.lease_wait_ms = lease_wait_ms
         self.max_lease_waits = max_lease_waits
         self.negative_ttl = negative_ttl
+        self.ttl_jitter = ttl_jitter
+        self.refresh_ahead = refresh_ahead
+        self.xfetch_beta = xfetch_beta
         self.lease_book = Leases(self)
         self.negative = NegativeCaching(self)
+        self.jitter = TtlJitter(self)
+        self.early = EarlyRefresh(self, reload=self._load, hand_off=("App", "App"))
         self.eviction = eviction.compose(self, maxmemory, maxmemory_policy)
-        self.parts = (self.lease_book, self.negative, self.eviction)
+        self.parts = (self.lease_book, self.negative, self.jitter, self.early, self.eviction)
 
     # ---- the read ---------------------------------------------------------------------------------
     def _read(self, t: Request, key: str) -> Steps:
-        cached = yield from self.cache_get(t, "App", key, tolerate=True)
+        cached = yield from self.early.get(t, "App", key, tolerate=True)   # GET (early refresh on: + δ, expiry)
         if cached is FAILED:                    # the cache did not answer: read around it
             return (yield from self.read_around(t, key))
         t.trace.hit = cached is not None
@@ -71,13 +85,17 @@ class CacheAside(Lab):
                               note=self.miss_note("cache-aside-miss", key))
         if self.leases:
             return (yield from self.lease_book.read_miss(t, key))
+        return (yield from self._load(t, key))
+
+    def _load(self, t: Request, key: str) -> Steps:
+        """Read the row and fill the cache: a miss, an early recompute, a background refresh."""
         loaded = yield from self.db_select(t, "App", key)
         if loaded is None:
             if self.negative_ttl:
                 yield from self.negative.remember(t, key)
             return None
-        stored = yield from self.cache_set(t, "App", key, loaded.value, ttl=self.ttl_seconds,
-                                           version=loaded.version, tolerate=True, refusable=True)
+        stored = yield from self.early.store(t, "App", key, loaded, ttl=self.jitter.ttl(), tolerate=True,
+                                             refusable=True)
         if stored is FAILED:                    # the value is still good; only the next read misses again
             t.trace.degraded = True
             t.trace.warning = explain_warning("cache-aside-fill-failed")
@@ -86,10 +104,16 @@ class CacheAside(Lab):
         return loaded.value
 
     def hit(self, t: Request, key: str, cached: str) -> Steps:
+        early = self.early.verdict(t)           # what the GET's answer decided (early refresh on)
         if self.negative.is_marker(cached):
             return (yield from self.negative.answer(t, key))
+        if early.recompute:                     # XFetch: this reader recomputes now, before the key expires
+            yield from self.reply(t, "Cache", "App", key, cached, command="hit: recompute early", outcome="hit",
+                                  note=self.early.recompute_note(early))
+            return (yield from self._load(t, key))
         yield from self.reply(t, "Cache", "App", key, cached, command="hit", outcome="hit",
                               note=("cache-aside-hit", None))
+        yield from self.early.refresh(t, key, early)   # in the refresh-ahead window: a refresh in the background
         return cached
 
     def read_around(self, t: Request, key: str) -> Steps:

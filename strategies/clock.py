@@ -43,6 +43,13 @@ class SimClock:
         """Back to 0 (a scenario that must replay exactly)."""
         self._now = 0.0
 
+    def rewind_to(self, moment: float) -> None:
+        """Back to `moment` (never before 0), for requests that overlap in time: a scenario's director
+        performs their calls in the order they start, each at its own request's time (`Director.side_by_side`),
+        so a call may start before the previous one, made by another request, has ended."""
+        if moment < self._now:
+            self._now = max(0.0, moment)
+
 
 class Expiries:
     """When each cached key expires: a heap of (moment, key). A moment is stale once its key was deleted or set

@@ -168,7 +168,7 @@ def _frame(topology: Topology, involved: frozenset[str], clients: tuple[str, ...
             lit = actor.name in involved
             lines = actor.label.split("\n")
             if actor.name == "App" and clients:
-                lines += [CLIENT_LINES[0], " ".join(clients)]
+                lines += [CLIENT_LINES[0], client_line(clients)]
             graph.node(actor.name, label=safe_label(*lines), shape=actor.shape,
                        pos=_at((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2, figure.height),
                        width=f"{(box.x1 - box.x0) / 72:.3f}", height=f"{(box.y1 - box.y0) / 72:.3f}",
@@ -180,6 +180,14 @@ def _frame(topology: Topology, involved: frozenset[str], clients: tuple[str, ...
                        pos=_at(x, y, figure.height))
 
     return _lines(build)
+
+
+def client_line(clients: tuple[str, ...]) -> str:
+    """The clients the App box names: all of them ("A B C D E"), or, when more than its line holds, the first
+    and the last and how many ("A … T (20)")."""
+    if len(clients) <= len(CLIENT_LINES[1].split()):
+        return " ".join(clients)
+    return f"{clients[0]} … {clients[-1]} ({len(clients)})"
 
 
 @lru_cache(maxsize=64)

@@ -51,6 +51,7 @@ from .scenario import Scene
 from .trace import Trace
 
 FRAME_MS = 2500                       # how long the GIF shows each step
+SCENE_FRAMES = 40                     # the most steps of one scene an export shows (its first and last half)
 DPI = 96                              # the diagram's own pixel size: 1 pt = 1.33 px
 RENDER_TIMEOUT_S = 120
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -87,18 +88,31 @@ class Frame:
 # ---- frames ---------------------------------------------------------------------------------------------
 def frames(topology: Topology, scenes: Scene | Trace | Iterable[Scene | Trace]) -> list[Frame]:
     """One frame per step across `scenes`, in order: a scenario's `run.scenes`, one `Scene`, or a request's
-    `Trace`. Each diagram is drawn as the page draws that scene at that step."""
+    `Trace`. Each diagram is drawn as the page draws that scene at that step. A scene of more than
+    SCENE_FRAMES steps (a thousand readers at once) exports its first and last SCENE_FRAMES / 2: every frame
+    keeps its own "step k of n", so the jump between them shows."""
     if isinstance(scenes, (Scene, Trace)):
         scenes = [scenes]
     shown = [Scene.of(scene) if isinstance(scene, Trace) else scene for scene in scenes]
     total = sum(len(scene.steps) for scene in shown)
     made: list[Frame] = []
+    before = 0                        # steps of the scenes before this one
     for scene in shown:
         steps = list(scene.steps)
-        for index, step in enumerate(steps):
+        for index in exported_steps(len(steps)):
             made.append(Frame(build_diagram(topology, steps, index + 1).source, scene.caption_at(index),
-                              step.explanation, len(made) + 1, total))
+                              steps[index].explanation, before + index + 1, total))
+        before += len(steps)
     return made
+
+
+def exported_steps(count: int) -> list[int]:
+    """The steps (0-based) of a scene of `count` steps that an export shows: all, or the first and the last
+    SCENE_FRAMES / 2 of a longer one."""
+    if count <= SCENE_FRAMES:
+        return list(range(count))
+    half = SCENE_FRAMES // 2
+    return [*range(half), *range(count - half, count)]
 
 
 def scenario_frames(slug: str) -> list[Frame]:

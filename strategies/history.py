@@ -29,6 +29,9 @@ class History:
         self.history: list[Step] = []
         self._seq = 0
         self._numbers = 0
+        # A scenario that makes more requests than this keeps them all while it is on screen (its director
+        # raises the limit for the run): its scenes replay every step.
+        self.log_limit = LOG_LIMIT
 
     def next_seq(self) -> int:
         self._seq += 1
@@ -49,7 +52,7 @@ class History:
         self._numbers += 1
         trace = Trace(self._numbers, self.name, operation, key, value, client or self.client)
         self.log[trace.number] = trace
-        if len(self.log) > LOG_LIMIT + TRIM_BATCH:
+        if len(self.log) > self.log_limit + TRIM_BATCH:
             self._forget(TRIM_BATCH)
         return trace
 

@@ -4,6 +4,8 @@
 
   * the cache answers a GET                -> "hit or miss?" (or does the call fail?)
   * the last step of a write              -> "will the database hold the new value when it is acknowledged?"
+  * a read inside the refresh-ahead window -> "what does the cache do about it?" (refresh, or one is on its way)
+  * a warm-up stores its keys             -> "when will they expire?" (together, or each at its own moment)
   * anything else                          -> "which arrow comes next?"
 
 The right answer is what the lab really did. The wrong choices are never made up: "which arrow" draws
@@ -23,11 +25,12 @@ from .database import Database
 from .trace import Step, Trace
 
 MAX_CHOICES = 4
+WARM_UP_NOTES = ("warm-up-set", "warm-up-set-jitter", "warm-up-set-forever")
 
 
 @dataclass(frozen=True)
 class Question:
-    kind: str                     # "hit", "db" or "arrow"
+    kind: str                     # "hit", "db", "refresh", "expiry" or "arrow"
     prompt: str
     choices: tuple[str, ...]
     answer: int                   # index of the right choice
@@ -67,6 +70,10 @@ def question_for(pattern: str, step: Step, trace: Trace | None, db_value_after: 
     if trace is not None and trace.operation == "write" and trace.steps and trace.steps[-1] is step \
             and trace.value is not None:
         return _database_holds(step, trace, db_value_after)
+    if step.action == "REFRESH":
+        return _refresh_ahead(step)
+    if step.note[0] in WARM_UP_NOTES:
+        return _warm_up(step)
     return _which_arrow(pattern, step, scene or [])
 
 
@@ -86,6 +93,26 @@ def _database_holds(step: Step, trace: Trace, db_value_after: str | None) -> Que
     return Question("db", f"The write of {trace.value!r} to {trace.key} is about to finish. "
                           "Will the database hold the new value when it is acknowledged?",
                     choices, 0 if holds else 1, step.explanation)
+
+
+def _refresh_ahead(step: Step) -> Question:
+    fields = step.note[1]
+    key = step.key or "the key"
+    choices = ("It hands a refresh to the background; this reader already has its value",
+               "Nothing more: a refresh of it is already on its way",
+               "It makes this reader wait while the value is reloaded")
+    return Question("refresh", f"This read found {key} with {fields['left']:g} s of its {fields['ttl']} s left, inside "
+                               f"the refresh-ahead window (the last {fields['window']:g} s). What happens now?",
+                    choices, 0 if step.note[0] == "refresh-ahead-scheduled" else 1, step.explanation)
+
+
+def _warm_up(step: Step) -> Question:
+    choices = ("All in the same moment, one TTL from now", "Each at its own moment, within the TTL's jitter",
+               "Never: a warm-up sets no TTL")
+    return Question("expiry", f"A warm-up job is about to store {step.note[1]['rows']} keys in one pipeline, with the "
+                              "TTL this page's settings give a fill. When will they expire?",
+                    choices, 2 if step.note[1]["shortest"] is None else 0 if step.note[0] == "warm-up-set" else 1,
+                    step.explanation)
 
 
 def _which_arrow(pattern: str, step: Step, scene: list[Step]) -> Question:

@@ -11,12 +11,18 @@ database write followed by an invalidation, as in cache-aside: it commits even w
 Write-through and write-behind read this way too, with the cache itself as the loader (`loader = "Cache"`).
 Every pattern takes a memory limit (`maxmemory`, `maxmemory_policy`: features/eviction.py); when a full cache
 under `noeviction` refuses the loader's SET, the loaded value is still returned, and nothing is cached.
+
+The knobs against expiry storms are the cache layer's: `ttl_jitter` (features/jitter.py: ± percent on every TTL
+the loader sets), `refresh_ahead` and `xfetch_beta` (features/early_refresh.py: the cache hands a hot key to its
+loader before it expires, in the background or, XFetch, for this reader: Cache → Loader).
 """
 
 from __future__ import annotations
 
 from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
 from .features import eviction
+from .features.early_refresh import EarlyRefresh
+from .features.jitter import TtlJitter
 from .lab import Lab
 from .narration import explain_warning
 from .request import FAILED, REFUSED, Steps
@@ -41,17 +47,29 @@ class ReadThrough(Lab):
         lanes=(("App", "Cache"), ("Loader", "Database"), ("Loader", "Cache"), ("App", "Database"), ("Cache", "Cache")),
     )
 
-    def __init__(self, *args, maxmemory: int | None = None, maxmemory_policy: str = "noeviction", **kwargs) -> None:
+    def __init__(self, *args, ttl_jitter: float = 0, refresh_ahead: float | None = None,
+                 xfetch_beta: float | None = None, maxmemory: int | None = None, maxmemory_policy: str = "noeviction",
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.ttl_jitter = ttl_jitter
+        self.refresh_ahead = refresh_ahead
+        self.xfetch_beta = xfetch_beta
+        self.jitter = TtlJitter(self)
+        self.early = EarlyRefresh(self, reload=self._load, hand_off=("Cache", self.loader))
         self.eviction = eviction.compose(self, maxmemory, maxmemory_policy)
-        self.parts = (self.eviction,)
+        self.parts = (self.jitter, self.early, self.eviction)
 
     def _read(self, t, key: str) -> Steps:
-        cached = yield from self.cache_get(t, "App", key)
+        cached = yield from self.early.get(t, "App", key)     # GET (early refresh on: + δ, expiry)
         t.trace.hit = cached is not None
-        if cached is None:
+        early = self.early.verdict(t)
+        if early.recompute:                     # XFetch: the cache has its loader recompute now, before expiry
+            yield from self.early.hand_over(t, key, early)
+        if cached is None or early.recompute:
             cached = yield from self._load(t, key)
-        if t.trace.hit:
+        if early.recompute:
+            command, note = "value (recomputed early)", "read-through-recomputed"
+        elif t.trace.hit:
             command, note = "value (hit)", "read-through-hit"
         elif cached is not None:
             command, note = "value (loaded)", "read-through-loaded"
@@ -59,6 +77,7 @@ class ReadThrough(Lab):
             command, note = "(nil) not found", "read-through-not-found"
         yield from self.reply(t, "Cache", "App", key, cached, command=command,
                               outcome="hit" if t.trace.hit else "miss", note=(note, None))
+        yield from self.early.refresh(t, key, early)   # in the refresh-ahead window: a refresh in the background
         return cached
 
     def _load(self, t, key: str) -> Steps:
@@ -66,8 +85,7 @@ class ReadThrough(Lab):
         loaded = yield from self.db_select(t, self.loader, key)
         if loaded is None:
             return None
-        stored = yield from self.cache_set(t, self.loader, key, loaded.value, ttl=self.ttl_seconds,
-                                           version=loaded.version, refusable=True)
+        stored = yield from self.early.store(t, self.loader, key, loaded, ttl=self.jitter.ttl(), refusable=True)
         if stored is REFUSED:                   # the cache is full and may evict nothing: serve it, keep nothing
             t.trace.warning = explain_warning("fill-refused")
         return loaded.value

@@ -86,6 +86,7 @@ class Request:
         self.lab = lab
         self.trace = trace
         self.client = trace.client    # who performs the steps it records now (background work: its worker)
+        self.background = False       # background work a part runs by itself: every step it records is so
         self.done = False
         self._body = body(self, *args) if body is not None else None
 
@@ -121,7 +122,7 @@ class Request:
         lab.clock.advance(cost_ms / 1000)
         step = Step(number=len(self.trace.steps) + 1, source=source, target=target, action=action, key=key,
                     value=value, outcome=outcome, cost_ms=cost_ms, command=command, at_ms=lab.clock.now() * 1000,
-                    background=background, client=self.client, seq=lab.next_seq(), changes=changes,
+                    background=background or self.background, client=self.client, seq=lab.next_seq(), changes=changes,
                     code=calling_line(), note=note)
         for change in changes:
             lab.state.apply(change)

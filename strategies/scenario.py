@@ -20,22 +20,28 @@ Transitions a script may make (director → lab):
     say(id)              a caption from the next step on (say(id, at=step): from that step on)
     read / write / report / flush     a request run to its end
     start_read / start_write → Request; step(request, n); finish(request); round_robin(requests)
+    side_by_side(reads)  reads arriving at given moments, overlapping in time as on a real server
     advance_time(s)      the clock and every TTL move; expiries and due flushes are recorded
+    wait(s)              the clock moves, expiries and due work are recorded; Redis's TTLs are left as they are
     faults(cache_down=, db_down=)      a fault on or off (restored when the script ends)
     crash()              the cache restarts empty
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
+from .history import LOG_LIMIT
 from .lab import Lab
 from .narration import shorten
 from .request import Request
+from .series import Series
 from .trace import Step, Trace
 
 SCENARIO_FILE = Path(__file__).resolve().parent.parent / "assets" / "scenarios.md"
@@ -123,6 +129,7 @@ class Director:
         self._start_seq = lab.last_seq
         self._captions: list[tuple[int, str]] = []     # (seq after which it applies, text)
         self._faults: dict[str, bool] = {}
+        lab.log_limit = math.inf       # every request of the run stays in the log, so every scene replays
 
     # -- captions and scenes
     def say(self, part: str, *, at: Step | None = None) -> None:
@@ -153,6 +160,7 @@ class Director:
     def finish_script(self) -> list[Scene]:
         self._close()
         lab = self.lab
+        lab.log_limit = max(LOG_LIMIT, len(lab.log))     # requests sent afterwards trim the log as usual
         lab.cache_down = False        # faults a script turned on end with it: the page's toggles say "off"
         lab.db.down = False
         return self.scenes
@@ -205,9 +213,71 @@ class Director:
                         self.say(pending.pop(step.note[0]), at=step)
         return [request.trace for request in requests]
 
+    def side_by_side(self, reads: Iterable[tuple[float, str, str]],
+                     captions: dict[str, str] | None = None) -> list[Trace]:
+        """Reads (moment, key, client) that overlap in time, as on a server with many connections: each read
+        starts at its moment (simulated seconds, not before now) and takes its own calls' time, and the director
+        always performs the call that starts first, at the time its own read has reached (the clock goes back
+        to it: the call before may have been another read's, and ended later). Keys expire and background work
+        runs at their moments in between. `captions` as in `round_robin`. The clock ends where the last read
+        ended. Returns the reads' traces, in the order they arrived."""
+        lab = self.lab
+        start = lab.clock.now()
+        arrivals = sorted((max(moment, start), order, key, client)
+                          for order, (moment, key, client) in enumerate(reads))
+        pending = dict(captions or {})
+        running: list[tuple[float, int, Request]] = []     # (the time its next call starts, arrival order, read)
+        started: list[Request] = []
+        latest, next_arrival = start, 0
+        while next_arrival < len(arrivals) or running:
+            if next_arrival < len(arrivals) and (not running or arrivals[next_arrival][0] <= running[0][0]):
+                moment, order, key, client = arrivals[next_arrival]
+                next_arrival += 1
+                latest = max(latest, self._move_to(moment))
+                request = lab.start_read(key, client=client)
+                started.append(request)
+                heapq.heappush(running, (moment, order, request))
+                continue
+            moment, order, request = heapq.heappop(running)
+            latest = max(latest, self._move_to(moment))
+            before = lab.last_seq
+            step = request.advance()
+            latest = max(latest, lab.clock.now())
+            if pending and step is not None:
+                for later in lab.history[len(lab.history) - (lab.last_seq - before):]:
+                    if later.note[0] in pending:
+                        self.say(pending.pop(later.note[0]), at=later)
+            if not request.done:
+                heapq.heappush(running, (lab.clock.now(), order, request))
+        lab.clock.advance_to(latest)
+        return [request.trace for request in started]
+
+    def _move_to(self, moment: float) -> float:
+        """The clock to `moment` for the next call (`side_by_side`): forward, with what expires or falls due
+        meanwhile, each at its own moment; back, for a call that starts before the last one ended, then what is
+        due by then. Background work that ran meanwhile (a refresh) runs side by side too: the clock comes back
+        to `moment` after it. Returns the latest time that work reached."""
+        lab = self.lab
+        if moment >= lab.clock.now():
+            lab.wall_time_passed(moment - lab.clock.now())
+        else:
+            lab.clock.rewind_to(moment)
+            lab.run_due()
+        reached = lab.clock.now()
+        lab.clock.rewind_to(moment)
+        return reached
+
     # -- time and faults
     def advance_time(self, seconds: float) -> list[Trace]:
         return self.lab.advance_time(seconds)
+
+    def wait(self, seconds: float) -> list[Trace]:
+        """Time passes as it does on a page between clicks: keys expire and background work runs, each at its
+        moment, and Redis's own TTLs (on the wall clock) are left as they are, never shorter than the lab's. A
+        script that brings readers to within milliseconds of an expiry waits, rather than fast-forwards: a
+        fast-forward would set Redis's TTLs to those milliseconds of wall time, and a slow run could then see a
+        key vanish before its simulated time."""
+        return self.lab.wall_time_passed(seconds)
 
     def faults(self, *, cache_down: bool | None = None, db_down: bool | None = None) -> None:
         if cache_down is not None:
@@ -239,14 +309,23 @@ class Scenario:
     figures: Callable[[ScenarioRun], dict[str, Any]]
     claims: dict[str, Any]
     rows: tuple[tuple[str, str], ...] = ()       # rows the database holds beside its seed, before the script runs
+    # The `## section` of assets/scenarios.md its texts are in: its slug, unless a slug that runs on several
+    # pages tells a different story on one of them ("read-through/stampede-compare").
+    texts: str = ""
+    # A chart the page draws beside the scenario, computed from the run (`Series`), or None.
+    chart: Callable[[ScenarioRun], Series] | None = None
+
+    @property
+    def section(self) -> str:
+        return self.texts or self.slug
 
     @property
     def title(self) -> str:
-        return text_of(self.slug, "title")
+        return text_of(self.section, "title")
 
     @property
     def intro(self) -> str:
-        return text_of(self.slug, "intro", **self.knobs)
+        return text_of(self.section, "intro", **self.knobs)
 
 
 @dataclass
@@ -290,7 +369,12 @@ class ScenarioRun:
 
     @property
     def what_you_saw(self) -> str:
-        return text_of(self.scenario.slug, "summary", **self.figures)
+        return text_of(self.scenario.section, "summary", **self.figures)
+
+    @cached_property
+    def chart(self) -> Series | None:
+        """The scenario's chart of this run (database reads per simulated second…), or None."""
+        return self.scenario.chart(self) if self.scenario.chart is not None else None
 
 
 def apply_knobs(lab: Lab, knobs: dict[str, Any]) -> None:
@@ -312,7 +396,7 @@ def run_scenario(scenario: Scenario, lab: Lab) -> ScenarioRun:
     run = ScenarioRun(scenario, lab, director.finish_script(), first)
     figures = run.figures
     for scene in run.scenes:          # the captions quote the run's own figures, known now that it has run
-        scene.captions = tuple((index, text_of(scenario.slug, part, **figures)) for index, part in scene.captions)
+        scene.captions = tuple((index, text_of(scenario.section, part, **figures)) for index, part in scene.captions)
     return run
 
 

@@ -17,6 +17,8 @@ Transitions (table: before → after):
              AckedWrite → None (delivered: committed; superseded: a newer entry carries its key; lost)
     lost:    None → AckedWrite (its entry vanished before the database had it: a crash, a wipe)
     evicted: None → Evicted (a key the cache evicted, kept a while to be shown)   Evicted → None (a newer one's room)
+    early:   None → EarlyEntry (a fill with early refresh on: δ and expiry stored beside the key)
+             entry → newer (filled again)   EarlyEntry → None (a fill without early refresh, crash)
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import NamedTuple
 
 from .database import Row
 
-TABLES = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "evicted")
+TABLES = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "evicted", "early")
 
 # What cache-aside's negative caching stores for "the database has no such row". A learner can never write
 # it: validation rejects control characters in values, so no real value collides with it.
@@ -77,6 +79,16 @@ class Evicted(NamedTuple):
     policy: str                  # the maxmemory-policy that chose it
 
 
+class EarlyEntry(NamedTuple):
+    """What a fill stores beside a key for early refresh (XFetch, Vattani et al., VLDB 2015: the value, δ and
+    its expiry): how long the recompute took, when the value expires and the TTL it was given. It outlives its
+    value (an expiry or a DEL leaves it), and only counts while the cache holds the key."""
+
+    delta_ms: float              # δ: how long the recompute that produced the value took (simulated ms)
+    expires_at: float            # simulated seconds
+    ttl: int                     # the TTL the value was stored with (jitter included)
+
+
 class Change(NamedTuple):
     table: str                   # one of TABLES
     key: str                     # a cache key, a row key, a queue id or a pending key
@@ -87,14 +99,14 @@ class Change(NamedTuple):
 
 
 class LabState:
-    """The cache, the database, the write-behind queue, its pending index and ledger, cache-aside's leases and the
-    keys lately evicted, as the lab last saw them.
+    """The cache, the database, the write-behind queue, its pending index and ledger, cache-aside's leases, the
+    keys lately evicted and early refresh's entries, as the lab last saw them.
 
     Each table is a dict in order of last change (the most recently changed entry last), so the newest
     rows of a big table can be shown without sorting it.
     """
 
-    __slots__ = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "evicted", "now")
+    __slots__ = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "evicted", "early", "now")
 
     def __init__(self, rows: Iterable[Row] = (), now: float = 0.0) -> None:
         self.cache: dict[str, CacheItem] = {}
@@ -107,6 +119,7 @@ class LabState:
         self.acked: dict[str, AckedWrite] = {}
         self.lost: dict[str, AckedWrite] = {}
         self.evicted: dict[str, Evicted] = {}    # the last keys evicted, oldest first (not in the cache)
+        self.early: dict[str, EarlyEntry] = {}   # early refresh's δ and expiry, by the learner's key
         self.now = now
 
     def apply(self, change: Change) -> None:

@@ -75,8 +75,8 @@ def run_steps(request) -> list:
 
 def mismatches(mine: LabState, real: LabState, *, tolerance: float = TTL_TOLERANCE) -> list[str]:
     """Every way `mine` (the lab's record) differs from `real` (what Redis and SQLite hold): cached values,
-    whether a key has a TTL and (within `tolerance`) when it runs out, the queue, the pending index, the leases
-    and the rows.
+    whether a key has a TTL and (within `tolerance`) when it runs out, the queue, the pending index, the leases,
+    early refresh's δ and expiries, and the rows.
     A key with less than `tolerance` left may already be gone from Redis, whose TTLs run on the wall clock.
     The version of a cached value is the lab's own knowledge (Redis does not store it), so it is not compared."""
     found = []
@@ -90,7 +90,7 @@ def mismatches(mine: LabState, real: LabState, *, tolerance: float = TTL_TOLERAN
             found.append(f"cache[{key!r}] TTL: lab expires at {a.expires_at}, real at {b.expires_at}")
         elif a.expires_at is not None and not math.isclose(a.expires_at, b.expires_at, abs_tol=tolerance):
             found.append(f"cache[{key!r}] TTL: lab expires at {a.expires_at:.3f}, real at {b.expires_at:.3f}")
-    for table in ("queue", "pending", "db"):
+    for table in ("queue", "pending", "db", "early"):
         a, b = getattr(mine, table), getattr(real, table)
         for key in sorted(set(a) | set(b)):
             if a.get(key) != b.get(key):

@@ -13,7 +13,7 @@ from test_app import PAGES, ROOT, click, dot, has_counter, private_lab, step_cou
 
 from strategies.scenario import run_scenario
 from strategies.scenarios import CATALOGUE, SCENARIOS
-from strategies.views import cache_rows, shown_value
+from strategies.views import TABLE_LIMIT, cache_rows, shown_value
 
 
 def open_link(pattern: str, **params: str) -> AppTest:
@@ -40,20 +40,28 @@ def infos(at: AppTest) -> str:
     return " ".join(block.value for block in at.info)
 
 
-@pytest.mark.parametrize("slug", [scenario.slug for scenario in CATALOGUE])
+MAX_CLICKS = 40          # a scenario of thousands of steps (a thousand keys expiring) is stepped this far, then its
+                         # end is opened by link
+
+
+@pytest.mark.parametrize("slug", list(dict.fromkeys(scenario.slug for scenario in CATALOGUE)))
 def test_a_scenario_link_loads_and_steps_to_its_end(slug):
     pattern = SCENARIOS[slug].pattern
     at = open_link(pattern, scenario=slug)
     assert step_counter(at)[0] == 1
     assert SCENARIOS[slug].title in infos(at) and SCENARIOS[slug].intro in infos(at)
     total = step_counter(at)[1]
-    for _ in range(total - 1):
+    for _ in range(min(total - 1, MAX_CLICKS)):
         click(at, f"{pattern}:forward")
+    if total - 1 > MAX_CLICKS:
+        assert step_counter(at) == (MAX_CLICKS + 1, total)
+        at = open_link(pattern, scenario=slug, step=str(total))
     assert step_counter(at) == (total, total)
     assert any(block.value.startswith("**What you saw:**") for block in at.success)
     cache, db = expected_tables(slug)
-    assert values(at, "Cache") == cache
-    assert values(at, "Database") == db
+    for title, expected in (("Cache", cache), ("Database", db)):
+        shown = values(at, title)          # a big table shows its TABLE_LIMIT most recently changed rows
+        assert shown.items() <= expected.items() and len(shown) == min(len(expected), TABLE_LIMIT), title
     assert at.query_params["scenario"] == slug
 
 

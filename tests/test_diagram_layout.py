@@ -23,10 +23,28 @@ from strategies import PATTERNS
 from strategies.diagram import build_diagram, drawn_steps, step_text
 from strategies.diagram_layout import LABEL_ROOM, figure_of, text_width
 from strategies.scenario import run_scenario
-from strategies.scenarios import CATALOGUE
+from strategies.scenarios import CATALOGUE, find
 
 SVG = "{http://www.w3.org/2000/svg}"
-SLUGS = [scenario.slug for scenario in CATALOGUE]
+# Every scenario on every page it runs on (a slug may run on several: cache-aside and read-through).
+SLUGS = [pytest.param(f"{scenario.pattern}:{scenario.slug}", id=f"{scenario.pattern}:{scenario.slug}")
+         for scenario in CATALOGUE]
+EVERY_STEP_UP_TO = 60        # a longer scene (a thousand readers) is drawn at its first and last steps and a sample
+
+
+def scenario_of(case: str):
+    pattern, _, slug = case.partition(":")
+    return find(pattern, slug)
+
+
+def frames_of(count: int) -> list[int]:
+    """The steps (1-based) of a scene of `count` steps that are drawn and laid out: all of them, or for a long scene
+    its first and last steps and an even sample between (thousands of layouts would take minutes)."""
+    if count <= EVERY_STEP_UP_TO:
+        return list(range(1, count + 1))
+    edge = EVERY_STEP_UP_TO // 3
+    stride = max(1, (count - 2 * edge) // edge)
+    return sorted({*range(1, edge + 1), *range(edge + 1, count - edge, stride), *range(count - edge + 1, count + 1)})
 
 
 fresh_lab = new_lab
@@ -47,13 +65,14 @@ def lay_out(sources: list[str]) -> list[ET.Element]:
 
 @cache
 def scenario_frames(slug: str) -> list[tuple[str, int, str]]:
-    """(scene number, step number in the scene, DOT) for every step of the scenario, in order."""
-    scenario = next(s for s in CATALOGUE if s.slug == slug)
+    """(scene number, step number in the scene, DOT) for every step of the scenario (of a long scene, a sample:
+    `frames_of`), in order."""
+    scenario = scenario_of(slug)
     lab = fresh_lab(scenario.pattern)
     try:
         run = run_scenario(scenario, lab)
-        return [(number, index + 1, build_diagram(lab.topology, scene.steps, index + 1).source)
-                for number, scene in enumerate(run.scenes) for index in range(len(scene.steps))]
+        return [(number, current, build_diagram(lab.topology, scene.steps, current).source)
+                for number, scene in enumerate(run.scenes) for current in frames_of(len(scene.steps))]
     finally:
         lab.db.close()
 
@@ -117,7 +136,7 @@ def test_the_boxes_stay_where_they_are_at_every_step(slug):
     frames = scenario_frames(slug)
     places = [actor_places(svg) for svg in lay_out([dot for _, _, dot in frames])]
     expected = places[0]
-    actors = {actor.name for actor in PATTERNS[next(s for s in CATALOGUE if s.slug == slug).pattern].topology.actors}
+    actors = {actor.name for actor in PATTERNS[scenario_of(slug).pattern].topology.actors}
     assert actors <= set(expected)
     for (scene, step, _), found in zip(frames, places, strict=True):
         assert found == expected, f"{slug}, scene {scene + 1}, step {step} moved: " + ", ".join(
@@ -152,7 +171,7 @@ def test_free_requests_and_faults_draw_the_same_boxes_without_collisions(name):
 def test_every_step_runs_along_a_lane_and_the_current_and_previous_steps_are_drawn(slug):
     """No step of a scenario is on a lane its figure lacks (it could not be drawn), the step on screen and the
     one before it always are, every drawn label fits its room, and a scene that fits is drawn whole."""
-    scenario = next(s for s in CATALOGUE if s.slug == slug)
+    scenario = scenario_of(slug)
     lab = fresh_lab(scenario.pattern)
     lanes = figure_of(lab.topology).lanes
     for scene in run_scenario(scenario, lab).scenes:
@@ -161,7 +180,7 @@ def test_every_step_runs_along_a_lane_and_the_current_and_previous_steps_are_dra
             assert frozenset((step.source, step.target)) in lanes, f"{step.source} → {step.target}"
         whole = all(sum(frozenset((s.source, s.target)) == lane for s in steps) <= len(slots)
                     for lane, slots in lanes.items())
-        for current in range(1, len(steps) + 1):
+        for current in frames_of(len(steps)):
             drawn = drawn_steps(lab.topology, steps, current)
             shown = {item.index for item in drawn}
             assert current - 1 in shown and (current == 1 or current - 2 in shown), (current, sorted(shown))

@@ -20,6 +20,7 @@ from redis.exceptions import OutOfMemoryError
 
 from strategies import PATTERNS, Database, SimClock
 from strategies.narration import explain_warning, templates
+from strategies.scenarios.expiry import import_and_warm_up
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 
@@ -43,14 +44,16 @@ def performing_call(step) -> tuple[str, ...]:
     if source == "Database" and action == "REPLY":         # the answer comes back inside the same helper call
         return ("db_select", "db_upsert", ".reply(")
     return {
-        "GET": ("cache_get",),
-        "SET": ("cache_set", "cache_call"),                # write-behind's enqueue script is a cache_call
+        "GET": ("cache_get", "early.get"),                # with early refresh on: + δ and expiry, one call
+        "SET": ("cache_set", "cache_call", "early.store"),  # write-behind's enqueue script is a cache_call
         "DEL": ("cache_delete", "cache_call"),             # with leases: DEL key lease:key, or a lease released
         "SELECT": ("db_select",),
         "UPSERT": ("db_upsert", '"UPSERT"'),               # a flush records its batch UPSERT itself
         "HGET": ("cache_call",),
         "LEASE": ("cache_call",),
         "WAIT": ("t.step(", ".reply("),
+        "REFRESH": (".reply(",),                           # refresh-ahead hands a refresh to the background
+        "RECOMPUTE": (".reply(",),                         # XFetch, in read-through: the cache to its loader
         "XRANGE": ("cache_call",),
         "XDEL": ("cache_call",),
         "WRITE": ("hand_over",),
@@ -84,13 +87,16 @@ def traces_of_every_kind(make_lab, name, **options):
     return lab, traces
 
 
-CONFIGS = [("cache-aside", {}), ("cache-aside", {"leases": True, "negative_ttl": 30}),
-           ("read-through", {}), ("write-through", {"ordering": "safe"}),
-           ("write-through", {"ordering": "naive"}), ("write-behind", {"batch_size": 10})]
+EARLY = {"xfetch_beta": 1.0, "refresh_ahead": 0.5, "ttl_jitter": 10}
+CONFIGS = [("cache-aside", {}), ("cache-aside", {"leases": True, "negative_ttl": 30}), ("cache-aside", EARLY),
+           ("cache-aside", {"leases": True, **EARLY}), ("read-through", {}), ("read-through", EARLY),
+           ("write-through", {"ordering": "safe"}), ("write-through", {"ordering": "naive"}),
+           ("write-behind", {"batch_size": 10})]
 
 
-@pytest.mark.parametrize(("name", "options"), CONFIGS, ids=lambda c: c if isinstance(c, str) else
-                         c.get("ordering", "leases" if c.get("leases") else ""))
+@pytest.mark.parametrize(("name", "options"), CONFIGS, ids=lambda c: c if isinstance(c, str) else "-".join(
+    word for word, on in (("leases", c.get("leases")), ("early", c.get("xfetch_beta")),
+                          (c.get("ordering"), c.get("ordering"))) if on))
 def test_every_step_points_at_the_line_of_pattern_code_that_performed_it(make_lab, name, options):
     lab, traces = traces_of_every_kind(make_lab, name, **options)
     kinds = {trace.operation for trace in traces}
@@ -292,6 +298,27 @@ def tour(make_lab, namespace) -> list:
     first.run()                                      # A fills the key
     second.run()                                     # B's "(nil)" arrives after A's fill
     racers.write("user:2", "y")                      # its DEL finds no cached copy
+
+    for pattern in ("cache-aside", "read-through"):      # early refresh: δ beside the key, XFetch, refresh-ahead
+        early = lab(pattern, xfetch_beta=1.0)
+        early.read("user:1")                              # filled, with δ and the expiry beside it
+        left = early.live().ttl("user:1")
+        early.wall_time_passed(left - 0.0005)             # its answer arrives after the expiry: XFetch recomputes
+        early.read("user:1")
+        ahead = lab(pattern, refresh_ahead=0.5)
+        ahead.read("user:1")
+        ahead.wall_time_passed(40)                        # inside the last half of the TTL
+        ahead.read("user:1", client="A")                  # a refresh is scheduled
+        ahead.read("user:1", client="B")                  # and already on its way
+        ahead.advance_time(0.1)                           # the refresher runs
+        ahead.refresh_ahead = None
+        ahead.advance_time(61)
+        ahead.read("user:1")                              # filled without early refresh: its δ is dropped
+        import_and_warm_up(lab(pattern), 3)               # one TTL for every key
+        import_and_warm_up(lab(pattern, ttl_seconds=None), 2)   # no TTL at all
+        import_and_warm_up(lab(pattern, ttl_jitter=50), 5)   # a TTL of its own for each
+    leased_early = lab("cache-aside", leases=True, xfetch_beta=1.0)
+    leased_early.read("user:1")                           # the lease holder's fill stores δ too
 
     through = lab("read-through")
     through.read("user:1")

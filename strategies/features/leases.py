@@ -139,14 +139,18 @@ class Leases(Part):
                 changes=lambda released, _: self.gone(key, "released") if released else (),
                 note=("lease-release", None))
             return None
-        value, ttl = (loaded.value, lab.ttl_seconds) if loaded else (NOT_FOUND_MARKER, lab.negative_ttl)
+        value, ttl = (loaded.value, lab.jitter.ttl()) if loaded else (NOT_FOUND_MARKER, lab.negative_ttl)
         version = loaded.version if loaded else None
+        # With early refresh on, the holder's fill stores δ beside the key too (or drops what is left of it).
+        early_keys, early_args, delta = (lab.early.fill_args(t, key, ttl) if loaded else None) or ([], [], None)
         filled = yield from lab.cache_call(
             t, "App", "Cache", "SET",
-            lambda: self._fill(keys=[lab.redis_key(key), self.redis_key(key)], args=[token, value, ttl or 0]),
+            lambda: self._fill(keys=[lab.redis_key(key), self.redis_key(key), *early_keys],
+                               args=[token, value, ttl or 0, *early_args]),
             command=f"SET {key} {'…' if loaded else '∅'}{f' EX {ttl}' if ttl else ''} if lease {token} (script)",
             key=key, value=value if loaded else None, tolerate=True,
-            changes=lambda ok, at: (lab.cached(key, value, ttl, version, at), *self.gone(key, "filled")) if ok else (),
+            changes=lambda ok, at: (lab.cached(key, value, ttl, version, at), *self.gone(key, "filled"),
+                                    *(lab.early.stored(key, delta, ttl, at) if early_keys else ())) if ok else (),
             note=lambda ok: self._fill_note(ok, key, value, ttl), stores=((key, value, ttl or None),), refusable=True)
         if filled is FAILED:
             t.trace.degraded = True

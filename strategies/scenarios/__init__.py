@@ -11,6 +11,9 @@ To add a scenario: write its script and its figures (the fields its texts quote,
 a `## slug` section with a title, an intro, its captions and a summary to assets/scenarios.md, and a
 `_scenario(...)` line below with the claims — run the scenario once, read each text against its steps,
 and write down the figures the texts rely on.
+
+A slug may run on several pages (the expiry scenarios run on cache-aside and read-through): the catalogue holds
+one scenario per (pattern, slug), and `find(pattern, slug)` is the one a page runs.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ from typing import Any
 
 from ..narration import shorten
 from ..scenario import Scenario
-from . import eviction, reading, writing
+from . import eviction, expiry, reading, writing
 from .common import HOT_KEY, NEW, OLD, READERS
 
 # Every knob a scenario may touch, at the value a fresh lab has: a scenario starts from these, so what the
 # learner had set before never changes what a scenario shows.
 DEFAULT_KNOBS: dict[str, dict[str, Any]] = {
-    "cache-aside": {"ttl_seconds": 60, "leases": False, "negative_ttl": None},
-    "read-through": {"ttl_seconds": 60},
+    "cache-aside": {"ttl_seconds": 60, "leases": False, "negative_ttl": None, "ttl_jitter": 0, "refresh_ahead": None,
+                    "xfetch_beta": None},
+    "read-through": {"ttl_seconds": 60, "ttl_jitter": 0, "refresh_ahead": None, "xfetch_beta": None},
     "write-through": {"ttl_seconds": 60, "ordering": "safe"},
     "write-behind": {"ttl_seconds": 60, "batch_size": 10, "max_delay_seconds": 5.0, "coalesce": True,
                      "queue_limit": None},
@@ -36,8 +40,23 @@ for _knobs in DEFAULT_KNOBS.values():          # every pattern takes a memory li
 
 
 def _scenario(slug: str, pattern: str, script, figures, claims: dict[str, Any], *,
-              rows: tuple[tuple[str, str], ...] = (), **knobs: Any) -> Scenario:
-    return Scenario(slug, pattern, {**DEFAULT_KNOBS[pattern], **knobs}, script, figures, claims, rows)
+              rows: tuple[tuple[str, str], ...] = (), texts: str = "", chart=None, **knobs: Any) -> Scenario:
+    return Scenario(slug, pattern, {**DEFAULT_KNOBS[pattern], **knobs}, script, figures, claims, rows=rows, texts=texts,
+                    chart=chart)
+
+
+def _on_read_pages(slug: str, script, figures, claims: dict[str, Any], *,
+                   read_through: dict[str, Any] | None = None, **options: Any) -> tuple[Scenario, ...]:
+    """One scenario on cache-aside and on read-through: the same script and texts (`read_through`: the claims
+    that differ there)."""
+    return (_scenario(slug, "cache-aside", script, figures, {**claims, "loader": "the application"}, **options),
+            _scenario(slug, "read-through", script, figures,
+                      {**claims, "loader": "the cache's loader", **(read_through or {})}, **options))
+
+
+EXPIRY_CLAIMS = {"keys": 1000, "expired": 1000, "reads": 1000, "missed": 1000, "ttl_seconds": 60,
+                 "longest_wait": 12}
+HERD_CLAIMS = {"readers": 20, "first": "A", "last": "T"}
 
 
 OLD_Q, NEW_Q = repr(OLD), repr(NEW)
@@ -108,6 +127,34 @@ CATALOGUE: tuple[Scenario, ...] = (
     _scenario("queue-full", "write-behind", writing.queue_full, writing.queue_full_figures,
               {"queue_limit": 3, "filling": 3, "filling_keys": 3, "refused": 1, "accepted": 5, "lost": 0},
               queue_limit=3, max_delay_seconds=30.0),
+    # ---- expiry storms and early refresh (strategies/scenarios/expiry.py), on both read pages ----
+    *_on_read_pages("expiry-spike", expiry.expiry_spike, expiry.expiry_spike_figures,
+                    {**EXPIRY_CLAIMS, "first_expiry": 60, "expiry_moments": 1, "peak": 1000, "peak_second": 60,
+                     "spike_seconds": 1}, chart=expiry.reads_per_second),
+    *_on_read_pages("ttl-jitter", expiry.expiry_spike, expiry.expiry_spike_figures,
+                    {**EXPIRY_CLAIMS, "ttl_jitter": 10, "first_group": 78, "shortest": 54, "longest": 66,
+                     "first_expiry": 54, "last_expiry": 66, "expiry_moments": 13, "peak": 93, "peak_second": 63,
+                     "spike_seconds": 13},
+                    chart=expiry.reads_per_second, ttl_jitter=10),
+    *_on_read_pages("refresh-ahead", expiry.refresh_ahead, expiry.refresh_ahead_figures,
+                    {"refresh_ahead": 0.5, "ttl_seconds": 60, "reads": 5, "window": 30, "outside_left": 40,
+                     "inside_left": 20, "inside": 2,
+                     "scheduled": 1, "refreshes": 1, "refresh_db": 1, "background": 3, "inside_wait": 1,
+                     "old_expiry": 60, "after_at": 65, "after_hit": "a hit", "after_db": 0, "missed": 1},
+                    refresh_ahead=0.5),
+    *_on_read_pages("xfetch-early-recompute", expiry.xfetch_early_recompute, expiry.xfetch_early_recompute_figures,
+                    {**HERD_CLAIMS, "xfetch_beta": 1.0, "delta": 10, "before": 30, "gap": 2, "after": 5,
+                     "recomputes": 3, "selects": 3, "missed": 0, "first_recompute": 15, "first_chance": "22%",
+                     "longest_wait": 12, "served": 20}, xfetch_beta=1.0),
+    _scenario("stampede-compare", "cache-aside", expiry.stampede_compare, expiry.stampede_compare_figures,
+              {**HERD_CLAIMS, "none_selects": 5, "none_missed": 5, "none_longest_wait": 12, "leases_selects": 1,
+               "leases_waited": 4, "leases_longest_wait": 23, "xfetch_selects": 3, "xfetch_missed": 0,
+               "xfetch_recomputes": 3, "xfetch_longest_wait": 12}),
+    _scenario("stampede-compare", "read-through", expiry.stampede_compare, expiry.stampede_compare_figures,
+              {**HERD_CLAIMS, "none_selects": 5, "none_missed": 5, "none_longest_wait": 12, "xfetch_selects": 3,
+               "xfetch_missed": 0, "xfetch_recomputes": 3, "xfetch_longest_wait": 12, "refresh_selects": 0,
+               "refresh_background": 1, "refresh_missed": 0, "refresh_longest_wait": 1},
+              texts="read-through/stampede-compare"),
 )
 # A cache that is full (features/eviction.py, scripts in eviction.py; why these patterns: its docstring).
 CATALOGUE += (
@@ -138,11 +185,29 @@ CATALOGUE += (
                "db_then": OLD_Q, "stored": NEW_Q, "lost": 0, "maxmemory": 360, "maxmemory_policy": "allkeys-lru",
                "max_delay_seconds": 30}, maxmemory=360, maxmemory_policy="allkeys-lru", max_delay_seconds=30.0),
 )
-SCENARIOS: dict[str, Scenario] = {scenario.slug: scenario for scenario in CATALOGUE}
+ON_PAGE: dict[tuple[str, str], Scenario] = {(scenario.pattern, scenario.slug): scenario for scenario in CATALOGUE}
+# slug -> the scenario of the first page it runs on: how the pages look a slug up today (lab_ui: SCENARIOS.get).
+SCENARIOS: dict[str, Scenario] = {}
+for _entry in CATALOGUE:
+    SCENARIOS.setdefault(_entry.slug, _entry)
 
 
-def for_pattern(pattern: str) -> list[Scenario]:
+def find(pattern: str, slug: str) -> Scenario | None:
+    """The scenario `slug` as it runs on `pattern`'s page, or None if it does not run there."""
+    return ON_PAGE.get((pattern, slug))
+
+
+def runs_on(pattern: str) -> list[Scenario]:
+    """Every scenario that runs on `pattern`'s page."""
     return [scenario for scenario in CATALOGUE if scenario.pattern == pattern]
 
 
-__all__ = ["CATALOGUE", "DEFAULT_KNOBS", "HOT_KEY", "NEW", "OLD", "READERS", "SCENARIOS", "for_pattern"]
+def for_pattern(pattern: str) -> list[Scenario]:
+    """The scenarios `pattern`'s picker lists: those the pages can load by slug alone (`SCENARIOS`). A slug's
+    second page joins once the pages look scenarios up by page (`find`); until then its link there says on
+    which page the scenario is."""
+    return [scenario for scenario in runs_on(pattern) if SCENARIOS[scenario.slug] is scenario]
+
+
+__all__ = ["CATALOGUE", "DEFAULT_KNOBS", "HOT_KEY", "NEW", "OLD", "ON_PAGE", "READERS", "SCENARIOS", "find",
+           "for_pattern", "runs_on"]
