@@ -7,8 +7,8 @@ learner) can give each learner a limit of their own, so the lab evicts by itself
 store:  a call that stores values (SET, a fill, write-behind's enqueue script) names them; before it runs, while
         what the cache holds and what it will hold do not fit the limit:
             the policy names a victim → Cache → Cache EVICT: a real DEL of that key, recorded as a step of the same
-                                        atomic call (so no other client comes between), its row kept a while
-                                        in the Cache table, greyed
+                                        atomic call (so no other client comes between), performed by the cache
+                                        server ("S"), its row kept a while in the Cache table, greyed
             no victim (noeviction; volatile-* with no key that has a TTL; a value larger than the limit)
                                       → the call is refused with Redis' OOM error, and nothing is stored
 access: every change to the Cache table (a key stored, overwritten, given a TTL, gone) and every key a call found
@@ -28,6 +28,7 @@ from ..calls import CacheRefused
 from ..narration import explain_warning
 from ..part import Part, Store
 from ..state import CacheItem, Change, Evicted, LabState
+from ..trace import CACHE_SERVER
 from ..views import Gauge
 from .memory import entry_bytes, item_bytes, table_bytes, used_memory
 from .policies import (
@@ -185,8 +186,14 @@ class Eviction(Part):
         dropped = older[:max(0, len(older) + 1 - EVICTED_KEPT)]          # the oldest greyed rows make way
         changes += [Change("evicted", old, state.evicted[old], None) for old in dropped]
         self.evictions += 1
-        t.step("Cache", "Cache", "EVICT", key=key, value=item.value, command=f"DEL {key} (evicted)",
-               changes=tuple(changes), note=self._evict_note(victim, item, used, need, limit))
+        # The cache server evicts on its own, before it runs the call that needs the room: its step, not the
+        # client's, though it is recorded inside the client's call (no other client comes between).
+        client, t.client = t.client, CACHE_SERVER
+        try:
+            t.step("Cache", "Cache", "EVICT", key=key, value=item.value, command=f"DEL {key} (evicted)",
+                   changes=tuple(changes), note=self._evict_note(victim, item, used, need, limit))
+        finally:
+            t.client = client
 
     def _evict_note(self, victim: Victim, item: CacheItem, used: int, need: int, limit: int) -> tuple[str, dict]:
         """Why this key: its score when it was ranked (a candidate kept in the pool from an earlier sample keeps
