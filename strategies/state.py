@@ -16,6 +16,8 @@ Transitions (table: before → after):
     acked:   None → AckedWrite (a write queued)   AckedWrite → newer (a write coalesced into its entry)
              AckedWrite → None (delivered: committed; superseded: a newer entry carries its key; lost)
     lost:    None → AckedWrite (its entry vanished before the database had it: a crash, a wipe)
+    near1, near2: None → CacheItem (an app instance keeps a copy in its own memory)   CacheItem → None (its near
+             TTL ran out; dropped by its own write or an invalidation message)   — not in Redis: a crash keeps them
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import NamedTuple
 
 from .database import Row
 
-TABLES = ("cache", "db", "queue", "pending", "lease", "acked", "lost")
+TABLES = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "near1", "near2")
 
 # What cache-aside's negative caching stores for "the database has no such row". A learner can never write
 # it: validation rejects control characters in values, so no real value collides with it.
@@ -78,14 +80,14 @@ class Change(NamedTuple):
 
 
 class LabState:
-    """The cache, the database, the write-behind queue, its pending index and ledger, and cache-aside's leases
-    as the lab last saw them.
+    """The cache, the database, the write-behind queue, its pending index and ledger, cache-aside's leases and
+    two app instances' near caches as the lab last saw them.
 
     Each table is a dict in order of last change (the most recently changed entry last), so the newest
     rows of a big table can be shown without sorting it.
     """
 
-    __slots__ = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "now")
+    __slots__ = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "near1", "near2", "now")
 
     def __init__(self, rows: Iterable[Row] = (), now: float = 0.0) -> None:
         self.cache: dict[str, CacheItem] = {}
@@ -97,6 +99,9 @@ class LabState:
         # the database does not have yet, and the ones that can no longer reach it.
         self.acked: dict[str, AckedWrite] = {}
         self.lost: dict[str, AckedWrite] = {}
+        # Two app instances' near caches (features/near_cache.py): what each keeps in its own memory.
+        self.near1: dict[str, CacheItem] = {}
+        self.near2: dict[str, CacheItem] = {}
         self.now = now
 
     def apply(self, change: Change) -> None:
