@@ -12,12 +12,16 @@ only its invalidation fails, and the cache may serve the old value once it is ba
 Two knobs fix the pattern's two classic weaknesses (both off by default, both plain attributes too): `leases`
 (features/leases.py: a reader that misses must hold the key's lease to fill it, which stops stale sets and
 stampedes) and `negative_ttl` (features/negative.py: remember "not found" for that many seconds).
+
+With `near_ttl` set, two app instances each keep what they read in a near cache of their own, in front of Redis
+(features/near_cache.py: it answers before this read, and drops copies after this write).
 """
 
 from __future__ import annotations
 
 from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
 from .features.leases import Leases
+from .features.near_cache import NearCaches
 from .features.negative import NegativeCaching
 from .lab import Lab
 from .narration import explain_warning
@@ -27,7 +31,7 @@ from .request import FAILED, Request, Steps
 class CacheAside(Lab):
     name = "cache-aside"
     title = "Cache-aside"
-    also_shown = (Leases.read_miss,)
+    also_shown = (Leases.read_miss, NearCaches.read, NearCaches.write)
     topology = Topology(
         actors=(CACHE, APP, DATABASE),
         figure=(
@@ -43,16 +47,20 @@ class CacheAside(Lab):
     )
 
     def __init__(self, *args, leases: bool = False, lease_seconds: float = 2.0, lease_wait_ms: float = 20.0,
-                 max_lease_waits: int = 8, negative_ttl: int | None = None, **kwargs) -> None:
+                 max_lease_waits: int = 8, negative_ttl: int | None = None, near_ttl: int | None = None,
+                 near_invalidation: str = "ttl", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.leases = leases
         self.lease_seconds = lease_seconds
         self.lease_wait_ms = lease_wait_ms
         self.max_lease_waits = max_lease_waits
         self.negative_ttl = negative_ttl
+        self.near_ttl = near_ttl
+        self.near_invalidation = near_invalidation
         self.lease_book = Leases(self)
         self.negative = NegativeCaching(self)
-        self.parts = (self.lease_book, self.negative)
+        self.near = NearCaches(self)
+        self.parts = (self.lease_book, self.negative, self.near)
 
     # ---- the read ---------------------------------------------------------------------------------
     def _read(self, t: Request, key: str) -> Steps:

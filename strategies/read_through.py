@@ -9,11 +9,15 @@ The application never reads the database itself, so for reads the cache is a har
 does not answer, the read fails cleanly (nothing is read around it). A write is the application's own
 database write followed by an invalidation, as in cache-aside: it commits even when the DEL fails.
 Write-through and write-behind read this way too, with the cache itself as the loader (`loader = "Cache"`).
+
+With `near_ttl` set, two app instances each keep what they read in a near cache of their own, in front of the
+cache (features/near_cache.py: it answers before this read, and drops copies after this write).
 """
 
 from __future__ import annotations
 
 from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
+from .features.near_cache import NearCaches
 from .lab import Lab
 from .narration import explain_warning
 from .request import FAILED, Steps
@@ -23,6 +27,7 @@ class ReadThrough(Lab):
     name = "read-through"
     title = "Read-through"
     loader = "Loader"
+    also_shown = (NearCaches.read, NearCaches.write)
     topology = Topology(
         actors=(APP, CACHE, Actor("Loader", "Loader\n(the cache's own)", "component"), DATABASE),
         figure=(
@@ -37,6 +42,13 @@ class ReadThrough(Lab):
         rows=(("App", "Cache"), ("Database", "Loader")),
         lanes=(("App", "Cache"), ("Loader", "Database"), ("Loader", "Cache"), ("App", "Database"), ("Cache", "Cache")),
     )
+
+    def __init__(self, *args, near_ttl: int | None = None, near_invalidation: str = "ttl", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.near_ttl = near_ttl
+        self.near_invalidation = near_invalidation
+        self.near = NearCaches(self)
+        self.parts = (self.near,)
 
     def _read(self, t, key: str) -> Steps:
         cached = yield from self.cache_get(t, "App", key)
