@@ -116,7 +116,8 @@ def scenario_frames(slug: str) -> list[Frame]:
     cache = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
     lab = PATTERNS[scenario.pattern](cache=cache, db=Database(":memory:"))
     try:
-        return frames(lab.topology, run_scenario(scenario, lab).scenes)
+        scenes = run_scenario(scenario, lab).scenes
+        return frames(lab.topology, scenes)      # drawn as the scenario's knobs have it (two app instances…)
     finally:
         lab.db.close()
         cache.close()

@@ -46,16 +46,22 @@ def lay_out(sources: list[str]) -> list[ET.Element]:
 
 
 @cache
-def scenario_frames(slug: str) -> list[tuple[str, int, str]]:
-    """(scene number, step number in the scene, DOT) for every step of the scenario, in order."""
+def scenario_drawn(slug: str) -> tuple[frozenset[str], list[tuple[str, int, str]]]:
+    """The actors the scenario's lab draws (its pattern's, as the lab's parts redraw them: two app instances…), and
+    (scene number, step number in the scene, DOT) for every step of the scenario, in order."""
     scenario = next(s for s in CATALOGUE if s.slug == slug)
     lab = fresh_lab(scenario.pattern)
     try:
         run = run_scenario(scenario, lab)
-        return [(number, index + 1, build_diagram(lab.topology, scene.steps, index + 1).source)
-                for number, scene in enumerate(run.scenes) for index in range(len(scene.steps))]
+        return frozenset(actor.name for actor in lab.topology.actors), [
+            (number, index + 1, build_diagram(lab.topology, scene.steps, index + 1).source)
+            for number, scene in enumerate(run.scenes) for index in range(len(scene.steps))]
     finally:
         lab.db.close()
+
+
+def scenario_frames(slug: str) -> list[tuple[str, int, str]]:
+    return scenario_drawn(slug)[1]
 
 
 def text_boxes(svg: ET.Element) -> list[tuple[str, str, float, tuple[float, float, float, float]]]:
@@ -117,7 +123,7 @@ def test_the_boxes_stay_where_they_are_at_every_step(slug):
     frames = scenario_frames(slug)
     places = [actor_places(svg) for svg in lay_out([dot for _, _, dot in frames])]
     expected = places[0]
-    actors = {actor.name for actor in PATTERNS[next(s for s in CATALOGUE if s.slug == slug).pattern].topology.actors}
+    actors = scenario_drawn(slug)[0]
     assert actors <= set(expected)
     for (scene, step, _), found in zip(frames, places, strict=True):
         assert found == expected, f"{slug}, scene {scene + 1}, step {step} moved: " + ", ".join(
@@ -154,8 +160,9 @@ def test_every_step_runs_along_a_lane_and_the_current_and_previous_steps_are_dra
     one before it always are, every drawn label fits its room, and a scene that fits is drawn whole."""
     scenario = next(s for s in CATALOGUE if s.slug == slug)
     lab = fresh_lab(scenario.pattern)
-    lanes = figure_of(lab.topology).lanes
-    for scene in run_scenario(scenario, lab).scenes:
+    scenes = run_scenario(scenario, lab).scenes
+    lanes = figure_of(lab.topology).lanes          # as the scenario's knobs draw it (two app instances…)
+    for scene in scenes:
         steps = list(scene.steps)
         for step in steps:
             assert frozenset((step.source, step.target)) in lanes, f"{step.source} → {step.target}"

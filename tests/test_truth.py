@@ -21,8 +21,8 @@ from strategies.scenarios import CATALOGUE, SCENARIOS
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 
 SLUGS = [scenario.slug for scenario in CATALOGUE]
-# Digits a text may carry that are not figures of the run: key names and references.
-NOT_FIGURES = re.compile(r"\b(?:user|product|import|price):\w+|§[\d.]+|\bNSDI '\d+|\bVLDB \d+")
+# Digits a text may carry that are not figures of the run: key names, app instances' names and references.
+NOT_FIGURES = re.compile(r"\b(?:user|product|import|price):\w+|§[\d.]+|\bNSDI '\d+|\bVLDB \d+|\bApp [12]\b|\bRESP3\b")
 
 
 def fields_of(template: str) -> set[str]:

@@ -100,8 +100,11 @@ class NearCaches(Part):
         if copy is not None and copy.expires_at > now:
             t.trace.hit = True
             self.near_hits += 1
+            newest = self.lab.latest_value(key)
+            note = ("near-hit", {"app": app, "left": round(copy.expires_at - now, 1)}) if copy.value == newest else \
+                ("near-hit-stale", {"app": app, "left": round(copy.expires_at - now, 1), "new": newest})
             yield t.step(app, app, "LOOKUP", key=key, value=copy.value, outcome="hit", command=f"near GET {key}: hit",
-                         note=("near-hit", {"app": app, "left": round(copy.expires_at - now, 1)}))
+                         note=note)
             return copy.value
         gone = self._forget(app, key, "expired") if copy is not None else ()
         yield t.step(app, app, "LOOKUP", key=key, outcome="miss", command=f"near GET {key}: miss", changes=gone,
@@ -137,10 +140,12 @@ class NearCaches(Part):
         self.messages += 1
         number, app = self.messages, t.app
         message = json.dumps({"n": number, "from": app, "key": key})
+        listening = app in self.listeners
         sent = yield from lab.cache_call(
             t, "App", CHANNEL, "PUBLISH", lambda: self._publish(message),
-            command=f"{'SPUBLISH' if is_cluster(lab.cache) else 'PUBLISH'} invalidate {key}", key=key,
-            tolerate=True, note=lambda receivers: (("near-publish", {"app": app, "receivers": receivers}), "ok"))
+            command=f"{'SPUBLISH' if is_cluster(lab.cache) else 'PUBLISH'} invalidate {key}", key=key, tolerate=True,
+            note=lambda receivers: (("near-publish" if listening else "near-publish-unheard",
+                                     {"app": app, "receivers": receivers, "others": receivers - listening}), "ok"))
         if sent is FAILED:       # committed, but no instance hears of it: their copies live until their TTL
             t.trace.degraded = True
             t.trace.warning = explain_warning("near-publish-failed")

@@ -18,15 +18,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..scenario import Scenario
-from . import reading, writing
+from . import near, reading, writing
 from .common import HOT_KEY, NEW, OLD, READERS
 
 # Every knob a scenario may touch, at the value a fresh lab has: a scenario starts from these, so what the
 # learner had set before never changes what a scenario shows.
+NEAR_OFF = {"near_ttl": None, "near_invalidation": "ttl"}      # one app instance, no near cache
 DEFAULT_KNOBS: dict[str, dict[str, Any]] = {
-    "cache-aside": {"ttl_seconds": 60, "leases": False, "negative_ttl": None},
-    "read-through": {"ttl_seconds": 60},
-    "write-through": {"ttl_seconds": 60, "ordering": "safe"},
+    "cache-aside": {"ttl_seconds": 60, "leases": False, "negative_ttl": None, **NEAR_OFF},
+    "read-through": {"ttl_seconds": 60, **NEAR_OFF},
+    "write-through": {"ttl_seconds": 60, "ordering": "safe", **NEAR_OFF},
     "write-behind": {"ttl_seconds": 60, "batch_size": 10, "max_delay_seconds": 5.0, "coalesce": True,
                      "queue_limit": None},
 }
@@ -103,6 +104,16 @@ CATALOGUE: tuple[Scenario, ...] = (
     _scenario("queue-full", "write-behind", writing.queue_full, writing.queue_full_figures,
               {"queue_limit": 3, "filling": 3, "filling_keys": 3, "refused": 1, "accepted": 5, "lost": 0},
               queue_limit=3, max_delay_seconds=30.0),
+    # ---- two app instances with near caches (features/near_cache.py; scripts: near.py) ----
+    _scenario("near-cache-stale", "cache-aside", near.near_cache_stale, near.near_figures,
+              {"near_ttl": 10, "b_first": OLD_Q, "a_after": NEW_Q, "b_last": NEW_Q, "stale": 1, "stale_for": 10},
+              near_ttl=near.NEAR_TTL),
+    _scenario("near-cache-pubsub", "cache-aside", near.near_cache_pubsub, near.near_figures,
+              {"receivers": 2, "dropped": 1, "b_first": NEW_Q, "b_near": "a miss", "stale": 0},
+              near_ttl=near.NEAR_TTL, near_invalidation="pubsub"),
+    _scenario("pubsub-missed-invalidation", "cache-aside", near.pubsub_missed_invalidation, near.near_figures,
+              {"near_ttl": 10, "receivers": 1, "messages": 0, "b_first": OLD_Q, "b_last": NEW_Q, "stale": 1,
+               "stale_for": 10}, near_ttl=near.NEAR_TTL, near_invalidation="pubsub"),
 )
 SCENARIOS: dict[str, Scenario] = {scenario.slug: scenario for scenario in CATALOGUE}
 
