@@ -41,6 +41,9 @@ KEYS_OF: dict[str, Callable[[list[bytes]], list[bytes]]] = {
     **dict.fromkeys(("get", "set", "expire", "pexpire", "ttl", "pttl", "hget", "hset", "hdel", "hexists", "hgetall",
                      "xadd", "xrange", "xlen", "xdel"), _first),
     **dict.fromkeys(("del", "unlink", "mget", "exists"), _all),
+    # Pub/Sub channels are hashed like keys (the near caches' channel carries the learner's tag).
+    **dict.fromkeys(("publish", "spublish"), _first),
+    **dict.fromkeys(("subscribe", "ssubscribe", "unsubscribe", "sunsubscribe"), _all),
     **dict.fromkeys(("eval", "evalsha"), _script),
 }
 KEYLESS = {"scan", "script", "script load", "script exists", "ping", "multi", "exec", "discard", "hello",
@@ -135,8 +138,10 @@ def test_one_learners_keys_share_one_slot(tmp_path, commands):
     assert not escaped, f"keys outside the learner's slot {slot}: {escaped}"
     prefix = f"lab:{{{tag}}}:".encode()
     assert [key for key in touched if not key.startswith(prefix)] == []
-    reached = {part for key in touched for part in (b":wb:queue", b":lease:", b":beside:") if part in key}
-    assert len(touched) > 50 and len(reached) == 3, f"the workload should reach queue, leases, lab beside: {reached}"
+    reached = {part for key in touched for part in (b":wb:queue", b":lease:", b":beside:", b":near:invalidations")
+               if part in key}
+    assert len(touched) > 50 and len(reached) == 4, \
+        f"the workload should reach queue, leases, lab beside, the near caches' channel: {reached}"
     for lab in session.labs.values():
         lab.db.close()
 

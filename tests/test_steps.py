@@ -25,9 +25,10 @@ pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluste
 CORE = Path(__file__).resolve().parent.parent / "strategies"
 MODULES = {"cache-aside": "cache_aside.py", "read-through": "read_through.py", "write-through": "write_through.py",
            "write-behind": "write_behind.py"}
-WARNINGS = {"cache-aside-read-around", "cache-aside-fill-failed", "invalidation-failed", "wb-background-flush-failed"}
-# Sentences about an empty queue and its length, not about a step (tests/test_write_behind_delivery.py):
-TABLE_NOTES = {"queue-empty", "queue-empty-held", "queue-empty-lost", "queue-clause"}
+WARNINGS = {"cache-aside-read-around", "cache-aside-fill-failed", "invalidation-failed", "wb-background-flush-failed",
+            "near-publish-failed"}
+# Sentences about an empty table and a queue's length, not about a step (tests/test_write_behind_delivery.py):
+TABLE_NOTES = {"queue-empty", "queue-empty-held", "queue-empty-lost", "queue-clause", "near-empty"}
 
 
 def source_line(step) -> str:
@@ -258,6 +259,33 @@ def tour(make_lab, namespace) -> list:
         writer.advance()                                                     # UPSERT committed
         reader.run()                                                         # the fill is accepted, behind
         writer.run()
+    near = lab("cache-aside", near_ttl=5, near_invalidation="pubsub")   # two app instances (near_cache.py)
+    near.read("user:1", client="A")                      # App 1: no copy, loads it and keeps it
+    near.read("user:1", client="B")
+    near.read("user:1", client="B")                      # App 2: its own copy
+    near.write("user:1", "x", client="A")                # App 1 drops its copy and publishes; App 2 drops its own
+    near.write("user:1", "y", client="A")                # App 2 holds nothing to drop
+    near.read("user:1", client="B")
+    near.near.disconnect("App 2")
+    near.write("user:1", "z", client="A")                # App 2 never hears of it
+    near.read("user:1", client="B")                      # and serves its stale copy
+    near.near.disconnect("App 1")
+    near.write("user:2", "w", client="A")                # the writer's own subscriber is cut off too
+    near.near.reconnect("App 1")
+    near.near.reconnect("App 2")
+    near.near.waits = 0                                  # the message is still on its way when App 2 looks
+    near.write("user:1", "v", client="A")
+    near.near.waits = 8
+    near.near.disconnect("App 2")
+    near.cache_down = True
+    near.near.reconnect("App 2")                         # the cache does not answer the SUBSCRIBE
+    near.write("user:3", "u", client="A")                # nor the PUBLISH
+    near.cache_down = False
+    near.read("user:2", client="B")
+    near.clock.advance(6)                                # App 2's copy ran out with no tick in between
+    near.read("user:2", client="B")
+    near.advance_time(6)                                 # and the copies run out on the lab's clock
+
     herd = lab("cache-aside", leases=True)
     readers = [herd.start_read("user:3", client=c) for c in "ABC"]
     while not all(r.done for r in readers):          # round robin: a waiter's nil arrives after the fill

@@ -64,6 +64,7 @@ class NearCaches(Part):
         self.memory: dict[str, dict[str, CacheItem]] = {app: {} for app in INSTANCES}
         self.listeners: dict[str, PubSub] = {}
         self.disconnected: set[str] = set()
+        self.waits = WAITS
         self.reset()
 
     @property
@@ -174,7 +175,7 @@ class NearCaches(Part):
     def _receive(self, listener: PubSub, number: int) -> bool:
         """Read `listener`'s socket until message `number` arrives (True), or WAITS reads found nothing more."""
         sharded = is_cluster(self.lab.cache)
-        for _ in range(WAITS):
+        for _ in range(self.waits):
             got = listener.get_sharded_message(timeout=WAIT_SECONDS) if sharded else \
                 listener.get_message(timeout=WAIT_SECONDS)
             if got is None:
