@@ -201,3 +201,30 @@ def test_every_topology_keeps_its_label_rooms_apart(name):
     figure.check()
     assert all(len(slots) >= 1 for slots in figure.lanes.values())
     assert {frozenset(lane) for lane in PATTERNS[name].topology.lanes} == set(figure.lanes)
+
+
+@pytest.mark.parametrize("name", ["cache-aside", "read-through", "write-through"])
+def test_two_app_instances_draw_their_requests_and_faults_without_collisions(name):
+    """With near caches on (features/near_cache.py) the figure has two app instances and the Pub/Sub channel:
+    both instances' misses, hits, writes and invalidations, a lost subscriber, a crash and expiries draw the same
+    boxes, and no label runs into another."""
+    leases = {"leases": True} if name == "cache-aside" else {}
+    lab = fresh_lab(name, near_ttl=10, near_invalidation="pubsub", **leases)
+    traces = [lab.read("user:1", client="A"), lab.read("user:1", client="B"), lab.read("user:1", client="B"),
+              lab.write("user:1", "a" * 80, client="B"), lab.near.disconnect("App 1"),
+              lab.write("user:1", "b", client="B"), lab.near.reconnect("App 1"), lab.read("ghost", client="A"),
+              lab.crash_cache()]
+    lab.cache_down = True
+    traces += [lab.read("user:2", client="A"), lab.write("user:2", "c", client="A")]
+    lab.cache_down = False
+    traces += lab.advance_time(3600)
+    sources = [build_diagram(lab.topology).source]
+    sources += [build_diagram(lab.topology, trace, current).source
+                for trace in traces for current in [*range(1, len(trace.steps) + 1), None]]
+    svgs = lay_out(sources)
+    expected = actor_places(svgs[0])
+    assert {"App 1", "App 2", "Channel"} <= set(expected)
+    for number, svg in enumerate(svgs):
+        assert actor_places(svg) == expected, f"drawing {number} moved a box"
+        assert not collisions(svg), f"drawing {number}: {collisions(svg)}"
+    lab.db.close()
