@@ -37,6 +37,7 @@ from .lab import Lab
 from .narration import shorten
 from .request import Request
 from .trace import Step, Trace
+from .validation import InvalidInput
 
 SCENARIO_FILE = Path(__file__).resolve().parent.parent / "assets" / "scenarios.md"
 
@@ -237,6 +238,8 @@ class Scenario:
     script: Callable[[Director], None]
     figures: Callable[[ScenarioRun], dict[str, Any]]
     claims: dict[str, Any]
+    # Why it cannot run on a lab's cache (a real server's feature fakeredis lacks), or None: it can.
+    unavailable: Callable[[Lab], str | None] = lambda lab: None
 
     @property
     def title(self) -> str:
@@ -291,6 +294,10 @@ class ScenarioRun:
         return text_of(self.scenario.slug, "summary", **self.figures)
 
 
+class ScenarioUnavailable(InvalidInput):
+    """The scenario needs what this lab's cache lacks; the message says what, and nothing was touched."""
+
+
 def apply_knobs(lab: Lab, knobs: dict[str, Any]) -> None:
     for name, value in knobs.items():
         if not hasattr(lab, name):
@@ -299,9 +306,13 @@ def apply_knobs(lab: Lab, knobs: dict[str, Any]) -> None:
 
 
 def run_scenario(scenario: Scenario, lab: Lab) -> ScenarioRun:
-    """Reset `lab`, set the scenario's knobs and play its script; deterministic for a given scenario."""
+    """Reset `lab`, set the scenario's knobs and play its script; deterministic for a given scenario. A scenario
+    that cannot run on this lab's cache raises ScenarioUnavailable, saying why, before anything is touched."""
     if lab.name != scenario.pattern:
         raise ValueError(f"scenario {scenario.slug!r} runs on {scenario.pattern}, not on {lab.name}")
+    why = scenario.unavailable(lab)
+    if why is not None:
+        raise ScenarioUnavailable(why)
     lab.reset(restart_clock=True)
     apply_knobs(lab, scenario.knobs)
     first = lab.next_number

@@ -11,8 +11,12 @@ import redis
 from core_support import arrows
 
 from strategies.diagram_layout import figure_of
+from strategies.export import ExportError, scenario_frames
 from strategies.features.near_cache import CHANNEL, INSTANCES, TABLES, instance_of
+from strategies.features.tracking import unavailable
 from strategies.quiz import question_for
+from strategies.scenario import ScenarioUnavailable, run_scenario
+from strategies.scenarios import SCENARIOS
 from strategies.views import near_rows
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
@@ -254,3 +258,47 @@ def test_predict_mode_asks_whether_an_instance_holds_a_copy(make_lab):
         question = question_for("cache-aside", step, None)
         assert question.kind == "near" and question.answer == answer
         assert "App 2" in question.prompt and question.why == step.explanation
+
+
+# ---- tracking: server-assisted client-side caching (a real Redis only) -----------------------------------------
+def test_with_tracking_redis_itself_tells_each_instance_what_changed(make_lab, cache):
+    lab = near_lab(make_lab, "cache-aside", near_invalidation="tracking")
+    why = unavailable(cache)
+    if why is not None:                      # fakeredis: no CLIENT TRACKING, and the scenario says so untouched
+        before = lab.read("user:1", client="A")
+        assert not lab.near.trackers and "CLIENT TRACKING" in why
+        with pytest.raises(ScenarioUnavailable, match="real Redis"):
+            run_scenario(SCENARIOS["near-cache-tracking"], lab)
+        assert list(lab.log.values()) == [before] and lab.near_invalidation == "tracking"
+        return
+    first = lab.read("user:1", client="A")
+    assert arrows(first)[-2:] == [("App 1", "Cache", "TRACK", "ok"), ("App 1", "App 1", "KEEP", "ok")]
+    lab.read("user:1", client="B")
+    if isinstance(cache, redis.RedisCluster):          # tracking lives on the node that holds the lab's keys
+        home = cache.get_node_from_key(lab.namespace)
+        assert {tracker.tracking.connection_pool.connection_kwargs["port"]
+                for tracker in lab.near.trackers.values()} == {home.port}
+    write = lab.write("user:1", NEW, client="A")
+    assert not any(step.action in ("PUBLISH", "DROP") for step in write.steps), "the app publishes nothing"
+    told = [(step.source, step.target, step.note[0]) for step in write.steps if step.action == "MESSAGE"]
+    assert sorted(told) == [(CHANNEL, "App 1", "near-tracked-drop"), (CHANNEL, "App 2", "near-tracked-drop")]
+    assert near_table(lab, "App 1") == near_table(lab, "App 2") == {}
+    assert (lab.read("user:1", client="B").value, lab.counters.stale_reads) == (NEW, 0)
+    lab.crash_cache()                                  # whoever changes a tracked key, Redis tells
+    after = lab.read("user:2", client="A")
+    assert arrows(after)[0] == (CHANNEL, "App 2", "MESSAGE", "ok") and after.steps[0].key == "user:1"
+    assert "user:1" not in near_table(lab, "App 2")
+    lab.read("user:1", client="B")
+    cut = lab.near.disconnect("App 2")                 # no tracking, no trust: App 2 forgets every copy
+    assert cut.steps[0].note == ("near-disconnected-tracking", {"app": "App 2", "count": 1})
+    assert near_table(lab, "App 2") == {} and "App 2" not in lab.near.trackers
+    assert lab.near.reconnect("App 2").steps[0].note[0] == "near-reconnected-tracking"
+    assert_near_is_real(lab)
+    lab.near_invalidation = "ttl"
+    lab.read("user:1", client="A")
+    assert not lab.near.trackers, "tracking connections close when tracking is switched off"
+
+
+def test_an_export_of_a_scenario_fakeredis_cannot_run_says_why():
+    with pytest.raises(ExportError, match="CLIENT TRACKING"):
+        scenario_frames("near-cache-tracking")

@@ -5,7 +5,7 @@ and proves its teaching point with the numbers it recorded."""
 from __future__ import annotations
 
 import pytest
-from core_support import mismatches
+from core_support import mismatches, runnable_lab
 
 from strategies.scenario import ScenarioRun, run_scenario, scenario_texts
 from strategies.scenarios import CATALOGUE, NEW, OLD, SCENARIOS, for_pattern
@@ -25,7 +25,7 @@ REQUIRED = {
 
 def run(make_lab, slug: str) -> ScenarioRun:
     scenario = SCENARIOS[slug]
-    return run_scenario(scenario, make_lab(scenario.pattern))
+    return run_scenario(scenario, runnable_lab(scenario, make_lab(scenario.pattern)))
 
 
 def signature(result: ScenarioRun) -> list[tuple]:

@@ -18,6 +18,7 @@ import pytest
 from core_support import check_explanations
 
 from strategies import PATTERNS, Database, SimClock
+from strategies.features.tracking import unavailable
 from strategies.narration import explain_warning, templates
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
@@ -29,6 +30,9 @@ WARNINGS = {"cache-aside-read-around", "cache-aside-fill-failed", "invalidation-
             "near-publish-failed"}
 # Sentences about an empty table and a queue's length, not about a step (tests/test_write_behind_delivery.py):
 TABLE_NOTES = {"queue-empty", "queue-empty-held", "queue-empty-lost", "queue-clause", "near-empty"}
+# Near caches told by Redis itself (CLIENT TRACKING): said on a real Redis only (features/tracking.py).
+TRACKING = {"near-track", "near-tracked-drop", "near-tracked-nothing", "near-disconnected-tracking",
+            "near-reconnected-tracking"}
 
 
 def source_line(step) -> str:
@@ -285,6 +289,21 @@ def tour(make_lab, namespace) -> list:
     near.clock.advance(6)                                # App 2's copy ran out with no tick in between
     near.read("user:2", client="B")
     near.advance_time(6)                                 # and the copies run out on the lab's clock
+    if unavailable(near.cache) is None:                  # CLIENT TRACKING: a real Redis only
+        tracked = lab("cache-aside", near_ttl=5, near_invalidation="tracking")
+        tracked.read("user:1", client="A")               # kept after a tracked GET
+        tracked.read("user:1", client="B")
+        tracked.write("user:1", "x", client="A")         # Redis tells both; each drops its copy
+        tracked.read("user:2", client="B")
+        tracked.read("user:4", client="B")
+        tracked.advance_time(6)                          # App 2's copies run out; Redis still tracks user:4
+        tracked.write("user:4", "y", client="A")         # told, but App 2 holds no copy any more
+        tracked.read("user:2", client="B")
+        tracked.crash_cache()
+        tracked.near.disconnect("App 1")                 # App 1 holds nothing: it forgets nothing
+        tracked.read("user:3", client="A")               # App 2 is told of the crash; App 1 is not tracking
+        tracked.near.disconnect("App 2")                 # App 2 forgets its copy
+        tracked.near.reconnect("App 2")
 
     herd = lab("cache-aside", leases=True)
     readers = [herd.start_read("user:3", client=c) for c in "ABC"]
@@ -382,6 +401,8 @@ def test_every_sentence_of_the_narration_is_reachable_and_formats(make_lab, name
     traces = tour(make_lab, namespace) + outage_tour()
     seen = check_explanations(traces)
     sentences = set(templates()) - WARNINGS - TABLE_NOTES
+    if seen.isdisjoint(TRACKING):                        # fakeredis: no CLIENT TRACKING, so none of these
+        sentences -= TRACKING
     assert sentences - seen == set(), "narration.md has sentences no step uses (or the tour misses them)"
     assert seen <= sentences
     warnings = {trace.warning for trace in traces if trace.warning}

@@ -13,6 +13,7 @@ import re
 import string
 
 import pytest
+from core_support import runnable_lab
 
 from strategies.features.write_queue import delivery
 from strategies.scenario import run_scenario, scenario_texts
@@ -21,8 +22,10 @@ from strategies.scenarios import CATALOGUE, SCENARIOS
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 
 SLUGS = [scenario.slug for scenario in CATALOGUE]
-# Digits a text may carry that are not figures of the run: key names, app instances' names and references.
-NOT_FIGURES = re.compile(r"\b(?:user|product|import|price):\w+|§[\d.]+|\bNSDI '\d+|\bVLDB \d+|\bApp [12]\b|\bRESP3\b")
+# Digits a text may carry that are not figures of the run: key names, app instances' names and references
+# (papers, protocols, software versions).
+NOT_FIGURES = re.compile(r"\b(?:user|product|import|price):\w+|§[\d.]+|\bNSDI '\d+|\bVLDB \d+|\bApp [12]\b|\bRESP3\b"
+                         r"|\b(?:Redis|version) \d+(?:\.\d+)?\b")
 
 
 def fields_of(template: str) -> set[str]:
@@ -32,7 +35,7 @@ def fields_of(template: str) -> set[str]:
 @pytest.mark.parametrize("slug", SLUGS)
 def test_every_figure_a_scenario_claims_is_what_its_run_did(make_lab, slug):
     scenario = SCENARIOS[slug]
-    run = run_scenario(scenario, make_lab(scenario.pattern))
+    run = run_scenario(scenario, runnable_lab(scenario, make_lab(scenario.pattern)))
     figures = run.figures
     wrong = {name: (claimed, figures.get(name, "not a figure of the run"))
              for name, claimed in scenario.claims.items() if figures.get(name) != claimed}
@@ -71,6 +74,18 @@ def _checks(lab, step) -> list[str]:
         problems.append("says the batch stays queued, and the queue is empty")
     if name in ("crash-queue-empty", "crash") and state.lost:
         problems.append("says nothing was lost, and the ledger has lost writes")
+    near = {"App 1": state.near1, "App 2": state.near2}
+    app = (step.note[1] or {}).get("app")
+    if name in ("near-hit", "near-hit-stale"):
+        newest = state.latest(step.key)
+        if (step.value == newest) != (name == "near-hit"):
+            problems.append(f"says the copy {'is' if name == 'near-hit' else 'is not'} the newest value ({newest!r})")
+    if name in ("near-message-drop", "near-tracked-drop", "near-drop-own", "near-expired") and step.key in near[app]:
+        problems.append(f"says {app} dropped its copy, and its near cache still holds it")
+    if name == "near-keep" and (near[app].get(step.key) is None or near[app][step.key].value != step.value):
+        problems.append(f"says {app} keeps the value, and its near cache does not hold it")
+    if name in ("near-message-nothing", "near-tracked-nothing") and step.key in near[app]:
+        problems.append(f"says {app} held no copy, and it holds one")
     if "queue" in lab.cache_tables() and not state.queue:
         note = delivery(state)
         if "every acknowledged write has reached the database" in note and (state.acked or state.lost):
@@ -81,7 +96,7 @@ def _checks(lab, step) -> list[str]:
 @pytest.mark.parametrize("slug", SLUGS)
 def test_what_each_step_says_about_the_tables_is_true_of_them(make_lab, slug):
     scenario = SCENARIOS[slug]
-    run = run_scenario(scenario, make_lab(scenario.pattern))
+    run = run_scenario(scenario, runnable_lab(scenario, make_lab(scenario.pattern)))
     problems = [f"{step.client}{step.number} {step.command}: {problem}"
                 for step in run.steps for problem in _checks(run.lab, step)]
     assert not problems, f"{slug}:\n" + "\n".join(problems)

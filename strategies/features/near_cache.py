@@ -7,6 +7,10 @@ read on App n:   App n → App n LOOKUP ─ a copy whose near TTL has not run ou
 write on App n:  the pattern's own write, then App n → App n DROP (its own copy, if it holds one); with
                  `near_invalidation = "pubsub"`: App n → Channel PUBLISH, and for each instance listening,
                  Channel → App m MESSAGE (App m drops its copy; the writer skips its own message)
+tracking:        with `near_invalidation = "tracking"` (a real Redis only, features/tracking.py) an instance keeps
+                 a copy after App n → Cache TRACK (GET through its tracking connection), and Redis itself sends
+                 Channel → App m MESSAGE for every tracked key modified since, whoever modified it: the app
+                 publishes nothing and drops nothing on its own
 time:            App n → App n EXPIRE (a copy whose near TTL ran out)
 faults:          disconnect(app): App m's subscriber connection is lost, so whatever is published meanwhile never
                  reaches it (Pub/Sub keeps no messages); reconnect(app): it subscribes again
@@ -36,6 +40,7 @@ from ..request import FAILED, Request, Steps
 from ..state import CacheItem, Change, LabState
 from ..trace import Trace
 from ..views import TableView, near_rows
+from .tracking import Tracker, unavailable
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -43,7 +48,7 @@ if TYPE_CHECKING:
 INSTANCES = ("App 1", "App 2")
 TABLES = {"App 1": "near1", "App 2": "near2"}        # each instance's near cache, as LabState keeps it
 CHANNEL = "Channel"
-INVALIDATIONS = ("ttl", "pubsub")
+INVALIDATIONS = ("ttl", "pubsub", "tracking")
 SECOND_INSTANCE_CLIENTS = frozenset({"B", "D"})
 WAITS = 8                   # reads of a subscriber's socket, each up to WAIT_SECONDS, before a message counts as late
 WAIT_SECONDS = 0.25
@@ -56,13 +61,16 @@ def instance_of(client: str) -> str:
 class NearCaches(Part):
     """The near caches of one lab's two app instances; its knobs are the lab's: `near_ttl` (seconds an instance
     keeps a copy; None or 0: one app instance and no near cache, the pattern as it is) and `near_invalidation`
-    ("ttl": nothing but its TTL ends a copy; "pubsub": every write publishes an invalidation)."""
+    ("ttl": nothing but its TTL ends a copy; "pubsub": every write publishes an invalidation; "tracking": Redis
+    tells each instance when a key it cached changes)."""
 
     def __init__(self, lab: Lab) -> None:
         super().__init__(lab)
         self.channel = f"{lab.namespace}near:invalidations"
         self.memory: dict[str, dict[str, CacheItem]] = {app: {} for app in INSTANCES}
         self.listeners: dict[str, PubSub] = {}
+        self.trackers: dict[str, Tracker] = {}
+        self.tracked: dict[str, dict[str, CacheItem | None]] = {app: {} for app in INSTANCES}   # as the cache had it
         self.disconnected: set[str] = set()
         self.waits = WAITS
         self.reset()
@@ -75,6 +83,7 @@ class NearCaches(Part):
         for memory in self.memory.values():
             memory.clear()
         self.hang_up()
+        self.stop_tracking()
         self.disconnected.clear()
         self.messages = 0          # messages published (numbered per lab, so a scenario replays identically)
         self.near_hits = 0
@@ -96,6 +105,7 @@ class NearCaches(Part):
     def read(self, t: Request, key: str, pattern_read: Callable[..., Steps]) -> Steps:
         """The instance's own near cache first; on a miss the pattern's read, and the value kept for near_ttl s."""
         self.listen()
+        yield from self.told(t)
         app, now = t.app, self.lab.clock.now()
         copy = self.memory[app].get(key)
         if copy is not None and copy.expires_at > now:
@@ -111,22 +121,27 @@ class NearCaches(Part):
         yield t.step(app, app, "LOOKUP", key=key, outcome="miss", command=f"near GET {key}: miss", changes=gone,
                      note=("near-miss-expired" if gone else "near-miss", {"app": app}))
         value = yield from pattern_read(t, key)
-        if value is not None:
+        kept_value = (yield from self.track(t, key)) if app in self.trackers and value is not None else value
+        if kept_value is not None:
             ttl = self.lab.near_ttl
-            kept = CacheItem(value, self.lab.clock.now() + ttl, None)
+            kept = CacheItem(kept_value, self.lab.clock.now() + ttl, None)
             change = Change(TABLES[app], key, getattr(self.lab.state, TABLES[app]).get(key), kept)
             self.memory[app][key] = kept
-            yield t.step(app, app, "KEEP", key=key, value=value, command=f"keep {key} {ttl} s", changes=(change,),
-                         note=("near-keep", {"app": app, "ttl": ttl}))
+            yield t.step(app, app, "KEEP", key=key, value=kept_value, command=f"keep {key} {ttl} s",
+                         changes=(change,), note=("near-keep", {"app": app, "ttl": ttl}))
         return value
 
     def write(self, t: Request, key: str, value: str, pattern_write: Callable[..., Steps]) -> Steps:
         """The pattern's write; then the writer drops its own copy and, with Pub/Sub, tells the other instance."""
         self.listen()
+        yield from self.told(t)
         yield from pattern_write(t, key, value)
         if not t.trace.ok:                      # refused: nothing changed that a copy could be older than
             return
         app = t.app
+        if app in self.trackers:                # Redis tells every instance that cached the key, the writer too
+            yield from self.told(t)
+            return
         if key in self.memory[app]:
             yield t.step(app, app, "DROP", key=key, command=f"drop own copy of {key}",
                          changes=self._forget(app, key, "dropped"), note=("near-drop-own", {"app": app}))
@@ -186,15 +201,26 @@ class NearCaches(Part):
 
     def listen(self) -> None:
         """With Pub/Sub on, every instance that is not cut off is subscribed (as an instance does when it starts);
-        with it off, nobody is."""
-        if self.lab.near_invalidation != "pubsub":
+        with it off, nobody is; the same for tracking connections, where the server can track."""
+        mode, lab = self.lab.near_invalidation, self.lab
+        if mode != "pubsub":
             self.hang_up()
+        if mode != "tracking":
+            self.stop_tracking()
+        if mode == "ttl" or (mode == "tracking" and unavailable(lab.cache)):
             return
         for app in INSTANCES:
-            if app not in self.listeners and app not in self.disconnected and not self.lab.cache_down:
-                listener = self.lab.quietly(self._subscribe)
+            if app in self.disconnected or lab.cache_down:
+                continue
+            if mode == "pubsub" and app not in self.listeners:
+                listener = lab.quietly(self._subscribe)
                 if listener is not None:
                     self.listeners[app] = listener
+            if mode == "tracking" and app not in self.trackers:
+                tracker = lab.quietly(lambda: Tracker(lab.cache, lab.namespace, waits=self.waits,
+                                                      wait_seconds=WAIT_SECONDS))
+                if tracker is not None:
+                    self.trackers[app] = tracker
 
     def _subscribe(self) -> PubSub:
         """A subscriber connection of its own, subscribed once the server has confirmed it (so a PUBLISH right
@@ -216,6 +242,45 @@ class NearCaches(Part):
             self.lab.quietly(listener.close)
         self.listeners.clear()
 
+    # ---- tracking: Redis tells an instance which of its keys changed ---------------------------------------
+    def track(self, t: Request, key: str) -> Steps:
+        """Read `key` through the instance's tracking connection, so the server remembers that it holds it; what
+        it answers is the copy kept (None: nothing to keep)."""
+        lab, app = self.lab, t.app
+        tracker = self.trackers[app]
+        found = yield from lab.cache_call(t, "App", "Cache", "TRACK", lambda: tracker.read(lab.redis_key(key)),
+                                          command=f"GET {key} (tracked)", key=key, tolerate=True,
+                                          note=("near-track", {"app": app}))
+        if found is FAILED or found is None:
+            return None
+        self.tracked[app][key] = lab.state.cache.get(key)
+        return found
+
+    def told(self, t: Request) -> Steps:
+        """The invalidations Redis has sent each tracking instance — waiting for those due (a tracked key whose
+        entry in the cache changed since it was read), then whatever else has arrived: each drops that copy."""
+        lab, prefix = self.lab, self.lab.redis_key("")
+        for app, tracker in self.trackers.items():
+            tracked = self.tracked[app]
+            due = {lab.redis_key(key) for key, seen in tracked.items() if lab.state.cache.get(key) != seen}
+            names = lab.quietly(lambda tracker=tracker, due=due: tracker.invalidated(due)) or []
+            keys = [name[len(prefix):] for name in names if name and name.startswith(prefix)]
+            keys += list(tracked) if None in names else []          # "everything": the server was flushed
+            for key in dict.fromkeys(keys):
+                tracked.pop(key, None)
+                self.received += 1
+                held = key in self.memory[app]
+                yield t.step(CHANNEL, app, "MESSAGE", key=key, command=f"invalidate {key} (from Redis)",
+                             background=True, changes=self._forget(app, key, "invalidated") if held else (),
+                             note=("near-tracked-drop" if held else "near-tracked-nothing", {"app": app}))
+
+    def stop_tracking(self) -> None:
+        for tracker in self.trackers.values():
+            tracker.close()
+        self.trackers.clear()
+        for tracked in self.tracked.values():
+            tracked.clear()
+
     # ---- faults: an instance cut off from the channel ----------------------------------------------------
     def disconnect(self, app: str) -> Trace:
         """Fault: `app`'s subscriber connection is lost (really closed); what is published meanwhile never
@@ -224,21 +289,33 @@ class NearCaches(Part):
         if listener is not None:
             self.lab.quietly(listener.close)
         self.disconnected.add(app)
-        return self._event(app, "DISCONNECT", "subscriber connection lost", "error", "near-disconnected")
+        tracker = self.trackers.pop(app, None)
+        if tracker is None:
+            return self._event(app, "DISCONNECT", "subscriber connection lost", "error", "near-disconnected")
+        # Tracking stops with the connection: what changes now goes untold, so the instance forgets every copy
+        # (as redis-py's own client-side cache does when its connection drops).
+        tracker.close()
+        self.tracked[app].clear()
+        dropped = tuple(change for key in list(self.memory[app]) for change in self._forget(app, key, "flushed"))
+        return self._event(app, "DISCONNECT", "connection lost: forget every copy", "error",
+                           "near-disconnected-tracking", changes=dropped)
 
     def reconnect(self, app: str) -> Trace:
         """`app` subscribes again: from now on it hears of writes; what was published meanwhile is gone."""
         self.disconnected.discard(app)
         self.listen()
-        listening = app in self.listeners
+        listening = app in self.listeners or app in self.trackers
+        told = "near-reconnected-tracking" if app in self.trackers else "near-reconnected"
         return self._event(app, "SUBSCRIBE", "SUBSCRIBE again" if listening else "SUBSCRIBE failed",
-                           "ok" if listening else "error", "near-reconnected" if listening else "near-reconnect-failed")
+                           "ok" if listening else "error", told if listening else "near-reconnect-failed")
 
-    def _event(self, app: str, action: str, command: str, outcome: str, note: str) -> Trace:
+    def _event(self, app: str, action: str, command: str, outcome: str, note: str,
+               changes: tuple[Change, ...] = ()) -> Trace:
         lab = self.lab
         client = "B" if app == "App 2" else "A"
         t = Request(lab, lab.new_trace(action.lower(), client=client))
-        t.step(app, CHANNEL, action, command=command, outcome=outcome, note=(note, {"app": app}))
+        t.step(app, CHANNEL, action, command=command, outcome=outcome, changes=changes,
+               note=(note, {"app": app, "count": len(changes)}))
         return lab.finished(t.trace)
 
     def _forget(self, app: str, key: str, why: str) -> tuple[Change, ...]:

@@ -33,8 +33,10 @@ DEFAULT_KNOBS: dict[str, dict[str, Any]] = {
 }
 
 
-def _scenario(slug: str, pattern: str, script, figures, claims: dict[str, Any], **knobs: Any) -> Scenario:
-    return Scenario(slug, pattern, {**DEFAULT_KNOBS[pattern], **knobs}, script, figures, claims)
+def _scenario(slug: str, pattern: str, script, figures, claims: dict[str, Any], *, unavailable=None,
+              **knobs: Any) -> Scenario:
+    return Scenario(slug, pattern, {**DEFAULT_KNOBS[pattern], **knobs}, script, figures, claims,
+                    **({"unavailable": unavailable} if unavailable else {}))
 
 
 OLD_Q, NEW_Q = repr(OLD), repr(NEW)
@@ -114,6 +116,10 @@ CATALOGUE: tuple[Scenario, ...] = (
     _scenario("pubsub-missed-invalidation", "cache-aside", near.pubsub_missed_invalidation, near.near_figures,
               {"near_ttl": 10, "receivers": 1, "messages": 0, "b_first": OLD_Q, "b_last": NEW_Q, "stale": 1,
                "stale_for": 10}, near_ttl=near.NEAR_TTL, near_invalidation="pubsub"),
+    # A real Redis only (fakeredis has no CLIENT TRACKING): the page says so on fakeredis.
+    _scenario("near-cache-tracking", "cache-aside", near.near_cache_tracking, near.near_figures,
+              {"told": 2, "published": 0, "b_first": NEW_Q, "stale": 0, "forgotten": 1},
+              near_ttl=near.NEAR_TTL, near_invalidation="tracking", unavailable=near.tracking_unavailable),
 )
 SCENARIOS: dict[str, Scenario] = {scenario.slug: scenario for scenario in CATALOGUE}
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..features.tracking import unavailable
+from ..lab import Lab
 from ..narration import shorten
 from ..scenario import Director, ScenarioRun
 from .common import HOT_KEY, NEW, stale_reads
@@ -59,6 +61,24 @@ def pubsub_missed_invalidation(d: Director) -> None:
     d.read(HOT_KEY, client="B")
 
 
+def near_cache_tracking(d: Director) -> None:
+    """Redis itself tells each instance that a key it cached changed (CLIENT TRACKING): the app publishes nothing.
+    Then App 2's connection drops, and App 2 forgets every copy rather than trust one nobody can tell it about."""
+    warm_both(d)
+    d.scene("write")
+    d.write(HOT_KEY, NEW, client="A")
+    d.scene("reread")
+    d.read(HOT_KEY, client="B")
+    d.scene("cut-off")
+    d.lab.near.disconnect("App 2")
+    d.lab.near.reconnect("App 2")
+    d.read(HOT_KEY, client="B")
+
+
+def tracking_unavailable(lab: Lab) -> str | None:
+    return unavailable(lab.cache)
+
+
 def near_figures(run: ScenarioRun) -> dict[str, Any]:
     """What each near-cache scenario's texts quote: which instance read what, when, and what the channel did."""
     reads = run.of("read")
@@ -81,4 +101,7 @@ def near_figures(run: ScenarioRun) -> dict[str, Any]:
         "messages": run.count(action="MESSAGE"),
         "stale_for": round(expired.at_ms / 1000 - write_done, 1) if expired is not None and stale else 0,
         "b_near": "a hit" if after_write and after_write[0].steps[0].outcome == "hit" else "a miss",
+        "published": run.count(action="PUBLISH"),
+        "told": run.count(note="near-tracked-drop"),
+        "forgotten": sum(len(step.changes) for step in run.steps if step.action == "DISCONNECT"),
     }
