@@ -202,6 +202,11 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
             part.reset()
         self._start_afresh()
 
+    def release(self) -> None:
+        """The lab is done (its learner left): its parts close what they hold open of their own."""
+        for part in self.parts:
+            part.release()
+
     # ---- the tables -------------------------------------------------------------------------------------
     def live(self) -> LabState:
         """The tables as they are now (the lab's own record of every change; no call to Redis or SQLite)."""

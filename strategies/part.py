@@ -73,6 +73,9 @@ class Part:
     def reset(self) -> None:
         """Back to a fresh lab's state."""
 
+    def release(self) -> None:
+        """Close whatever this part holds open of its own (connections beside the lab's client): the lab is done."""
+
     # ---- what the page shows ---------------------------------------------------------------------------
     def views(self) -> tuple[TableView, ...]:
         return ()

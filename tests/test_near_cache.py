@@ -17,6 +17,7 @@ from strategies.features.tracking import unavailable
 from strategies.quiz import question_for
 from strategies.scenario import ScenarioUnavailable, run_scenario
 from strategies.scenarios import SCENARIOS
+from strategies.session import LearnerSession
 from strategies.views import near_rows
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
@@ -302,3 +303,14 @@ def test_with_tracking_redis_itself_tells_each_instance_what_changed(make_lab, c
 def test_an_export_of_a_scenario_fakeredis_cannot_run_says_why():
     with pytest.raises(ExportError, match="CLIENT TRACKING"):
         scenario_frames("near-cache-tracking")
+
+
+def test_a_learner_leaving_closes_the_connections_the_near_caches_opened(tmp_path):
+    session = LearnerSession(redis_url="", data_dir=tmp_path)
+    lab = session.lab("cache-aside")
+    lab.near_ttl, lab.near_invalidation = 10, "pubsub"
+    lab.read("user:1", client="B")
+    listeners = list(lab.near.listeners.values())
+    assert len(listeners) == 2 and all(listener.subscribed for listener in listeners)
+    session.close()
+    assert not lab.near.listeners and not any(listener.subscribed for listener in listeners)

@@ -274,6 +274,10 @@ class NearCaches(Part):
                              background=True, changes=self._forget(app, key, "invalidated") if held else (),
                              note=("near-tracked-drop" if held else "near-tracked-nothing", {"app": app}))
 
+    def release(self) -> None:
+        self.hang_up()
+        self.stop_tracking()
+
     def stop_tracking(self) -> None:
         for tracker in self.trackers.values():
             tracker.close()
