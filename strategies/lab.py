@@ -141,7 +141,11 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
 
     def app_of(self, client: str) -> str:
         """The app instance serving `client`'s requests: "App", unless a part runs several (`Part.app_of`)."""
-        return next((app for part in self.parts if (app := part.app_of(client)) is not None), "App")
+        for part in self.parts:
+            app = part.app_of(client)
+            if app is not None:
+                return app
+        return "App"
 
     def _read(self, t: Request, key: str) -> Steps:
         raise NotImplementedError
