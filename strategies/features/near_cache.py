@@ -18,21 +18,16 @@ faults:          disconnect(app): App m's subscriber connection is lost, so what
 Client A, C and E (and the reporting job) are served by App 1, B and D by App 2: which instance serves a request is
 its client's, so a scenario (or a link that carries clients) replays it. Each near cache is a dict in its instance's
 memory with the lab's simulated clock for its TTLs — the in-process cache being taught; the lab's tables (`near1`,
-`near2`) record every change to it. The channel is real: PUBLISH and SUBSCRIBE through redis-py, on fakeredis and on
-a real Redis; on a Redis Cluster sharded Pub/Sub (SPUBLISH, SSUBSCRIBE), which keeps the channel — named under the
-lab's hash tag — on the shard that serves the lab's slot, where classic PUBLISH is sent to every node.
+`near2`) record every change to it. The channel is real (features/channel.py): PUBLISH and SUBSCRIBE through
+redis-py, on fakeredis, a real Redis and (sharded) a Redis Cluster.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from redis.client import PubSub
-
-from ..cache import is_cluster
 from ..diagram_model import Actor, FigureArrow, Topology
 from ..narration import explain_warning
 from ..part import Part
@@ -40,6 +35,7 @@ from ..request import FAILED, Request, Steps
 from ..state import CacheItem, Change, LabState
 from ..trace import Trace
 from ..views import TableView, near_rows
+from .channel import Listener, publish, verb
 from .tracking import Tracker, unavailable
 
 if TYPE_CHECKING:
@@ -68,7 +64,7 @@ class NearCaches(Part):
         super().__init__(lab)
         self.channel = f"{lab.namespace}near:invalidations"
         self.memory: dict[str, dict[str, CacheItem]] = {app: {} for app in INSTANCES}
-        self.listeners: dict[str, PubSub] = {}
+        self.listeners: dict[str, Listener] = {}
         self.trackers: dict[str, Tracker] = {}
         self.tracked: dict[str, dict[str, CacheItem | None]] = {app: {} for app in INSTANCES}   # as the cache had it
         self.disconnected: set[str] = set()
@@ -155,11 +151,10 @@ class NearCaches(Part):
         lab = self.lab
         self.messages += 1
         number, app = self.messages, t.app
-        message = json.dumps({"n": number, "from": app, "key": key})
         listening = app in self.listeners
         sent = yield from lab.cache_call(
-            t, "App", CHANNEL, "PUBLISH", lambda: self._publish(message),
-            command=f"{'SPUBLISH' if is_cluster(lab.cache) else 'PUBLISH'} invalidate {key}", key=key, tolerate=True,
+            t, "App", CHANNEL, "PUBLISH", lambda: publish(lab.cache, self.channel, number, app, key),
+            command=f"{verb(lab.cache)} invalidate {key}", key=key, tolerate=True,
             note=lambda receivers: (("near-publish" if listening else "near-publish-unheard",
                                      {"app": app, "receivers": receivers, "others": receivers - listening}), "ok"))
         if sent is FAILED:       # committed, but no instance hears of it: their copies live until their TTL
@@ -170,7 +165,7 @@ class NearCaches(Part):
             listener = self.listeners.get(listener_app)
             if listener is None:
                 continue                        # not listening: the message is gone for it
-            arrived = self._receive(listener, number)
+            arrived = listener.heard(number, self.waits)
             if listener_app == app:
                 continue                        # its own message: it dropped its copy already
             if not arrived:
@@ -182,22 +177,6 @@ class NearCaches(Part):
             yield t.step(CHANNEL, listener_app, "MESSAGE", key=key, command=f"invalidate {key}", background=True,
                          changes=self._forget(listener_app, key, "invalidated") if held else (),
                          note=("near-message-drop" if held else "near-message-nothing", {"app": listener_app}))
-
-    def _publish(self, message: str) -> int:
-        cache = self.lab.cache
-        return cache.spublish(self.channel, message) if is_cluster(cache) else cache.publish(self.channel, message)
-
-    def _receive(self, listener: PubSub, number: int) -> bool:
-        """Read `listener`'s socket until message `number` arrives (True), or WAITS reads found nothing more."""
-        sharded = is_cluster(self.lab.cache)
-        for _ in range(self.waits):
-            got = listener.get_sharded_message(timeout=WAIT_SECONDS) if sharded else \
-                listener.get_message(timeout=WAIT_SECONDS)
-            if got is None:
-                continue
-            if got["type"] in ("message", "smessage") and json.loads(got["data"])["n"] == number:
-                return True
-        return False
 
     def listen(self) -> None:
         """With Pub/Sub on, every instance that is not cut off is subscribed (as an instance does when it starts);
@@ -213,7 +192,8 @@ class NearCaches(Part):
             if app in self.disconnected or lab.cache_down:
                 continue
             if mode == "pubsub" and app not in self.listeners:
-                listener = lab.quietly(self._subscribe)
+                listener = lab.quietly(lambda: Listener(lab.cache, self.channel, waits=self.waits,
+                                                        wait_seconds=WAIT_SECONDS))
                 if listener is not None:
                     self.listeners[app] = listener
             if mode == "tracking" and app not in self.trackers:
@@ -221,21 +201,6 @@ class NearCaches(Part):
                                                       wait_seconds=WAIT_SECONDS))
                 if tracker is not None:
                     self.trackers[app] = tracker
-
-    def _subscribe(self) -> PubSub:
-        """A subscriber connection of its own, subscribed once the server has confirmed it (so a PUBLISH right
-        after it is received)."""
-        cache = self.lab.cache
-        listener = cache.pubsub()
-        sharded = is_cluster(cache)
-        (listener.ssubscribe if sharded else listener.subscribe)(self.channel)
-        for _ in range(WAITS):
-            got = listener.get_sharded_message(timeout=WAIT_SECONDS) if sharded else \
-                listener.get_message(timeout=WAIT_SECONDS)
-            if got is not None and got["type"] in ("subscribe", "ssubscribe"):
-                return listener
-        listener.close()
-        raise ConnectionError(f"the server did not confirm the subscription to {self.channel}")
 
     def hang_up(self) -> None:
         for listener in self.listeners.values():
