@@ -18,6 +18,7 @@ from strategies.quiz import question_for
 from strategies.scenario import ScenarioUnavailable, run_scenario
 from strategies.scenarios import SCENARIOS
 from strategies.session import LearnerSession
+from strategies.share import Action, InvalidLink, encode, parse
 from strategies.views import near_rows
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
@@ -314,3 +315,14 @@ def test_a_learner_leaving_closes_the_connections_the_near_caches_opened(tmp_pat
     assert len(listeners) == 2 and all(listener.subscribed for listener in listeners)
     session.close()
     assert not lab.near.listeners and not any(listener.subscribed for listener in listeners)
+
+
+def test_a_share_link_carries_the_client_and_so_the_instance_a_request_ran_on():
+    actions = [Action("r", key="user:1"), Action("r", key="user:1", client="B"),
+               Action("w", key="user:1", value="Ada~King", client="D")]
+    encoded = [encode(action) for action in actions]
+    assert encoded == ["r~user:1", "rB~user:1", "wD~user:1~Ada%7EKing"]
+    assert parse(encoded) == actions
+    assert [instance_of(action.client) for action in parse(encoded)] == ["App 1", "App 2", "App 2"]
+    with pytest.raises(InvalidLink, match="not one the lab knows"):
+        parse(["rZ~user:1"])
