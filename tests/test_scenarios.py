@@ -16,8 +16,8 @@ SLUGS = [scenario.slug for scenario in CATALOGUE]
 REQUIRED = {
     "cache-aside": {"cold-then-warm", "invalidate-on-write", "stale-set-race", "stale-set-race-leases", "stampede",
                     "stampede-leases", "cache-down-fallback", "negative-caching", "negative-caching-race",
-                    "negative-caching-race-leases", "near-cache-stale", "near-cache-pubsub", "pubsub-missed-invalidation",
-                    "near-cache-tracking"},
+                    "negative-caching-race-leases", "near-cache-stale", "near-cache-pubsub",
+                    "pubsub-missed-invalidation", "near-cache-tracking"},
     "read-through": {"loader-on-miss", "ttl-expiry-reload"},
     "write-through": {"write-latency", "db-down-naive", "db-down-safe", "cache-pollution"},
     "write-behind": {"coalescing", "reporting-query", "db-outage-retry", "cache-crash-loss", "queue-full"},
