@@ -20,6 +20,9 @@ recompute a hot key before it expires (features/early_refresh.py: `refresh_ahead
 last part of the TTL, and `xfetch_beta`, XFetch's probabilistic early recompute). Like every pattern, it takes a
 memory limit (`maxmemory`, `maxmemory_policy`: features/eviction.py); a full cache under `noeviction` refuses
 the fill, and the read is served from the database with nothing cached.
+
+With `near_ttl` set, two app instances each keep what they read in a near cache of their own, in front of Redis
+(features/near_cache.py: it answers before this read, and drops copies after this write).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .features import eviction
 from .features.early_refresh import EarlyRefresh
 from .features.jitter import TtlJitter
 from .features.leases import Leases
+from .features.near_cache import NearCaches
 from .features.negative import NegativeCaching
 from .lab import Lab
 from .narration import explain_warning
@@ -38,7 +42,7 @@ from .request import FAILED, REFUSED, Request, Steps
 class CacheAside(Lab):
     name = "cache-aside"
     title = "Cache-aside"
-    also_shown = (Leases.read_miss,)
+    also_shown = (Leases.read_miss, NearCaches.read, NearCaches.write)
     topology = Topology(
         actors=(CACHE, APP, DATABASE),
         figure=(
@@ -55,8 +59,9 @@ class CacheAside(Lab):
 
     def __init__(self, *args, leases: bool = False, lease_seconds: float = 2.0, lease_wait_ms: float = 20.0,
                  max_lease_waits: int = 8, negative_ttl: int | None = None, ttl_jitter: float = 0,
-                 refresh_ahead: float | None = None, xfetch_beta: float | None = None, maxmemory: int | None = None,
-                 maxmemory_policy: str = "noeviction", **kwargs) -> None:
+                 refresh_ahead: float | None = None, xfetch_beta: float | None = None, near_ttl: int | None = None,
+                 near_invalidation: str = "ttl", maxmemory: int | None = None, maxmemory_policy: str = "noeviction",
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.leases = leases
         self.lease_seconds = lease_seconds
@@ -66,12 +71,15 @@ class CacheAside(Lab):
         self.ttl_jitter = ttl_jitter
         self.refresh_ahead = refresh_ahead
         self.xfetch_beta = xfetch_beta
+        self.near_ttl = near_ttl
+        self.near_invalidation = near_invalidation
         self.lease_book = Leases(self)
         self.negative = NegativeCaching(self)
         self.jitter = TtlJitter(self)
         self.early = EarlyRefresh(self, reload=self._load, hand_off=("App", "App"))
+        self.near = NearCaches(self)
         self.eviction = eviction.compose(self, maxmemory, maxmemory_policy)
-        self.parts = (self.lease_book, self.negative, self.jitter, self.early, self.eviction)
+        self.parts = (self.lease_book, self.negative, self.jitter, self.early, self.near, self.eviction)
 
     # ---- the read ---------------------------------------------------------------------------------
     def _read(self, t: Request, key: str) -> Steps:

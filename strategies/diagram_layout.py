@@ -161,7 +161,8 @@ class _Grid:
             return "row"
         if c0 == c1 and all(not self.rows[r][c0] for r in range(r0 + 1, r1)) and r1 == r0 + 1:
             return "column"
-        if r1 > r0 and not self.rows[r1][c0] and all(not self.rows[r1][c] for c in range(min(c0, c1) + 1, max(c0, c1))):
+        if r1 > r0 and all(not self.rows[r][c0] for r in range(r0 + 1, r1 + 1)) \
+                and all(not self.rows[r1][c] for c in range(min(c0, c1) + 1, max(c0, c1))):
             return "down-across"
         raise ValueError(f"no way to draw the lane {sorted(lane)} on rows {self.rows}")
 
@@ -175,9 +176,22 @@ class _Grid:
         return [self.cx[c] - LINE_APART, self.cx[c] + LINE_APART]
 
     def turn_lines(self, lane: frozenset[str]) -> list[float]:
+        """The x of each slot's line down from the upper box, slot 0 (the one that turns highest) nearest the side
+        the lane turns to, so that its arrows never cross. A box with several such lanes (an app instance reaching
+        both the database and a channel below) shares its bottom among them, HSLOTS lines each, LINE_APART apart:
+        lanes turning right to its right, lanes turning left to its left, and the lane that turns lower further
+        from its side."""
         upper = min(lane, key=lambda name: self.cell[name][0])
         c = self.cell[upper][1]
-        return [self.cx[c] + LINE_APART * (HSLOTS - 1 - 2 * i) / 2 for i in range(HSLOTS)]
+        going = {other: self.cell[max(other, key=lambda name: self.cell[name][0])] for other in self.lanes
+                 if upper in other and len(other) == 2 and min(other, key=lambda name: self.cell[name][0]) == upper
+                 and self.kind(other) == "down-across"}
+        right = sorted((other for other, (_, col) in going.items() if col > c), key=lambda other: going[other][0])
+        left = sorted((other for other, (_, col) in going.items() if col < c), key=lambda other: -going[other][0])
+        order = right + left                   # from the box's right edge leftwards
+        count, first = len(order) * HSLOTS, order.index(lane) * HSLOTS
+        from_right = [first + i if lane in right else first + HSLOTS - 1 - i for i in range(HSLOTS)]
+        return [self.cx[c] + LINE_APART * ((count - 1) / 2 - q) for q in from_right]
 
     def place_gap_labels(self, gap: int) -> tuple[dict, int]:
         """(lane, slot) -> (x0, x1, sub-row, align) for the column lanes between rows `gap` and `gap+1`."""

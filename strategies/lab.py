@@ -35,14 +35,33 @@ from .views import CACHE_VIEW, DB_VIEW, Gauge, TableView
 READS = frozenset({"read", "report"})
 
 
+class Drawn:
+    """A lab's `topology`. A pattern declares its own figure as `topology`; on a lab this gives that figure as
+    the lab's parts redraw it (`Part.redraw`: a second app instance, a channel), so whatever draws a lab draws the
+    actors its requests use. On the class it is the declared figure (`Lab.__init_subclass__` moves it here)."""
+
+    def __get__(self, lab: Lab | None, owner: type[Lab]) -> Topology:
+        figure = owner.declared_topology
+        for part in lab.parts if lab is not None else ():
+            figure = part.redraw(figure)
+        return figure
+
+
 class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
     """A learner's cache + database, and the pattern that connects them (subclasses say how)."""
 
     name: ClassVar[str]
     title: ClassVar[str]
-    topology: ClassVar[Topology]
+    topology: ClassVar[Topology]               # the pattern's figure; on a lab, as its parts redraw it (`Drawn`)
+    declared_topology: ClassVar[Topology]
     # The functions of the parts the page shows beside the pattern's own story (its "Code" section).
     also_shown: ClassVar[tuple[Callable, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("topology"), Topology):      # the figure this pattern declares
+            cls.declared_topology = cls.__dict__["topology"]
+            cls.topology = Drawn()
 
     @classmethod
     def story(cls) -> list[Callable]:
@@ -100,11 +119,11 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
         key = validate_key(key)
         trace = self.new_trace("read", key, None, client)
         trace.fresh = self.state.latest(key)     # a read returning this was not stale, whatever wrote meanwhile
-        return Request(self, trace, self._read, key)
+        return Request(self, trace, self.body("read", self._read), key)
 
     def start_write(self, key: str, value: str, *, client: str | None = None) -> Request:
         key, value = validate_key(key), validate_value(value)
-        return Request(self, self.new_trace("write", key, value, client), self._write, key, value)
+        return Request(self, self.new_trace("write", key, value, client), self.body("write", self._write), key, value)
 
     def start_report(self, key: str, *, client: str = "R") -> Request:
         """A query that goes straight to the database, around the cache (a reporting job, another service):
@@ -113,6 +132,20 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
         trace = self.new_trace("report", key, None, client)
         trace.fresh = self.state.latest(key)
         return Request(self, trace, self._report, key)
+
+    def body(self, operation: str, body: Callable[..., Steps]) -> Callable[..., Steps]:
+        """A request's body: the pattern's own, with what each part does around it (`Part.around`)."""
+        for part in self.parts:
+            body = part.around(operation, body)
+        return body
+
+    def app_of(self, client: str) -> str:
+        """The app instance serving `client`'s requests: "App", unless a part runs several (`Part.app_of`)."""
+        for part in self.parts:
+            app = part.app_of(client)
+            if app is not None:
+                return app
+        return "App"
 
     def _read(self, t: Request, key: str) -> Steps:
         raise NotImplementedError
@@ -174,6 +207,11 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
         for part in self.parts:
             part.reset()
         self._start_afresh()
+
+    def release(self) -> None:
+        """The lab is done (its learner left): its parts close what they hold open of their own."""
+        for part in self.parts:
+            part.release()
 
     # ---- the tables -------------------------------------------------------------------------------------
     def live(self) -> LabState:

@@ -2,21 +2,23 @@
 memory limit), composed into a pattern and plugged into the engine through these hooks, each of which does nothing
 here.
 
-The engine (the lab's calls, time, faults and reconciliation) knows no pattern and no feature: it asks each of the
-lab's parts when its background work is due and runs it, which of its tables live in the cache (a crash
-empties them, a resync compares them), what a crash or a wipe cost it, and what the page shows of it. It tells
-each part of every change to the tables and of every key a cache call found, and lets each part look at a call
-that is about to store values in the cache first: a part may make room (recording what it did) or refuse it.
+The engine (the lab's requests, calls, time, faults and reconciliation) knows no pattern and no feature: it asks
+each of the lab's parts which app instance serves a client and what it does around a request, how it redraws the
+figure, when its background work is due and runs it, which of its tables live in the cache (a crash empties
+them, a resync compares them), what a crash or a wipe cost it, and what the page shows of it. It tells each part
+of every change to the tables and of every key a cache call found, and lets each part look at a call that is
+about to store values in the cache first: a part may make room (recording what it did) or refuse it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .diagram_model import Topology
     from .lab import Lab
-    from .request import Request
+    from .request import Request, Steps
     from .state import Change, LabState
     from .trace import Trace
     from .views import Gauge, TableView
@@ -32,6 +34,21 @@ class Part:
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
+
+    # ---- requests: which app serves them, and what a part does around the pattern's own read or write ----
+    def app_of(self, client: str) -> str | None:
+        """The app instance (an actor of the figure) serving `client`'s requests, if this part runs several;
+        None: the lab's one "App"."""
+        return None
+
+    def around(self, operation: str, body: Callable[..., Steps]) -> Callable[..., Steps]:
+        """The body of a request of `operation` ("read", "write") with this part's steps around the pattern's
+        own `body` (a near cache answers before it, and learns of a write after it); `body` itself if none."""
+        return body
+
+    def redraw(self, topology: Topology) -> Topology:
+        """The figure with what this part adds to it (actors, lanes); `topology` itself if nothing."""
+        return topology
 
     # ---- time: background work ---------------------------------------------------------------------
     def due_at(self) -> float | None:
@@ -72,6 +89,9 @@ class Part:
 
     def reset(self) -> None:
         """Back to a fresh lab's state."""
+
+    def release(self) -> None:
+        """Close whatever this part holds open of its own (connections beside the lab's client): the lab is done."""
 
     # ---- what the page shows ---------------------------------------------------------------------------
     def views(self) -> tuple[TableView, ...]:

@@ -3,6 +3,7 @@
 `question_for(pattern, step, trace, db_value_after)` asks one of three things, by what the step is:
 
   * the cache answers a GET                -> "hit or miss?" (or does the call fail?)
+  * an app instance looks in its near cache -> "a copy of its own, or ask the shared cache?"
   * the last step of a write              -> "will the database hold the new value when it is acknowledged?"
   * a read inside the refresh-ahead window -> "what does the cache do about it?" (refresh, or one is on its way)
   * a warm-up stores its keys             -> "when will they expire?" (together, or each at its own moment)
@@ -67,6 +68,8 @@ def question_for(pattern: str, step: Step, trace: Trace | None, db_value_after: 
     if step.source == "Cache" and step.action == "REPLY" and step.outcome in ("hit", "miss") \
             or (step.target == "Cache" and step.action == "GET" and step.failed):
         return _hit_or_miss(step)
+    if step.action == "LOOKUP" and step.source == step.target:
+        return _near_copy(step)
     if trace is not None and trace.operation == "write" and trace.steps and trace.steps[-1] is step \
             and trace.value is not None:
         return _database_holds(step, trace, db_value_after)
@@ -84,6 +87,14 @@ def _hit_or_miss(step: Step) -> Question:
     answer = 2 if step.failed else 0 if step.outcome == "hit" else 1
     return Question("hit", f"The app asks the cache for {key}. What does the cache answer?", choices, answer,
                     step.explanation)
+
+
+def _near_copy(step: Step) -> Question:
+    """An app instance looks in its own near cache (features/near_cache.py): does it hold a copy?"""
+    app, key = step.source, step.key or "the key"
+    choices = (f"A copy: {app} serves {key} from its own memory", f"No copy: {app} asks the shared cache")
+    return Question("near", f"{app} looks for {key} in its own near cache. What does it find?", choices,
+                    0 if step.outcome == "hit" else 1, step.explanation)
 
 
 def _database_holds(step: Step, trace: Trace, db_value_after: str | None) -> Question:

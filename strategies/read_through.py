@@ -15,6 +15,9 @@ under `noeviction` refuses the loader's SET, the loaded value is still returned,
 The knobs against expiry storms are the cache layer's: `ttl_jitter` (features/jitter.py: ± percent on every TTL
 the loader sets), `refresh_ahead` and `xfetch_beta` (features/early_refresh.py: the cache hands a hot key to its
 loader before it expires, in the background or, XFetch, for this reader: Cache → Loader).
+
+With `near_ttl` set, two app instances each keep what they read in a near cache of their own, in front of the
+cache (features/near_cache.py: it answers before this read, and drops copies after this write).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
 from .features import eviction
 from .features.early_refresh import EarlyRefresh
 from .features.jitter import TtlJitter
+from .features.near_cache import NearCaches
 from .lab import Lab
 from .narration import explain_warning
 from .request import FAILED, REFUSED, Steps
@@ -32,6 +36,7 @@ class ReadThrough(Lab):
     name = "read-through"
     title = "Read-through"
     loader = "Loader"
+    also_shown = (NearCaches.read, NearCaches.write)
     topology = Topology(
         actors=(APP, CACHE, Actor("Loader", "Loader\n(the cache's own)", "component"), DATABASE),
         figure=(
@@ -48,16 +53,19 @@ class ReadThrough(Lab):
     )
 
     def __init__(self, *args, ttl_jitter: float = 0, refresh_ahead: float | None = None,
-                 xfetch_beta: float | None = None, maxmemory: int | None = None, maxmemory_policy: str = "noeviction",
-                 **kwargs) -> None:
+                 xfetch_beta: float | None = None, near_ttl: int | None = None, near_invalidation: str = "ttl",
+                 maxmemory: int | None = None, maxmemory_policy: str = "noeviction", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.ttl_jitter = ttl_jitter
         self.refresh_ahead = refresh_ahead
         self.xfetch_beta = xfetch_beta
+        self.near_ttl = near_ttl
+        self.near_invalidation = near_invalidation
         self.jitter = TtlJitter(self)
         self.early = EarlyRefresh(self, reload=self._load, hand_off=("Cache", self.loader))
+        self.near = NearCaches(self)
         self.eviction = eviction.compose(self, maxmemory, maxmemory_policy)
-        self.parts = (self.jitter, self.early, self.eviction)
+        self.parts = (self.jitter, self.early, self.near, self.eviction)
 
     def _read(self, t, key: str) -> Steps:
         cached = yield from self.early.get(t, "App", key)     # GET (early refresh on: + δ, expiry)

@@ -87,6 +87,9 @@ class Request:
         self.trace = trace
         self.client = trace.client    # who performs the steps it records now (background work: its worker)
         self.background = False       # background work a part runs by itself: every step it records is so
+        # The app instance serving this request: the pattern's code says "App", and its steps are drawn from
+        # this actor ("App" itself, unless a part runs several instances: "App 1", "App 2").
+        self.app = lab.app_of(trace.client)
         self.done = False
         self._body = body(self, *args) if body is not None else None
 
@@ -120,6 +123,7 @@ class Request:
         """Append a Step, apply its changes to the lab's tables and advance the clock by its cost."""
         lab = self.lab
         lab.clock.advance(cost_ms / 1000)
+        source, target = (self.app if source == "App" else source), (self.app if target == "App" else target)
         step = Step(number=len(self.trace.steps) + 1, source=source, target=target, action=action, key=key,
                     value=value, outcome=outcome, cost_ms=cost_ms, command=command, at_ms=lab.clock.now() * 1000,
                     background=background or self.background, client=self.client, seq=lab.next_seq(), changes=changes,

@@ -43,6 +43,7 @@ from .narration import shorten
 from .request import Request
 from .series import Series
 from .trace import Step, Trace
+from .validation import InvalidInput
 
 SCENARIO_FILE = Path(__file__).resolve().parent.parent / "assets" / "scenarios.md"
 
@@ -315,6 +316,9 @@ class Scenario:
     # A chart the page draws beside the scenario, computed from the run (`Series`), or None.
     chart: Callable[[ScenarioRun], Series] | None = None
 
+    # Why it cannot run on a lab's cache (a real server's feature fakeredis lacks), or None: it can.
+    unavailable: Callable[[Lab], str | None] = lambda lab: None
+
     @property
     def section(self) -> str:
         return self.texts or self.slug
@@ -377,6 +381,10 @@ class ScenarioRun:
         return self.scenario.chart(self) if self.scenario.chart is not None else None
 
 
+class ScenarioUnavailable(InvalidInput):
+    """The scenario needs what this lab's cache lacks; the message says what, and nothing was touched."""
+
+
 def apply_knobs(lab: Lab, knobs: dict[str, Any]) -> None:
     for name, value in knobs.items():
         if not hasattr(lab, name):
@@ -385,9 +393,13 @@ def apply_knobs(lab: Lab, knobs: dict[str, Any]) -> None:
 
 
 def run_scenario(scenario: Scenario, lab: Lab) -> ScenarioRun:
-    """Reset `lab`, set the scenario's knobs and play its script; deterministic for a given scenario."""
+    """Reset `lab`, set the scenario's knobs and play its script; deterministic for a given scenario. A scenario
+    that cannot run on this lab's cache raises ScenarioUnavailable, saying why, before anything is touched."""
     if lab.name != scenario.pattern:
         raise ValueError(f"scenario {scenario.slug!r} runs on {scenario.pattern}, not on {lab.name}")
+    why = scenario.unavailable(lab)
+    if why is not None:
+        raise ScenarioUnavailable(why)
     lab.reset(restart_clock=True, rows=scenario.rows)
     apply_knobs(lab, scenario.knobs)
     first = lab.next_number

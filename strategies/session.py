@@ -104,6 +104,7 @@ class LearnerSession:
             labs, self.labs = self.labs, {}
             self._marks.clear()
         for name, lab in labs.items():
+            lab.release()                      # connections a part opened of its own (near caches' tracking)
             try:
                 lab.db.close()
             except sqlite3.Error:

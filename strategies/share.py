@@ -4,8 +4,10 @@ A link names no learner and holds no learner data beyond the keys and values typ
 replays the same actions on a fresh lab, so the same diagram and tables come back. Each action is one
 `do` query parameter:
 
-    r~<key>                 a Read
-    w~<key>~<value>         a Write
+    r~<key>                 a Read (client A)
+    w~<key>~<value>         a Write (client A)
+    rB~<key>, wB~<key>~<v>  the same sent as another client (B to E): with near caches on, the client says which
+                            app instance serves the request (B and D: App 2), so a link replays it there too
     f                       write-behind's "Flush now"
     x                       Crash the cache
     t~<seconds>             simulated time passed (a fast-forward, or the wall clock between clicks)
@@ -29,6 +31,7 @@ MAX_LINK_CHARS = 4000
 MAX_SECONDS = 86_400.0
 SEPARATOR = "~"
 KINDS = {"r": 1, "w": 2, "f": 0, "x": 0, "t": 1, "s": 2}     # kind -> how many fields follow it
+CLIENTS = "ABCDE"                  # who may send a read or a write (A, the default, is not written in a link)
 
 
 class InvalidLink(ValueError):
@@ -41,6 +44,7 @@ class Action:
     key: str | None = None       # r, w: the key; s: the setting's name
     value: str | None = None     # w: the value; s: the setting's value
     seconds: float | None = None  # t
+    client: str = "A"            # r, w: who sent it
 
 
 def _escape(text: str) -> str:
@@ -54,13 +58,17 @@ def _unescape(text: str) -> str:
 def encode(action: Action) -> str:
     if action.kind == "t":
         return f"t{SEPARATOR}{action.seconds:g}"
-    fields = [action.kind] + [_escape(part) for part in (action.key, action.value) if part is not None]
+    kind = action.kind + (action.client if action.client != "A" else "")
+    fields = [kind] + [_escape(part) for part in (action.key, action.value) if part is not None]
     return SEPARATOR.join(fields)
 
 
 def decode(text: str, *, position: int = 1) -> Action:
     """One `do` parameter as an Action; raises InvalidLink saying what is wrong with it."""
     kind, *fields = text.split(SEPARATOR)
+    client = "A"
+    if len(kind) == 2 and kind[0] in "rw" and kind[1] in CLIENTS:
+        kind, client = kind[0], kind[1]
     if kind not in KINDS:
         raise InvalidLink(f"request {position} of the link is not one the lab knows ({kind[:12]!r}).")
     if len(fields) != KINDS[kind]:
@@ -75,9 +83,9 @@ def decode(text: str, *, position: int = 1) -> Action:
                                   f"a link may move it by more than 0 and at most {MAX_SECONDS:g} s.")
             return Action("t", seconds=seconds)
         if kind == "r":
-            return Action("r", key=validate_key(fields[0]))
+            return Action("r", key=validate_key(fields[0]), client=client)
         if kind == "w":
-            return Action("w", key=validate_key(fields[0]), value=validate_value(fields[1]))
+            return Action("w", key=validate_key(fields[0]), value=validate_value(fields[1]), client=client)
         if kind == "s":
             return Action("s", key=fields[0], value=fields[1])
     except InvalidLink:

@@ -19,6 +19,11 @@ Transitions (table: before → after):
     evicted: None → Evicted (a key the cache evicted, kept a while to be shown)   Evicted → None (a newer one's room)
     early:   None → EarlyEntry (a fill with early refresh on: δ and expiry stored beside the key)
              entry → newer (filled again)   EarlyEntry → None (a fill without early refresh, crash)
+    near1, near2: None → CacheItem (an app instance keeps a copy in its own memory)   CacheItem → None (its near
+             TTL ran out; dropped by its own write or an invalidation message)   — not in Redis: a crash keeps them
+
+A table is declared once: its name in TABLES and its type and meaning on LabState; every LabState holds one dict
+per name in TABLES, and a past state undoes changes in each of them alike.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import NamedTuple
 
 from .database import Row
 
-TABLES = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "evicted", "early")
+TABLES = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "evicted", "early", "near1", "near2")
 
 # What cache-aside's negative caching stores for "the database has no such row". A learner can never write
 # it: validation rejects control characters in values, so no real value collides with it.
@@ -100,26 +105,35 @@ class Change(NamedTuple):
 
 class LabState:
     """The cache, the database, the write-behind queue, its pending index and ledger, cache-aside's leases, the
-    keys lately evicted and early refresh's entries, as the lab last saw them.
+    keys lately evicted, early refresh's entries and two app instances' near caches, as the lab last saw them:
+    one dict per table of TABLES.
 
     Each table is a dict in order of last change (the most recently changed entry last), so the newest
     rows of a big table can be shown without sorting it.
     """
 
-    __slots__ = ("cache", "db", "queue", "pending", "lease", "acked", "lost", "evicted", "early", "now")
+    cache: dict[str, CacheItem]
+    db: dict[str, Row]
+    queue: dict[str, QueueItem]
+    pending: dict[str, PendingWrite]
+    lease: dict[str, Lease]                 # keyed by the learner's key, not the Redis lease key
+    # The lab's own ledger of acknowledged writes, by queue entry (Redis keeps no such record): the ones the
+    # database does not have yet, and the ones that can no longer reach it.
+    acked: dict[str, AckedWrite]
+    lost: dict[str, AckedWrite]
+    evicted: dict[str, Evicted]             # the last keys evicted, oldest first (not in the cache)
+    early: dict[str, EarlyEntry]            # early refresh's δ and expiry, by the learner's key
+    # Two app instances' near caches (features/near_cache.py): what each keeps in its own memory.
+    near1: dict[str, CacheItem]
+    near2: dict[str, CacheItem]
+    now: float
+
+    __slots__ = (*TABLES, "now")
 
     def __init__(self, rows: Iterable[Row] = (), now: float = 0.0) -> None:
-        self.cache: dict[str, CacheItem] = {}
-        self.db: dict[str, Row] = {row.key: row for row in rows}
-        self.queue: dict[str, QueueItem] = {}
-        self.pending: dict[str, PendingWrite] = {}
-        self.lease: dict[str, Lease] = {}        # keyed by the learner's key, not the Redis lease key
-        # The lab's own ledger of acknowledged writes, by queue entry (Redis keeps no such record): the ones
-        # the database does not have yet, and the ones that can no longer reach it.
-        self.acked: dict[str, AckedWrite] = {}
-        self.lost: dict[str, AckedWrite] = {}
-        self.evicted: dict[str, Evicted] = {}    # the last keys evicted, oldest first (not in the cache)
-        self.early: dict[str, EarlyEntry] = {}   # early refresh's δ and expiry, by the learner's key
+        for table in TABLES:
+            setattr(self, table, {})
+        self.db.update((row.key, row) for row in rows)
         self.now = now
 
     def apply(self, change: Change) -> None:

@@ -104,6 +104,30 @@ def lease_rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[
     return TableRows(LEASE_COLUMNS, rows, len(leases), changed)
 
 
+def near_mark(state: LabState, key: str, value: str) -> str:
+    """How an app instance's near copy relates to the database, in words."""
+    row = state.db.get(key)
+    if row is not None and row.value == value:
+        return "✓ same as DB"
+    return f"⚠ stale: DB has v{row.version}" if row is not None else "⚠ stale: no such row"
+
+
+def near_rows(table: str) -> Callable[..., TableRows]:
+    """The rows of one app instance's near cache (LabState table `table`): what it keeps in its own memory, for
+    how long, and whether the database still agrees."""
+
+    def rows(state: LabState, *, limit: int = TABLE_LIMIT, changed: frozenset[str] = frozenset()) -> TableRows:
+        near = getattr(state, table)
+        found = []
+        for key in _keys(near, limit):
+            item = near[key]
+            left = None if item.expires_at is None else max(0.0, item.expires_at - state.now)
+            found.append((key, item.value, ttl_text(left), near_mark(state, key, item.value)))
+        return TableRows(CACHE_COLUMNS, found, len(near), changed)
+
+    return rows
+
+
 def changed_keys(changes, table: str) -> frozenset[str]:
     return frozenset(change.key for change in changes if change.table == table)
 

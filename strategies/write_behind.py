@@ -55,6 +55,8 @@ class WriteBehind(ReadThrough):
         self.queue_limit = queue_limit
         self.queue = WriteQueue(self)
         self.flusher = Flusher(self)
+        # Read-through's near caches are not composed here: their two-instance figure stacks the queue, the
+        # flusher and the database under the cache, where the cache's own lane to the database cannot pass.
         self.parts = (self.queue, self.flusher, self.eviction)
 
     # ---- the write ------------------------------------------------------------------------------

@@ -40,6 +40,17 @@ def example_lab(make_lab, namespace: str, pattern: str, **options):
         db.close()
 
 
+def runnable_lab(scenario, lab):
+    """`lab`, if `scenario` can run on its cache; otherwise the test is skipped, saying why (a scenario needing a
+    real server's feature — CLIENT TRACKING — on fakeredis: its real-Redis and cluster variants run it)."""
+    import pytest
+
+    why = scenario.unavailable(lab)
+    if why is not None:
+        pytest.skip(f"{scenario.slug}: {why}")
+    return lab
+
+
 def arrows(trace, *, with_background: bool = False) -> list[tuple]:
     """The steps as (source, target, action, outcome[, background]) tuples, in order."""
     if with_background:

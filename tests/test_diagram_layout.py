@@ -12,11 +12,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 import pytest
-from conftest import running_in_ci
+from conftest import _real_redis, running_in_ci
 from core_support import new_lab
 
 from strategies import PATTERNS
@@ -50,6 +53,29 @@ def frames_of(count: int) -> list[int]:
 fresh_lab = new_lab
 
 
+@contextmanager
+def scenario_lab(scenario) -> Iterator:
+    """A fresh lab for `scenario`: on a private fakeredis, or — for a scenario needing a real server's feature
+    (CLIENT TRACKING) — on the Redis at REDIS_URL under a namespace of its own (skipped locally without it, failed
+    in CI), its keys deleted afterwards."""
+    lab = fresh_lab(scenario.pattern)
+    if scenario.unavailable(lab) is None:
+        try:
+            yield lab
+        finally:
+            lab.db.close()
+        return
+    lab.db.close()
+    client = _real_redis()
+    lab = fresh_lab(scenario.pattern, cache=client, namespace=f"test:{{{uuid.uuid4().hex}}}:")
+    try:
+        yield lab
+    finally:
+        lab.reset()
+        lab.db.close()
+        client.close()
+
+
 def lay_out(sources: list[str]) -> list[ET.Element]:
     """Many DOT sources through one run of `dot -Tsvg` (it writes one SVG per graph, in order)."""
     dot = shutil.which("dot")
@@ -64,17 +90,20 @@ def lay_out(sources: list[str]) -> list[ET.Element]:
 
 
 @cache
-def scenario_frames(slug: str) -> list[tuple[str, int, str]]:
-    """(scene number, step number in the scene, DOT) for every step of the scenario (of a long scene, a sample:
+def scenario_drawn(case: str) -> tuple[frozenset[str], list[tuple[str, int, str]]]:
+    """The actors the scenario's lab draws (its pattern's, as the lab's parts redraw them: two app instances…), and
+    (scene number, step number in the scene, DOT) for every step of the scenario (of a long scene, a sample:
     `frames_of`), in order."""
-    scenario = scenario_of(slug)
-    lab = fresh_lab(scenario.pattern)
-    try:
+    scenario = scenario_of(case)
+    with scenario_lab(scenario) as lab:
         run = run_scenario(scenario, lab)
-        return [(number, current, build_diagram(lab.topology, scene.steps, current).source)
-                for number, scene in enumerate(run.scenes) for current in frames_of(len(scene.steps))]
-    finally:
-        lab.db.close()
+        return frozenset(actor.name for actor in lab.topology.actors), [
+            (number, current, build_diagram(lab.topology, scene.steps, current).source)
+            for number, scene in enumerate(run.scenes) for current in frames_of(len(scene.steps))]
+
+
+def scenario_frames(case: str) -> list[tuple[str, int, str]]:
+    return scenario_drawn(case)[1]
 
 
 def text_boxes(svg: ET.Element) -> list[tuple[str, str, float, tuple[float, float, float, float]]]:
@@ -136,7 +165,7 @@ def test_the_boxes_stay_where_they_are_at_every_step(slug):
     frames = scenario_frames(slug)
     places = [actor_places(svg) for svg in lay_out([dot for _, _, dot in frames])]
     expected = places[0]
-    actors = {actor.name for actor in PATTERNS[scenario_of(slug).pattern].topology.actors}
+    actors = scenario_drawn(slug)[0]
     assert actors <= set(expected)
     for (scene, step, _), found in zip(frames, places, strict=True):
         assert found == expected, f"{slug}, scene {scene + 1}, step {step} moved: " + ", ".join(
@@ -172,16 +201,18 @@ def test_every_step_runs_along_a_lane_and_the_current_and_previous_steps_are_dra
     """No step of a scenario is on a lane its figure lacks (it could not be drawn), the step on screen and the
     one before it always are, every drawn label fits its room, and a scene that fits is drawn whole."""
     scenario = scenario_of(slug)
-    lab = fresh_lab(scenario.pattern)
-    lanes = figure_of(lab.topology).lanes
-    for scene in run_scenario(scenario, lab).scenes:
+    with scenario_lab(scenario) as lab:
+        scenes = run_scenario(scenario, lab).scenes
+        topology = lab.topology                    # as the scenario's knobs draw it (two app instances…)
+    lanes = figure_of(topology).lanes
+    for scene in scenes:
         steps = list(scene.steps)
         for step in steps:
             assert frozenset((step.source, step.target)) in lanes, f"{step.source} → {step.target}"
         whole = all(sum(frozenset((s.source, s.target)) == lane for s in steps) <= len(slots)
                     for lane, slots in lanes.items())
         for current in frames_of(len(steps)):
-            drawn = drawn_steps(lab.topology, steps, current)
+            drawn = drawn_steps(topology, steps, current)
             shown = {item.index for item in drawn}
             assert current - 1 in shown and (current == 1 or current - 2 in shown), (current, sorted(shown))
             assert len({item.slot for item in drawn}) == len(drawn), "two arrows in one slot"
@@ -191,7 +222,6 @@ def test_every_step_runs_along_a_lane_and_the_current_and_previous_steps_are_dra
                 assert max(shown) == current - 1, "a scene that does not fit draws nothing still to come"
             for item in drawn:
                 assert text_width(step_text(steps[item.index], 99, named=True)) <= LABEL_ROOM
-    lab.db.close()
 
 
 def test_a_long_command_is_cut_to_its_room_but_never_its_failure_mark(lab_for):
@@ -213,3 +243,30 @@ def test_every_topology_keeps_its_label_rooms_apart(name):
     figure.check()
     assert all(len(slots) >= 1 for slots in figure.lanes.values())
     assert {frozenset(lane) for lane in PATTERNS[name].topology.lanes} == set(figure.lanes)
+
+
+@pytest.mark.parametrize("name", ["cache-aside", "read-through", "write-through"])
+def test_two_app_instances_draw_their_requests_and_faults_without_collisions(name):
+    """With near caches on (features/near_cache.py) the figure has two app instances and the Pub/Sub channel:
+    both instances' misses, hits, writes and invalidations, a lost subscriber, a crash and expiries draw the same
+    boxes, and no label runs into another."""
+    leases = {"leases": True} if name == "cache-aside" else {}
+    lab = fresh_lab(name, near_ttl=10, near_invalidation="pubsub", **leases)
+    traces = [lab.read("user:1", client="A"), lab.read("user:1", client="B"), lab.read("user:1", client="B"),
+              lab.write("user:1", "a" * 80, client="B"), lab.near.disconnect("App 1"),
+              lab.write("user:1", "b", client="B"), lab.near.reconnect("App 1"), lab.read("ghost", client="A"),
+              lab.crash_cache()]
+    lab.cache_down = True
+    traces += [lab.read("user:2", client="A"), lab.write("user:2", "c", client="A")]
+    lab.cache_down = False
+    traces += lab.advance_time(3600)
+    sources = [build_diagram(lab.topology).source]
+    sources += [build_diagram(lab.topology, trace, current).source
+                for trace in traces for current in [*range(1, len(trace.steps) + 1), None]]
+    svgs = lay_out(sources)
+    expected = actor_places(svgs[0])
+    assert {"App 1", "App 2", "Channel"} <= set(expected)
+    for number, svg in enumerate(svgs):
+        assert actor_places(svg) == expected, f"drawing {number} moved a box"
+        assert not collisions(svg), f"drawing {number}: {collisions(svg)}"
+    lab.db.close()

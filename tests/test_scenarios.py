@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from core_support import TTL_TOLERANCE, mismatches
+from core_support import TTL_TOLERANCE, mismatches, runnable_lab
 
 from strategies.scenario import ScenarioRun, run_scenario, scenario_texts
 from strategies.scenarios import CATALOGUE, NEW, OLD, SCENARIOS, find, for_pattern, runs_on
@@ -21,7 +21,8 @@ EXPIRY = {"expiry-spike", "ttl-jitter", "refresh-ahead", "xfetch-early-recompute
 REQUIRED = {
     "cache-aside": {"cold-then-warm", "invalidate-on-write", "stale-set-race", "stale-set-race-leases", "stampede",
                     "stampede-leases", "cache-down-fallback", "negative-caching", "negative-caching-race",
-                    "negative-caching-race-leases"},
+                    "negative-caching-race-leases", "near-cache-stale", "near-cache-pubsub",
+                    "pubsub-missed-invalidation", "near-cache-tracking"},
     "read-through": {"loader-on-miss", "ttl-expiry-reload"},
     "write-through": {"write-latency", "db-down-naive", "db-down-safe", "cache-pollution"},
     "write-behind": {"coalescing", "reporting-query", "db-outage-retry", "cache-crash-loss", "queue-full"},
@@ -34,7 +35,7 @@ REQUIRED["write-behind"] |= {"write-behind-volatile-oom", "write-behind-evicted-
 
 def run(make_lab, slug: str) -> ScenarioRun:
     scenario = SCENARIOS[slug]
-    return run_scenario(scenario, make_lab(scenario.pattern))
+    return run_scenario(scenario, runnable_lab(scenario, make_lab(scenario.pattern)))
 
 
 def signature(result: ScenarioRun) -> list[tuple]:
@@ -53,7 +54,8 @@ def test_every_required_scenario_exists_on_its_page():
 @pytest.mark.parametrize(("pattern", "slug"), CASES)
 def test_scenario_is_deterministic_complete_and_true_to_the_tables(make_lab, pattern, slug):
     started = time.monotonic()
-    first = run_scenario(find(pattern, slug), make_lab(pattern))
+    scenario = find(pattern, slug)
+    first = run_scenario(scenario, runnable_lab(scenario, make_lab(pattern)))
     lab = first.lab
     assert first.scenes and all(scene.steps for scene in first.scenes)
     # Every step the lab recorded during the run is on exactly one frame, in the order performed.

@@ -19,6 +19,7 @@ from core_support import check_explanations
 from redis.exceptions import OutOfMemoryError
 
 from strategies import PATTERNS, Database, SimClock
+from strategies.features.tracking import unavailable
 from strategies.narration import explain_warning, templates
 from strategies.scenarios.expiry import import_and_warm_up
 
@@ -28,10 +29,14 @@ CORE = Path(__file__).resolve().parent.parent / "strategies"
 MODULES = {"cache-aside": "cache_aside.py", "read-through": "read_through.py", "write-through": "write_through.py",
            "write-behind": "write_behind.py"}
 WARNINGS = {"cache-aside-read-around", "cache-aside-fill-failed", "invalidation-failed", "wb-background-flush-failed",
-            "fill-refused"}
-# Sentences about an empty queue and its length, not about a step (tests/test_write_behind_delivery.py):
-TABLE_NOTES = {"queue-empty", "queue-empty-held", "queue-empty-lost", "queue-clause", "memory-gauge",
+            "fill-refused", "near-publish-failed"}
+# Sentences about an empty table, a queue's length and the memory, not about a step
+# (tests/test_write_behind_delivery.py, tests/test_eviction.py):
+TABLE_NOTES = {"queue-empty", "queue-empty-held", "queue-empty-lost", "queue-clause", "near-empty", "memory-gauge",
                "memory-gauge-unlimited", "memory-clause"}
+# Near caches told by Redis itself (CLIENT TRACKING): said on a real Redis only (features/tracking.py).
+TRACKING = {"near-track", "near-tracked-drop", "near-tracked-nothing", "near-disconnected-tracking",
+            "near-reconnected-tracking"}
 
 
 def source_line(step) -> str:
@@ -287,6 +292,48 @@ def tour(make_lab, namespace) -> list:
         writer.advance()                                                     # UPSERT committed
         reader.run()                                                         # the fill is accepted, behind
         writer.run()
+    near = lab("cache-aside", near_ttl=5, near_invalidation="pubsub")   # two app instances (near_cache.py)
+    near.read("user:1", client="A")                      # App 1: no copy, loads it and keeps it
+    near.read("user:1", client="B")
+    near.read("user:1", client="B")                      # App 2: its own copy
+    near.write("user:1", "x", client="A")                # App 1 drops its copy and publishes; App 2 drops its own
+    near.write("user:1", "y", client="A")                # App 2 holds nothing to drop
+    near.read("user:1", client="B")
+    near.near.disconnect("App 2")
+    near.write("user:1", "z", client="A")                # App 2 never hears of it
+    near.read("user:1", client="B")                      # and serves its stale copy
+    near.near.disconnect("App 1")
+    near.write("user:2", "w", client="A")                # the writer's own subscriber is cut off too
+    near.near.reconnect("App 1")
+    near.near.reconnect("App 2")
+    near.near.waits = 0                                  # the message is still on its way when App 2 looks
+    near.write("user:1", "v", client="A")
+    near.near.waits = 8
+    near.near.disconnect("App 2")
+    near.cache_down = True
+    near.near.reconnect("App 2")                         # the cache does not answer the SUBSCRIBE
+    near.write("user:3", "u", client="A")                # nor the PUBLISH
+    near.cache_down = False
+    near.read("user:2", client="B")
+    near.clock.advance(6)                                # App 2's copy ran out with no tick in between
+    near.read("user:2", client="B")
+    near.advance_time(6)                                 # and the copies run out on the lab's clock
+    if unavailable(near.cache) is None:                  # CLIENT TRACKING: a real Redis only
+        tracked = lab("cache-aside", near_ttl=5, near_invalidation="tracking")
+        tracked.read("user:1", client="A")               # kept after a tracked GET
+        tracked.read("user:1", client="B")
+        tracked.write("user:1", "x", client="A")         # Redis tells both; each drops its copy
+        tracked.read("user:2", client="B")
+        tracked.read("user:4", client="B")
+        tracked.advance_time(6)                          # App 2's copies run out; Redis still tracks user:4
+        tracked.write("user:4", "y", client="A")         # told, but App 2 holds no copy any more
+        tracked.read("user:2", client="B")
+        tracked.crash_cache()
+        tracked.near.disconnect("App 1")                 # App 1 holds nothing: it forgets nothing
+        tracked.read("user:3", client="A")               # App 2 is told of the crash; App 1 is not tracking
+        tracked.near.disconnect("App 2")                 # App 2 forgets its copy
+        tracked.near.reconnect("App 2")
+
     herd = lab("cache-aside", leases=True)
     readers = [herd.start_read("user:3", client=c) for c in "ABC"]
     while not all(r.done for r in readers):          # round robin: a waiter's nil arrives after the fill
@@ -461,6 +508,8 @@ def test_every_sentence_of_the_narration_is_reachable_and_formats(make_lab, name
     traces = tour(make_lab, namespace) + outage_tour() + race_tour() + oom_tour()
     seen = check_explanations(traces)
     sentences = set(templates()) - WARNINGS - TABLE_NOTES
+    if seen.isdisjoint(TRACKING):                        # fakeredis: no CLIENT TRACKING, so none of these
+        sentences -= TRACKING
     assert sentences - seen == set(), "narration.md has sentences no step uses (or the tour misses them)"
     assert seen <= sentences
     warnings = {trace.warning for trace in traces if trace.warning}

@@ -13,6 +13,7 @@ import re
 import string
 
 import pytest
+from core_support import runnable_lab
 
 from strategies.features.early_refresh import REFRESHER
 from strategies.features.flusher import FLUSHER
@@ -26,8 +27,10 @@ pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluste
 # Every scenario on every page it runs on (a slug may run on several: cache-aside and read-through).
 CASES = [pytest.param(scenario.pattern, scenario.slug, id=f"{scenario.pattern}:{scenario.slug}")
          for scenario in CATALOGUE]
-# Digits a text may carry that are not figures of the run: key names and references.
-NOT_FIGURES = re.compile(r"\b(?:user|product|import|price):\w+|§[\d.]+|\bNSDI '\d+|\bVLDB \d+")
+# Digits a text may carry that are not figures of the run: key names, app instances' names and references
+# (papers, protocols, software versions).
+NOT_FIGURES = re.compile(r"\b(?:user|product|import|price):\w+|§[\d.]+|\bNSDI '\d+|\bVLDB \d+|\bApp [12]\b|\bRESP3\b"
+                         r"|\b(?:Redis|version) \d+(?:\.\d+)?\b")
 
 
 def fields_of(template: str) -> set[str]:
@@ -37,7 +40,7 @@ def fields_of(template: str) -> set[str]:
 @pytest.mark.parametrize(("pattern", "slug"), CASES)
 def test_every_figure_a_scenario_claims_is_what_its_run_did(make_lab, pattern, slug):
     scenario = find(pattern, slug)
-    run = run_scenario(scenario, make_lab(scenario.pattern))
+    run = run_scenario(scenario, runnable_lab(scenario, make_lab(scenario.pattern)))
     figures = run.figures
     wrong = {name: (claimed, figures.get(name, "not a figure of the run"))
              for name, claimed in scenario.claims.items() if figures.get(name) != claimed}
@@ -112,6 +115,18 @@ def _checks(lab, step) -> list[str]:
         ttls = {round(state.cache[change.key].expires_at - step.at_ms / 1000) for change in step.changes}
         if (len(ttls) == 1) != (name == "warm-up-set") or len(step.changes) != step.note[1]["rows"]:
             problems.append(f"says how the warmed keys expire, and they expire after {sorted(ttls)} s")
+    near = {"App 1": state.near1, "App 2": state.near2}
+    app = (step.note[1] or {}).get("app")
+    if name in ("near-hit", "near-hit-stale"):
+        newest = state.latest(step.key)
+        if (step.value == newest) != (name == "near-hit"):
+            problems.append(f"says the copy {'is' if name == 'near-hit' else 'is not'} the newest value ({newest!r})")
+    if name in ("near-message-drop", "near-tracked-drop", "near-drop-own", "near-expired") and step.key in near[app]:
+        problems.append(f"says {app} dropped its copy, and its near cache still holds it")
+    if name == "near-keep" and (near[app].get(step.key) is None or near[app][step.key].value != step.value):
+        problems.append(f"says {app} keeps the value, and its near cache does not hold it")
+    if name in ("near-message-nothing", "near-tracked-nothing") and step.key in near[app]:
+        problems.append(f"says {app} held no copy, and it holds one")
     if "queue" in lab.cache_tables() and not state.queue:
         note = delivery(state)
         if "every acknowledged write has reached the database" in note and (state.acked or state.lost):
@@ -122,7 +137,7 @@ def _checks(lab, step) -> list[str]:
 @pytest.mark.parametrize(("pattern", "slug"), CASES)
 def test_what_each_step_says_about_the_tables_is_true_of_them(make_lab, pattern, slug):
     scenario = find(pattern, slug)
-    run = run_scenario(scenario, make_lab(scenario.pattern))
+    run = run_scenario(scenario, runnable_lab(scenario, make_lab(scenario.pattern)))
     problems = [f"{step.client}{step.number} {step.command}: {problem}"
                 for step in run.steps for problem in _checks(run.lab, step)]
     assert not problems, f"{slug}:\n" + "\n".join(problems)
@@ -150,7 +165,7 @@ def test_a_step_is_a_clients_only_when_a_client_made_it(make_lab, pattern, slug)
     client whose steps happen to share the scene. Every other step is its request's own client's, and no client
     takes a letter reserved for a worker or a job."""
     scenario = find(pattern, slug)
-    run = run_scenario(scenario, make_lab(scenario.pattern))
+    run = run_scenario(scenario, runnable_lab(scenario, make_lab(scenario.pattern)))
     for trace in run.traces:
         assert trace.operation in ("flush", "expiry", "crash", "resync", "refresh") or \
             trace.client not in RESERVED_CLIENTS or trace.client == {"import": "J", "warm-up": "J",

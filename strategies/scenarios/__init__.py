@@ -22,27 +22,30 @@ from typing import Any
 
 from ..narration import shorten
 from ..scenario import Scenario
-from . import eviction, expiry, reading, writing
+from . import eviction, expiry, near, reading, writing
 from .common import HOT_KEY, NEW, OLD, READERS
 
 # Every knob a scenario may touch, at the value a fresh lab has: a scenario starts from these, so what the
-# learner had set before never changes what a scenario shows.
+# learner had set before never changes what a scenario shows. A part's knobs are written once, as a group, and
+# each pattern lists its own knobs and the groups of the parts it composes.
+EXPIRY_OFF = {"ttl_jitter": 0, "refresh_ahead": None, "xfetch_beta": None}   # features/jitter.py, early_refresh.py
+NEAR_OFF = {"near_ttl": None, "near_invalidation": "ttl"}      # features/near_cache.py: one app instance
+NO_MEMORY_LIMIT = {"maxmemory": None, "maxmemory_policy": "noeviction"}      # features/eviction.py: every pattern
 DEFAULT_KNOBS: dict[str, dict[str, Any]] = {
-    "cache-aside": {"ttl_seconds": 60, "leases": False, "negative_ttl": None, "ttl_jitter": 0, "refresh_ahead": None,
-                    "xfetch_beta": None},
-    "read-through": {"ttl_seconds": 60, "ttl_jitter": 0, "refresh_ahead": None, "xfetch_beta": None},
-    "write-through": {"ttl_seconds": 60, "ordering": "safe"},
+    "cache-aside": {"ttl_seconds": 60, "leases": False, "negative_ttl": None, **EXPIRY_OFF, **NEAR_OFF,
+                    **NO_MEMORY_LIMIT},
+    "read-through": {"ttl_seconds": 60, **EXPIRY_OFF, **NEAR_OFF, **NO_MEMORY_LIMIT},
+    "write-through": {"ttl_seconds": 60, "ordering": "safe", **NEAR_OFF, **NO_MEMORY_LIMIT},
     "write-behind": {"ttl_seconds": 60, "batch_size": 10, "max_delay_seconds": 5.0, "coalesce": True,
-                     "queue_limit": None},
+                     "queue_limit": None, **NO_MEMORY_LIMIT},
 }
-for _knobs in DEFAULT_KNOBS.values():          # every pattern takes a memory limit (features/eviction.py)
-    _knobs.update(maxmemory=None, maxmemory_policy="noeviction")
 
 
 def _scenario(slug: str, pattern: str, script, figures, claims: dict[str, Any], *,
-              rows: tuple[tuple[str, str], ...] = (), texts: str = "", chart=None, **knobs: Any) -> Scenario:
+              rows: tuple[tuple[str, str], ...] = (), texts: str = "", chart=None, unavailable=None,
+              **knobs: Any) -> Scenario:
     return Scenario(slug, pattern, {**DEFAULT_KNOBS[pattern], **knobs}, script, figures, claims, rows=rows, texts=texts,
-                    chart=chart)
+                    chart=chart, **({"unavailable": unavailable} if unavailable else {}))
 
 
 def _on_read_pages(slug: str, script, figures, claims: dict[str, Any], *,
@@ -155,6 +158,20 @@ CATALOGUE: tuple[Scenario, ...] = (
                "xfetch_missed": 0, "xfetch_recomputes": 3, "xfetch_longest_wait": 12, "refresh_selects": 0,
                "refresh_background": 1, "refresh_missed": 0, "refresh_longest_wait": 1},
               texts="read-through/stampede-compare"),
+    # ---- two app instances with near caches (features/near_cache.py; scripts: near.py) ----
+    _scenario("near-cache-stale", "cache-aside", near.near_cache_stale, near.near_figures,
+              {"near_ttl": 10, "b_first": OLD_Q, "a_after": NEW_Q, "b_last": NEW_Q, "stale": 1, "stale_for": 10},
+              near_ttl=near.NEAR_TTL),
+    _scenario("near-cache-pubsub", "cache-aside", near.near_cache_pubsub, near.near_figures,
+              {"receivers": 2, "dropped": 1, "b_first": NEW_Q, "b_near": "a miss", "stale": 0},
+              near_ttl=near.NEAR_TTL, near_invalidation="pubsub"),
+    _scenario("pubsub-missed-invalidation", "cache-aside", near.pubsub_missed_invalidation, near.near_figures,
+              {"near_ttl": 10, "receivers": 1, "messages": 0, "b_first": OLD_Q, "b_last": NEW_Q, "stale": 1,
+               "stale_for": 10}, near_ttl=near.NEAR_TTL, near_invalidation="pubsub"),
+    # A real Redis only (fakeredis has no CLIENT TRACKING): the page says so on fakeredis.
+    _scenario("near-cache-tracking", "cache-aside", near.near_cache_tracking, near.near_figures,
+              {"told": 2, "published": 0, "b_first": NEW_Q, "stale": 0, "forgotten": 1},
+              near_ttl=near.NEAR_TTL, near_invalidation="tracking", unavailable=near.tracking_unavailable),
 )
 # A cache that is full (features/eviction.py, scripts in eviction.py; why these patterns: its docstring).
 CATALOGUE += (
