@@ -184,7 +184,7 @@ def _frame(topology: Topology, involved: frozenset[str], clients: tuple[str, ...
 
 def client_line(clients: tuple[str, ...]) -> str:
     """The clients the App box names: all of them ("A B C D E"), or, when more than its line holds, the first
-    and the last and how many ("A … Y (20)")."""
+    and the last and how many ("A … Z (20)")."""
     if len(clients) <= len(CLIENT_LINES[1].split()):
         return " ".join(clients)
     return f"{clients[0]} … {clients[-1]} ({len(clients)})"

@@ -21,9 +21,10 @@ Outcome = Literal["hit", "miss", "ok", "error"]
 # no client, so no client's letter.
 CACHE_SERVER = "S"
 # Letters no learner's client takes: each names a worker or a job of the lab's own, as assets/ui.md says
-# (actor-<letter>): F the write-behind flusher, S the cache server, W early refresh's refresher, J an import or
-# warm-up job, R a reporting job. A scenario with many readers letters them around these.
-RESERVED_CLIENTS = frozenset("FJRSW")
+# (actor-<letter>): F the write-behind flusher, S the cache server, W early refresh's refresher, N an app instance
+# itself (its near cache's TTL, its connection), J an import or warm-up job, R a reporting job. A scenario with
+# many readers letters them around these.
+RESERVED_CLIENTS = frozenset("FJNRSW")
 
 
 @dataclass

@@ -17,6 +17,7 @@ from core_support import runnable_lab
 
 from strategies.features.early_refresh import REFRESHER
 from strategies.features.flusher import FLUSHER
+from strategies.features.near_cache import INSTANCE_ITSELF
 from strategies.features.write_queue import delivery
 from strategies.scenario import run_scenario, scenario_texts
 from strategies.scenarios import CATALOGUE, find
@@ -160,24 +161,25 @@ def test_every_scenario_a_text_names_exists():
 @pytest.mark.parametrize(("pattern", "slug"), CASES)
 def test_a_step_is_a_clients_only_when_a_client_made_it(make_lab, pattern, slug):
     """The flusher's batches are the flusher's ("F"), even inside the write that made one due; a TTL running out,
-    a restart, a resync or an eviction is the cache server's own ("S"), even an eviction made inside a client's
-    call; a background refresh is the refresher's ("W"): the diagram and the narration never credit them to the
-    client whose steps happen to share the scene. Every other step is its request's own client's, and no client
-    takes a letter reserved for a worker or a job."""
+    a restart, a resync or an eviction in the cache is the cache server's own ("S"), even an eviction made inside
+    a client's call; a background refresh is the refresher's ("W"); an app instance's own events (its near copy
+    running out, its connection lost or back) are the instance's ("N"): the diagram and the narration never credit
+    them to the client whose steps happen to share the scene. Every other step is its request's own client's, and
+    no client takes a letter reserved for a worker or a job."""
     scenario = find(pattern, slug)
     run = run_scenario(scenario, runnable_lab(scenario, make_lab(scenario.pattern)))
+    workers = {"refresh": REFRESHER, "near-expiry": INSTANCE_ITSELF, "disconnect": INSTANCE_ITSELF,
+               "subscribe": INSTANCE_ITSELF}
+    jobs = {"import": "J", "warm-up": "J", "report": "R"}
     for trace in run.traces:
-        assert trace.operation in ("flush", "expiry", "crash", "resync", "refresh") or \
-            trace.client not in RESERVED_CLIENTS or trace.client == {"import": "J", "warm-up": "J",
-                                                                      "report": "R"}.get(trace.operation), \
+        assert trace.operation in ("flush", "expiry", "crash", "resync", *workers) or \
+            trace.client not in RESERVED_CLIENTS or trace.client == jobs.get(trace.operation), \
             f"{slug}: {trace.operation} by {trace.client}"
         for step in trace.steps:
             said = f"{slug}: {step.client}{step.number} {step.command}"
             if "Flusher" in (step.source, step.target):
                 assert step.client == FLUSHER, said
-            elif step.action in ("EXPIRE", "CRASH", "RESYNC", "EVICT"):
+            elif step.target == "Cache" and step.action in ("EXPIRE", "CRASH", "RESYNC", "EVICT"):
                 assert step.client == CACHE_SERVER, said
-            elif trace.operation == "refresh":
-                assert step.client == REFRESHER, said
             else:
-                assert step.client == trace.client, said
+                assert step.client == workers.get(trace.operation, trace.client), said

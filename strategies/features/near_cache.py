@@ -11,9 +11,9 @@ tracking:        with `near_invalidation = "tracking"` (a real Redis only, featu
                  a copy after App n → Cache TRACK (GET through its tracking connection), and Redis itself sends
                  Channel → App m MESSAGE for every tracked key modified since, whoever modified it: the app
                  publishes nothing and drops nothing on its own
-time:            App n → App n EXPIRE (a copy whose near TTL ran out)
+time:            App n → App n EXPIRE (a copy whose near TTL ran out), the instance's own step ("N")
 faults:          disconnect(app): App m's subscriber connection is lost, so whatever is published meanwhile never
-                 reaches it (Pub/Sub keeps no messages); reconnect(app): it subscribes again
+                 reaches it (Pub/Sub keeps no messages); reconnect(app): it subscribes again (both "N"'s steps)
 
 Client A, C and E (and the reporting job) are served by App 1, B and D by App 2: which instance serves a request is
 its client's, so a scenario (or a link that carries clients) replays it. Each near cache is a dict in its instance's
@@ -46,6 +46,9 @@ TABLES = {"App 1": "near1", "App 2": "near2"}        # each instance's near cach
 CHANNEL = "Channel"
 INVALIDATIONS = ("ttl", "pubsub", "tracking")
 SECOND_INSTANCE_CLIENTS = frozenset({"B", "D"})
+# Who performs an instance's own events (a copy's near TTL running out, its connection lost or back): the instance,
+# not the client it serves, as the cache server's own events are "S"'s.
+INSTANCE_ITSELF = "N"
 WAITS = 8                   # reads of a subscriber's socket, each up to WAIT_SECONDS, before a message counts as late
 WAIT_SECONDS = 0.25
 
@@ -281,8 +284,7 @@ class NearCaches(Part):
     def _event(self, app: str, action: str, command: str, outcome: str, note: str,
                changes: tuple[Change, ...] = ()) -> Trace:
         lab = self.lab
-        client = "B" if app == "App 2" else "A"
-        t = Request(lab, lab.new_trace(action.lower(), client=client))
+        t = Request(lab, lab.new_trace(action.lower(), client=INSTANCE_ITSELF))
         t.step(app, CHANNEL, action, command=command, outcome=outcome, changes=changes,
                note=(note, {"app": app, "count": len(changes)}))
         return lab.finished(t.trace)
@@ -305,7 +307,7 @@ class NearCaches(Part):
                if item.expires_at <= now]
         if not due:
             return None
-        t = Request(lab, lab.new_trace("near-expiry", due[0][1] if len(due) == 1 else None))
+        t = Request(lab, lab.new_trace("near-expiry", due[0][1] if len(due) == 1 else None, client=INSTANCE_ITSELF))
         for app, key in due:
             t.step(app, app, "EXPIRE", key=key, command=f"near copy of {key} ran out",
                    changes=self._forget(app, key, "expired"), note=("near-expired", {"app": app}))

@@ -59,7 +59,7 @@ def _on_read_pages(slug: str, script, figures, claims: dict[str, Any], *,
 
 EXPIRY_CLAIMS = {"keys": 1000, "expired": 1000, "reads": 1000, "missed": 1000, "ttl_seconds": 60,
                  "longest_wait": 12}
-HERD_CLAIMS = {"readers": 20, "first": "A", "last": "Y"}
+HERD_CLAIMS = {"readers": 20, "first": "A", "last": "Z"}
 
 
 OLD_Q, NEW_Q = repr(OLD), repr(NEW)

@@ -25,7 +25,7 @@ from ..trace import RESERVED_CLIENTS, Trace
 from .common import HOT_KEY
 
 CATALOGUE_SIZE = 1_000
-# Readers A to Y, 20 of them: no letter of a worker's or a job's (a reader "S" would be narrated as the server).
+# Readers A to Z, 20 of them: no letter of a worker's or a job's (a reader "S" would be narrated as the server).
 HERD = tuple(letter for letter in string.ascii_uppercase if letter not in RESERVED_CLIENTS)[:20]
 HERD_START_MS, HERD_GAP_MS = -30.0, 2.0         # the first reader 30 ms before the key expires, the others 2 ms apart
 WARM_UP_CLIENT = "J"                            # the import and warm-up job: neither a reader nor background work
