@@ -35,8 +35,12 @@ TODO = "#8a96a3"
 TODO_TEXT = "#5f6b76"
 FAILED = "#c92a2a"
 # One colour per client, told apart by their labels too (A1, B1…): blue, purple, green, brown, teal; grey-blue
-# for the reporting job that reads the database directly.
-CLIENT_COLORS = {"A": DONE, "B": "#7b3fa0", "C": "#2b8a3e", "D": "#8f5b1e", "E": "#0b7285", "R": "#5c677d"}
+# for the reporting job that reads the database directly. Work no client asked for has a colour of its own, never
+# client A's (trace.RESERVED_CLIENTS): the flusher gold, the cache server raspberry, the refresher olive, an app
+# instance's own events grey, the import and warm-up job indigo. (More readers than these, a herd of twenty, share
+# client A's blue: their labels tell them apart.)
+CLIENT_COLORS = {"A": DONE, "B": "#7b3fa0", "C": "#2b8a3e", "D": "#8f5b1e", "E": "#0b7285", "R": "#5c677d",
+                 "F": "#946c00", "S": "#c2255c", "W": "#5c940d", "N": "#495057", "J": "#3b5bdb"}
 # The browser draws the chart in Streamlit's own face (Source Sans, whose widths the layout measures) whatever
 # this says; it names the face Graphviz's `dot` draws exports with: DejaVu Sans Condensed (Debian's
 # fonts-dejavu), about as wide as Source Sans, where plain DejaVu Sans would overrun the label rooms.

@@ -16,7 +16,8 @@ import pytest
 from conftest import running_in_ci
 
 from strategies import PATTERNS
-from strategies.diagram import build_diagram
+from strategies.diagram import ACTIVE, CLIENT_COLORS, FAILED, TODO, build_diagram
+from strategies.trace import RESERVED_CLIENTS
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = [
@@ -138,6 +139,28 @@ def test_failed_steps_are_marked_and_background_steps_dashed(lab_for):
     assert [s.background for s in write.steps] == [False] * 3 + [True] * 4
     source = build_diagram(lab.topology, write, 1).source
     assert len(re.findall(r'class="todo background client-f"[^\]]*style=dashed', source)) == 4
+
+
+def test_work_no_client_asked_for_never_wears_a_clients_colour():
+    """The flusher, the cache server, the refresher, an app instance itself and the jobs each have a colour of their
+    own, unlike every client's and the step states' (active, failed, still to come)."""
+    others = set(CLIENT_COLORS) - RESERVED_CLIENTS
+    assert RESERVED_CLIENTS <= set(CLIENT_COLORS) and {"A", "B", "C", "D", "E"} <= others
+    colours = list(CLIENT_COLORS.values()) + [ACTIVE, FAILED, TODO]
+    assert len(set(colours)) == len(colours), colours
+
+
+def test_an_eviction_inside_a_read_is_the_cache_servers_arrow(lab_for):
+    lab = lab_for("cache-aside", maxmemory=200, maxmemory_policy="allkeys-lru")
+    lab.read("user:1")
+    lab.read("user:2")
+    trace = lab.read("user:3", client="B")
+    evictions = [step for step in trace.steps if step.action == "EVICT"]
+    assert evictions and all(step.client == "S" for step in evictions)
+    source = build_diagram(lab.topology, trace, len(trace.steps)).source
+    [line] = [line for line in source.splitlines() if "(evicted)" in line]
+    assert re.search(r'\bx?label="S1\. DEL user:\d \(evicted\)"', line), line
+    assert "client-s" in line and f'color="{CLIENT_COLORS["S"]}"' in line, line
 
 
 def test_a_second_client_is_numbered_and_classed_apart(lab_for):
