@@ -29,6 +29,8 @@ from strategies.features.policies import (
     new_field,
     touched_field,
 )
+from strategies.features.tracking import unavailable
+from strategies.part import Part
 from strategies.scenario import run_scenario
 from strategies.scenarios import NEW, OLD, SCENARIOS
 from strategies.views import cache_rows
@@ -189,6 +191,58 @@ def test_a_read_is_an_access_lru_remembers_and_lfu_counts(make_lab):
     fill(lfu, ["item:00", "item:01", "item:02", "item:00", "item:00"])
     fill(lfu, [key for key, _ in ROWS[3:9]])                                 # one-off reads, more recent
     assert "item:00" in lfu.live().cache and "item:00" not in evictions(lfu)
+
+
+class Accesses(Part):
+    """A part that only listens: every key a cache call found, in order (what eviction's LRU and LFU hear)."""
+
+    def __init__(self, lab) -> None:
+        super().__init__(lab)
+        self.found: list[str] = []
+
+    def accessed(self, key: str) -> None:
+        self.found.append(key)
+
+
+@pytest.mark.parametrize("pattern", ["cache-aside", "read-through"])
+def test_every_read_that_finds_a_cached_key_is_an_access(make_lab, cache, pattern):
+    """Not only a plain GET: early refresh's GET of the key with its δ (a script, action GET) and a near cache's
+    tracked GET (a connection of its own, on a real Redis) read the key in Redis too, and LRU and LFU hear of them;
+    a near cache's own hit never reaches Redis and is no access."""
+    lab = make_lab(pattern, xfetch_beta=1.0)
+    listening = Accesses(lab)
+    lab.parts += (listening,)
+    lab.read("user:1")                                   # a miss: found nothing
+    assert listening.found == []
+    hit = lab.read("user:1")
+    assert any(step.note[0] == "early-get" for step in hit.steps) and listening.found == ["user:1"]
+    lab.near_ttl = 10
+    lab.read("user:1", client="B")                      # App 2's near miss, then the GET + δ found it in Redis
+    lab.read("user:1", client="B")                      # App 2's near hit: Redis is not asked
+    assert listening.found == ["user:1", "user:1"]
+    if unavailable(cache) is None:                      # CLIENT TRACKING: a real server
+        lab.near_invalidation = "tracking"
+        lab.read("user:2", client="A")                  # a miss, the fill, then the tracked GET finds it
+        assert listening.found[2:] == ["user:2"]
+        lab.read("user:2", client="B")                  # App 2: the GET + δ and its tracked GET
+        assert listening.found[2:] == ["user:2"] * 3
+        lab.release()
+
+
+def test_a_memory_limit_evicts_cached_keys_only_never_what_parts_keep_beside_them(make_lab):
+    """The limit counts the Cache table's keys (as memory.py says) and evicts only them: early refresh's δ hashes,
+    leases and the near caches' channel are neither counted nor evicted, so no part's bookkeeping vanishes under
+    it; an evicted key's δ hash stays in Redis, and the lab's table, and counts for nothing once the key is gone."""
+    lab = make_lab("cache-aside", maxmemory=400, maxmemory_policy="allkeys-lru", ttl_seconds=600, xfetch_beta=1.0,
+                   leases=True)
+    lab.reset(rows=ROWS)
+    fill(lab, [key for key, _ in ROWS[:8]])
+    evicted = evictions(lab)
+    state = lab.live()
+    assert evicted and set(evicted) <= set(state.early) and not set(evicted) & set(state.cache)
+    assert lab.eviction.used() == used_memory(state.cache) <= 400
+    assert_live_is_real(lab)                             # the δ hashes and leases in Redis are the lab's tables
+    assert {row[0] for row in lab.early.rows(state).rows} == set(state.cache), "a δ counts only beside its key"
 
 
 def test_a_write_is_an_access_too(make_lab):

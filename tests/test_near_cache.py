@@ -274,7 +274,7 @@ def test_with_tracking_redis_itself_tells_each_instance_what_changed(make_lab, c
         assert list(lab.log.values()) == [before] and lab.near_invalidation == "tracking"
         return
     first = lab.read("user:1", client="A")
-    assert arrows(first)[-2:] == [("App 1", "Cache", "TRACK", "ok"), ("App 1", "App 1", "KEEP", "ok")]
+    assert arrows(first)[-2:] == [("App 1", "Cache", "TRACK", "hit"), ("App 1", "App 1", "KEEP", "ok")]
     lab.read("user:1", client="B")
     if isinstance(cache, redis.RedisCluster):          # tracking lives on the node that holds the lab's keys
         home = cache.get_node_from_key(lab.namespace)

@@ -20,9 +20,13 @@ least its number of keys (at least 4).
 What this leaves out, and why the lab says "about": the learner's key is counted under the name the Cache table
 shows (the lab's own prefix, `lab:{id}:…:kv:`, is left out, so every learner's lab counts the same); a hash table
 that is being resized holds both its tables for a while, and Redis shrinks one only once it is nine tenths empty;
-Redis 7.0 shares the numbers 0 to 9999 under some policies; and the write-behind queue, its pending index and
-cache-aside's leases are not counted at all (in Redis they take memory too). tests/test_eviction.py compares
-`entry_bytes` with `MEMORY USAGE` on a real server.
+Redis 7.0 shares the numbers 0 to 9999 under some policies; and what the parts keep beside the cached keys is not
+counted at all (in Redis it takes memory too): the write-behind queue and its pending index, cache-aside's leases,
+early refresh's δ hashes (`early:<key>`), and the near caches' Pub/Sub channel and tracking table (no keys: the
+channel is a name, its messages pass through client buffers). Nor is any of it ever evicted: the limit chooses
+its victims among the Cache table's keys only (eviction.py), so a part's bookkeeping never vanishes under it (a
+real Redis under `allkeys-*` could evict such a key too). tests/test_eviction.py compares `entry_bytes` with
+`MEMORY USAGE` on a real server.
 """
 
 from __future__ import annotations

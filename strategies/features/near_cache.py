@@ -216,9 +216,11 @@ class NearCaches(Part):
         it answers is the copy kept (None: nothing to keep)."""
         lab, app = self.lab, t.app
         tracker = self.trackers[app]
+        # A hit or a miss like any GET: a tracked read of a cached key is an access (LRU, LFU) as any other.
         found = yield from lab.cache_call(t, "App", "Cache", "TRACK", lambda: tracker.read(lab.redis_key(key)),
                                           command=f"GET {key} (tracked)", key=key, tolerate=True,
-                                          note=("near-track", {"app": app}))
+                                          note=lambda value: (("near-track", {"app": app}),
+                                                              "miss" if value is None else "hit"))
         if found is FAILED or found is None:
             return None
         self.tracked[app][key] = lab.state.cache.get(key)
