@@ -15,7 +15,7 @@ from strategies.features.early_refresh import REFRESHER, xfetch_chance
 from strategies.features.jitter import spread_of
 from strategies.scenario import run_scenario
 from strategies.scenarios import find
-from strategies.scenarios.expiry import HERD, catalogue_key, import_and_warm_up, reads_per_second
+from strategies.scenarios.expiry import HERD, catalogue, catalogue_key, reads_per_second, warm_up
 from strategies.series import per_second
 from strategies.state import EarlyEntry
 
@@ -37,8 +37,9 @@ def ttls_in_redis(lab, keys) -> list[float]:
 @pytest.mark.parametrize("pattern", READ_PATTERNS)
 def test_jitter_keeps_every_ttl_within_its_bounds_and_uses_them(make_lab, pattern):
     lab = make_lab(pattern, ttl_jitter=10)
-    import_and_warm_up(lab, 300)
+    lab.reset(rows=catalogue(300))
     keys = [catalogue_key(number) for number in range(1, 301)]
+    warm_up(lab, keys)
     ttls = [round(lab.state.cache[key].expires_at - lab.clock.now()) for key in keys]
     assert min(ttls) == 54 and max(ttls) == 66, "± 10 % of 60 s: 54 to 66 s, both ends drawn"
     assert len(set(ttls)) == 13

@@ -21,7 +21,7 @@ from redis.exceptions import OutOfMemoryError
 from strategies import PATTERNS, Database, SimClock
 from strategies.features.tracking import unavailable
 from strategies.narration import explain_warning, templates
-from strategies.scenarios.expiry import import_and_warm_up
+from strategies.scenarios.expiry import catalogue, warm_up
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 
@@ -361,9 +361,10 @@ def tour(make_lab, namespace) -> list:
         ahead.refresh_ahead = None
         ahead.advance_time(61)
         ahead.read("user:1")                              # filled without early refresh: its δ is dropped
-        import_and_warm_up(lab(pattern), 3)               # one TTL for every key
-        import_and_warm_up(lab(pattern, ttl_seconds=None), 2)   # no TTL at all
-        import_and_warm_up(lab(pattern, ttl_jitter=50), 5)   # a TTL of its own for each
+        for size, options in ((3, {}), (2, {"ttl_seconds": None}), (5, {"ttl_jitter": 50})):
+            warmed = lab(pattern, **options)              # one TTL for every key, none at all, one of its own each
+            warmed.reset(rows=catalogue(size))
+            warm_up(warmed, [key for key, _ in catalogue(size)])
     leased_early = lab("cache-aside", leases=True, xfetch_beta=1.0)
     leased_early.read("user:1")                           # the lease holder's fill stores δ too
 

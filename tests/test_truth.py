@@ -170,7 +170,7 @@ def test_a_step_is_a_clients_only_when_a_client_made_it(make_lab, pattern, slug)
     run = run_scenario(scenario, runnable_lab(scenario, make_lab(scenario.pattern)))
     workers = {"refresh": REFRESHER, "near-expiry": INSTANCE_ITSELF, "disconnect": INSTANCE_ITSELF,
                "subscribe": INSTANCE_ITSELF}
-    jobs = {"import": "J", "warm-up": "J", "report": "R"}
+    jobs = {"warm-up": "J", "report": "R"}
     for trace in run.traces:
         assert trace.operation in ("flush", "expiry", "crash", "resync", *workers) or \
             trace.client not in RESERVED_CLIENTS or trace.client == jobs.get(trace.operation), \

@@ -1,10 +1,10 @@
 """The scenarios of expiry storms and early refresh, on cache-aside and read-through: each script, and the
 figures it reads off its run (every field its texts in assets/scenarios.md quote).
 
-expiry-spike / ttl-jitter: a catalogue of 1,000 rows is imported and a warm-up job loads every row into the
-    cache at once, with the pattern's TTL (± its jitter); each key is then read again right as it expires, the
-    reads overlapping in time as on a real server (`Director.side_by_side`): the database reads per simulated
-    second are the scenario's chart.
+expiry-spike / ttl-jitter: the database holds a catalogue of 1,000 rows (the scenario's rows) and a warm-up job
+    loads every row into the cache at once, with the pattern's TTL (± its jitter); each key is then read again
+    right as it expires, the reads overlapping in time as on a real server (`Director.side_by_side`): the
+    database reads per simulated second are the scenario's chart.
 refresh-ahead: reads before and inside the refresh-ahead window, the background refresh, a read after the old
     expiry. xfetch-early-recompute: readers around a hot key's expiry. stampede-compare: the same readers around
     successive expiries of the key, with each protection in turn.
@@ -16,11 +16,9 @@ import string
 from typing import Any
 
 from ..calls import Loaded
-from ..database import UPSERT_SQL, Row
 from ..request import Request, Steps
 from ..scenario import Director, ScenarioRun
 from ..series import Series, per_second
-from ..state import Change
 from ..trace import RESERVED_CLIENTS, Trace
 from .common import HOT_KEY
 
@@ -28,7 +26,7 @@ CATALOGUE_SIZE = 1_000
 # Readers A to Z, 20 of them: no letter of a worker's or a job's (a reader "S" would be narrated as the server).
 HERD = tuple(letter for letter in string.ascii_uppercase if letter not in RESERVED_CLIENTS)[:20]
 HERD_START_MS, HERD_GAP_MS = -30.0, 2.0         # the first reader 30 ms before the key expires, the others 2 ms apart
-WARM_UP_CLIENT = "J"                            # the import and warm-up job: neither a reader nor background work
+WARM_UP_CLIENT = "J"                            # the warm-up job: neither a reader nor background work
 OUTSIDE_WAIT, WINDOW_WAIT, AFTER_WAIT = 20, 20, 25   # refresh-ahead's time jumps, in seconds
 
 
@@ -46,27 +44,21 @@ def loader_name(lab) -> str:
     return "the application" if loader_of(lab) == "App" else "the cache's loader"
 
 
-# ---- the import and the warm-up -----------------------------------------------------------------------------
-def import_and_warm_up(lab, size: int = CATALOGUE_SIZE) -> None:
-    """A job writes `size` rows to the database in one transaction, then loads all of them into the cache in one
-    pipeline, each with the TTL a fill of the pattern sets (± its jitter): every key is loaded at one moment. (It
-    stores no early-refresh entries: the scenarios that warm up run without early refresh.)"""
-    rows = [(catalogue_key(number), f"item {number}") for number in range(1, size + 1)]
-    Request(lab, lab.new_trace("import", client=WARM_UP_CLIENT), _import, rows).run()
-    Request(lab, lab.new_trace("warm-up", client=WARM_UP_CLIENT), _warm_up, [key for key, _ in rows]).run()
+# ---- the catalogue and the warm-up ----------------------------------------------------------------------------
+def catalogue(size: int = CATALOGUE_SIZE) -> tuple[tuple[str, str], ...]:
+    """A catalogue of `size` rows: what the database holds beside its seed when the scenario starts
+    (`Scenario.rows`, the one way a scenario brings rows of its own)."""
+    return tuple((catalogue_key(number), f"item {number}") for number in range(1, size + 1))
 
 
-def _import(t: Request, rows: list[tuple[str, str]]) -> Steps:
-    lab = t.lab
-    cost = lab.costs.db_write_ms * lab.db.slowdown          # one transaction
-    at = lab.clock.now() + cost / 1000
-    versions = lab.db.put_many(rows, at)
-    lab.counters.db_writes += len(rows)
-    changes = tuple(Change("db", key, lab.state.db.get(key), Row(key, value, version, at))
-                    for (key, value), version in zip(rows, versions, strict=True))
-    yield t.step("App", "Database", "UPSERT", command=f"{UPSERT_SQL} × {len(rows)}", cost_ms=cost, changes=changes,
-                 note=("import-rows", {"rows": len(rows)}))
-    yield from lab.reply(t, "Database", "App", None, None, command="OK (committed)", note=("import-committed", None))
+CATALOGUE_ROWS = catalogue()
+
+
+def warm_up(lab, keys: list[str]) -> None:
+    """A job loads `keys` from the database in one query, then stores all of them in the cache in one pipeline,
+    each with the TTL a fill of the pattern sets (± its jitter): every key is loaded at one moment. (It stores no
+    early-refresh entries: the scenarios that warm up run without early refresh.)"""
+    Request(lab, lab.new_trace("warm-up", client=WARM_UP_CLIENT), _warm_up, keys).run()
 
 
 def _warm_up(t: Request, keys: list[str]) -> Steps:
@@ -97,7 +89,7 @@ def _warm_up(t: Request, keys: list[str]) -> Steps:
 # ---- expiry-spike and ttl-jitter ----------------------------------------------------------------------------
 def expiry_spike(d: Director) -> None:
     d.scene("warm-up")
-    import_and_warm_up(d.lab)
+    warm_up(d.lab, [key for key, _ in CATALOGUE_ROWS])
     lab = d.lab
     expiries = {key: lab.state.cache[key].expires_at for key in map(catalogue_key, range(1, CATALOGUE_SIZE + 1))}
     first = min(expiries.values())
