@@ -23,7 +23,7 @@ from typing import Any
 from ..narration import shorten
 from ..scenario import Scenario
 from . import eviction, expiry, near, reading, writing
-from .common import HOT_KEY, NEW, OLD, READERS
+from .common import HOT_KEY, NEW, OLD, READERS, loader_name
 
 # Every knob a scenario may touch, at the value a fresh lab has: a scenario starts from these, so what the
 # learner had set before never changes what a scenario shows. A part's knobs are written once, as a group, and
@@ -48,13 +48,20 @@ def _scenario(slug: str, pattern: str, script, figures, claims: dict[str, Any], 
                     chart=chart, **({"unavailable": unavailable} if unavailable else {}))
 
 
-def _on_read_pages(slug: str, script, figures, claims: dict[str, Any], *,
-                   read_through: dict[str, Any] | None = None, **options: Any) -> tuple[Scenario, ...]:
-    """One scenario on cache-aside and on read-through: the same script and texts (`read_through`: the claims
-    that differ there)."""
-    return (_scenario(slug, "cache-aside", script, figures, {**claims, "loader": "the application"}, **options),
-            _scenario(slug, "read-through", script, figures,
-                      {**claims, "loader": "the cache's loader", **(read_through or {})}, **options))
+def _on_read_pages(slug: str, script, figures, claims: dict[str, Any], *, cache_aside: dict[str, Any] | None = None,
+                   read_through: dict[str, Any] | None = None, read_through_texts: str = "",
+                   **options: Any) -> tuple[Scenario, ...]:
+    """One scenario on cache-aside and on read-through: the same script; its figures and one more, `loader` (who
+    loads a miss, as the texts name it); the same texts, unless read-through tells it in a section of its own
+    (`read_through_texts`); `cache_aside` and `read_through`: the claims only one page makes, or makes otherwise."""
+    def with_loader(run) -> dict[str, Any]:
+        return {**figures(run), "loader": loader_name(run.lab)}
+
+    return (_scenario(slug, "cache-aside", script, with_loader,
+                      {**claims, "loader": "the application", **(cache_aside or {})}, **options),
+            _scenario(slug, "read-through", script, with_loader,
+                      {**claims, "loader": "the cache's loader", **(read_through or {})}, texts=read_through_texts,
+                      **options))
 
 
 EXPIRY_CLAIMS = {"keys": 1000, "expired": 1000, "reads": 1000, "missed": 1000, "ttl_seconds": 60,
@@ -149,43 +156,42 @@ CATALOGUE: tuple[Scenario, ...] = (
                     {**HERD_CLAIMS, "xfetch_beta": 1.0, "delta": 10, "before": 30, "gap": 2, "after": 5,
                      "recomputes": 3, "selects": 3, "missed": 0, "first_recompute": 15, "first_chance": "22%",
                      "longest_wait": 12, "served": 20}, xfetch_beta=1.0),
-    _scenario("stampede-compare", "cache-aside", expiry.stampede_compare, expiry.stampede_compare_figures,
-              {**HERD_CLAIMS, "none_selects": 5, "none_missed": 5, "none_longest_wait": 12, "leases_selects": 1,
-               "leases_waited": 4, "leases_longest_wait": 23, "xfetch_selects": 3, "xfetch_missed": 0,
-               "xfetch_recomputes": 3, "xfetch_longest_wait": 12}),
-    _scenario("stampede-compare", "read-through", expiry.stampede_compare, expiry.stampede_compare_figures,
-              {**HERD_CLAIMS, "none_selects": 5, "none_missed": 5, "none_longest_wait": 12, "xfetch_selects": 3,
-               "xfetch_missed": 0, "xfetch_recomputes": 3, "xfetch_longest_wait": 12, "refresh_selects": 0,
-               "refresh_background": 1, "refresh_missed": 0, "refresh_longest_wait": 1},
-              texts="read-through/stampede-compare"),
-    # ---- two app instances with near caches (features/near_cache.py; scripts: near.py) ----
-    _scenario("near-cache-stale", "cache-aside", near.near_cache_stale, near.near_figures,
-              {"near_ttl": 10, "b_first": OLD_Q, "a_after": NEW_Q, "b_last": NEW_Q, "stale": 1, "stale_for": 10},
-              near_ttl=near.NEAR_TTL),
-    _scenario("near-cache-pubsub", "cache-aside", near.near_cache_pubsub, near.near_figures,
-              {"receivers": 2, "dropped": 1, "b_first": NEW_Q, "b_near": "a miss", "stale": 0},
-              near_ttl=near.NEAR_TTL, near_invalidation="pubsub"),
-    _scenario("pubsub-missed-invalidation", "cache-aside", near.pubsub_missed_invalidation, near.near_figures,
-              {"near_ttl": 10, "receivers": 1, "messages": 0, "b_first": OLD_Q, "b_last": NEW_Q, "stale": 1,
-               "stale_for": 10}, near_ttl=near.NEAR_TTL, near_invalidation="pubsub"),
+    *_on_read_pages("stampede-compare", expiry.stampede_compare, expiry.stampede_compare_figures,
+                    {**HERD_CLAIMS, "none_selects": 5, "none_missed": 5, "none_longest_wait": 12, "xfetch_selects": 3,
+                     "xfetch_missed": 0, "xfetch_recomputes": 3, "xfetch_longest_wait": 12},
+                    cache_aside={"leases_selects": 1, "leases_waited": 4, "leases_longest_wait": 23},
+                    read_through={"refresh_selects": 0, "refresh_background": 1, "refresh_missed": 0,
+                                  "refresh_longest_wait": 1},
+                    read_through_texts="read-through/stampede-compare"),
+    # ---- two app instances with near caches (features/near_cache.py; scripts: near.py), on both read pages ----
+    *_on_read_pages("near-cache-stale", near.near_cache_stale, near.near_figures,
+                    {"near_ttl": 10, "b_first": OLD_Q, "a_after": NEW_Q, "b_last": NEW_Q, "stale": 1, "stale_for": 10},
+                    near_ttl=near.NEAR_TTL),
+    *_on_read_pages("near-cache-pubsub", near.near_cache_pubsub, near.near_figures,
+                    {"receivers": 2, "dropped": 1, "b_first": NEW_Q, "b_near": "a miss", "stale": 0},
+                    near_ttl=near.NEAR_TTL, near_invalidation="pubsub"),
+    *_on_read_pages("pubsub-missed-invalidation", near.pubsub_missed_invalidation, near.near_figures,
+                    {"near_ttl": 10, "receivers": 1, "messages": 0, "b_first": OLD_Q, "b_last": NEW_Q, "stale": 1,
+                     "stale_for": 10}, near_ttl=near.NEAR_TTL, near_invalidation="pubsub"),
     # A real Redis only (fakeredis has no CLIENT TRACKING): the page says so on fakeredis.
-    _scenario("near-cache-tracking", "cache-aside", near.near_cache_tracking, near.near_figures,
-              {"told": 2, "published": 0, "b_first": NEW_Q, "stale": 0, "forgotten": 1},
-              near_ttl=near.NEAR_TTL, near_invalidation="tracking", unavailable=near.tracking_unavailable),
+    *_on_read_pages("near-cache-tracking", near.near_cache_tracking, near.near_figures,
+                    {"told": 2, "published": 0, "b_first": NEW_Q, "stale": 0, "forgotten": 1},
+                    near_ttl=near.NEAR_TTL, near_invalidation="tracking", unavailable=near.tracking_unavailable),
 )
 # A cache that is full (features/eviction.py, scripts in eviction.py; why these patterns: its docstring).
 CATALOGUE += (
-    _scenario("lru-scan-pollution", "cache-aside", eviction.scan, eviction.scan_figures,
-              {"hot": 3, "scanned": 6, "fits": 4, "before": "100 %", "during": "0 %", "after": "0 %", "hot_evicted": 3,
-               "scan_evicted": 2, "maxmemory": 512, "maxmemory_policy": "allkeys-lru"},
-              rows=eviction.SCANNED, ttl_seconds=600, maxmemory=512, maxmemory_policy="allkeys-lru"),
-    _scenario("lfu-keeps-hot-keys", "cache-aside", eviction.scan, eviction.scan_figures,
-              {"hot": 3, "scanned": 6, "fits": 4, "before": "100 %", "during": "0 %", "after": "100 %",
-               "hot_evicted": 0, "scan_evicted": 5, "maxmemory": 512, "maxmemory_policy": "allkeys-lfu"},
-              rows=eviction.SCANNED, ttl_seconds=600, maxmemory=512, maxmemory_policy="allkeys-lfu"),
-    _scenario("noeviction-oom", "cache-aside", eviction.noeviction_read, eviction.noeviction_read_figures,
-              {"full_at": 240, "cached": 2, "refused": 2, "third_selects": 2, "served": "'Grace Hopper'",
-               "last": "a hit", "maxmemory": 256, "maxmemory_policy": "noeviction"}, maxmemory=256),
+    *_on_read_pages("lru-scan-pollution", eviction.scan, eviction.scan_figures,
+                    {"hot": 3, "scanned": 6, "fits": 4, "before": "100 %", "during": "0 %", "after": "0 %",
+                     "hot_evicted": 3, "scan_evicted": 2, "maxmemory": 512, "maxmemory_policy": "allkeys-lru"},
+                    rows=eviction.SCANNED, ttl_seconds=600, maxmemory=512, maxmemory_policy="allkeys-lru"),
+    *_on_read_pages("lfu-keeps-hot-keys", eviction.scan, eviction.scan_figures,
+                    {"hot": 3, "scanned": 6, "fits": 4, "before": "100 %", "during": "0 %", "after": "100 %",
+                     "hot_evicted": 0, "scan_evicted": 5, "maxmemory": 512, "maxmemory_policy": "allkeys-lfu"},
+                    rows=eviction.SCANNED, ttl_seconds=600, maxmemory=512, maxmemory_policy="allkeys-lfu"),
+    *_on_read_pages("noeviction-oom", eviction.noeviction_read, eviction.noeviction_read_figures,
+                    {"full_at": 240, "cached": 2, "refused": 2, "third_selects": 2, "served": "'Grace Hopper'",
+                     "last": "a hit", "maxmemory": 256, "maxmemory_policy": "noeviction"},
+                    read_through_texts="read-through/noeviction-oom", maxmemory=256),
     _scenario("noeviction-oom-write-through", "write-through", eviction.noeviction_write,
               eviction.noeviction_write_figures,
               {"acknowledged": "not acknowledged (it failed)", "stored": shorten(eviction.LONGER),

@@ -35,5 +35,15 @@ def agree(run: ScenarioRun, key: str = HOT_KEY) -> str:
     return "agree" if item is None or (row is not None and item.value == row.value) else "disagree"
 
 
+def loader_of(lab) -> str:
+    """Who loads a row into the cache: the application (cache-aside) or the cache's own loader (read-through)."""
+    return getattr(lab, "loader", "App")
+
+
+def loader_name(lab) -> str:
+    """The loader, as a caption names it (a figure of every scenario that runs on both read pages)."""
+    return "the application" if loader_of(lab) == "App" else "the cache's loader"
+
+
 def stale_reads(run: ScenarioRun) -> int:
     return sum(trace.stale for trace in run.traces)

@@ -1,13 +1,13 @@
 """The scenarios of a cache that is full (features/eviction.py): each script, the rows its database starts with,
 and the figures it reads off its run (every field its texts in assets/scenarios.md quote).
 
-The LRU and LFU scans run on cache-aside: the policy decides what a full cache keeps, and it decides it alike for
-every pattern's reads (read-through's loader, write-through's and write-behind's cache, fill the cache the same
-way), so a copy per pattern would show the same steps with another actor loading; write-through's own side of it,
-writes nobody reads crowding out the keys people read, is the Cache pollution scenario. A full cache under
-noeviction is shown where the patterns answer it differently: cache-aside serves the read from the database,
-write-through reports a write failed that the database committed, and write-behind refuses the write (its
-volatile-* scenario, where queued writes, which carry no TTL, are what fills the memory).
+The LRU and LFU scans and the full cache under noeviction run on both read pages (cache-aside and read-through,
+`scenarios._on_read_pages`): the policy decides what a full cache keeps alike for every pattern's reads, and each
+read page fills the cache its own way (the application, the cache's loader). Write-through and write-behind fill
+it as read-through does on a read; their own side of it is shown where it differs: writes nobody reads crowding
+out the keys people read (the Cache pollution scenario), a write failed that the database committed
+(write-through under noeviction), and a write refused (write-behind's volatile-* scenario, where queued writes,
+which carry no TTL, are what fills the memory).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from ..request import Request, Steps
 from ..scenario import Director, ScenarioRun
 from ..series import Series, per_second
 from ..trace import RESERVED_CLIENTS, Trace
-from .common import HOT_KEY
+from .common import HOT_KEY, loader_of
 
 CATALOGUE_SIZE = 1_000
 # Readers A to Z, 20 of them: no letter of a worker's or a job's (a reader "S" would be narrated as the server).
@@ -32,16 +32,6 @@ OUTSIDE_WAIT, WINDOW_WAIT, AFTER_WAIT = 20, 20, 25   # refresh-ahead's time jump
 
 def catalogue_key(number: int) -> str:
     return f"item:{number}"
-
-
-def loader_of(lab) -> str:
-    """Who loads a row into the cache: the application (cache-aside) or the cache's own loader (read-through)."""
-    return getattr(lab, "loader", "App")
-
-
-def loader_name(lab) -> str:
-    """The loader, as a caption names it."""
-    return "the application" if loader_of(lab) == "App" else "the cache's loader"
 
 
 # ---- the catalogue and the warm-up ----------------------------------------------------------------------------
@@ -117,7 +107,7 @@ def expiry_spike_figures(run: ScenarioRun) -> dict[str, Any]:
     reads = run.of("read")
     series = reads_per_second(run)
     second, peak = series.peak
-    return {"keys": len(stored.changes), "loader": loader_name(run.lab), "shortest": stored.note[1]["shortest"],
+    return {"keys": len(stored.changes), "shortest": stored.note[1]["shortest"],
             "longest": stored.note[1]["longest"], "expired": len(expired), "first_group": moments.count(first),
             "first_expiry": round(first), "last_expiry": round(last), "expiry_moments": len(set(moments)),
             "reads": len(reads), "missed": sum(trace.hit is False for trace in reads), "peak": peak,
@@ -150,7 +140,7 @@ def refresh_ahead_figures(run: ScenarioRun) -> dict[str, Any]:
     expired_at = fill.steps[-1].at_ms / 1000 + run.lab.ttl_seconds
     after = reads[-1]
     inside = [trace for trace in reads if any(step.action == "REFRESH" for step in trace.steps)]
-    return {"loader": loader_name(run.lab), "reads": len(reads), "missed": sum(trace.hit is False for trace in reads),
+    return {"reads": len(reads), "missed": sum(trace.hit is False for trace in reads),
             "window": run.lab.refresh_ahead * run.lab.ttl_seconds, "outside_left": round(
                 expired_at - reads[1].steps[0].at_ms / 1000), "inside_left": round(
                 expired_at - inside[0].steps[0].at_ms / 1000) if inside else 0,
@@ -199,7 +189,7 @@ def xfetch_early_recompute_figures(run: ScenarioRun) -> dict[str, Any]:
     delta = next(step.note[1]["delta"] for step in fill.steps if step.note[0] == "early-fill")
     first = next((step for trace in herd for step in trace.steps if step.note[0] == "xfetch-recompute"), None)
     arrived = [trace.steps[0].at_ms - trace.steps[0].cost_ms for trace in herd]
-    return {**herd_figures(herd, expires), "loader": loader_name(run.lab), "delta": delta, "first": HERD[0],
+    return {**herd_figures(herd, expires), "delta": delta, "first": HERD[0],
             "last": HERD[-1], "gap": HERD_GAP_MS, "before": -HERD_START_MS,
             "first_chance": first.note[1]["chance"] if first else "none",
             "after": sum(moment >= expires * 1000 for moment in arrived)}
@@ -233,7 +223,7 @@ def stampede_compare(d: Director) -> None:
 def stampede_compare_figures(run: ScenarioRun) -> dict[str, Any]:
     reads = run.of("read")
     size = 1 + len(HERD)
-    figures: dict[str, Any] = {"loader": loader_name(run.lab), "readers": len(HERD), "first": HERD[0],
+    figures: dict[str, Any] = {"readers": len(HERD), "first": HERD[0],
                                "last": HERD[-1]}
     for number, name in enumerate(ROUNDS[run.lab.name]):
         fill, herd = reads[number * size], reads[number * size + 1:(number + 1) * size]
