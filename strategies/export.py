@@ -115,18 +115,21 @@ def exported_steps(count: int) -> list[int]:
     return [*range(half), *range(count - half, count)]
 
 
-def scenario_frames(slug: str) -> list[Frame]:
-    """The frames of scenario `slug` from a run of its own, on a private fakeredis and an in-memory database:
-    the learner's lab is left as it is, and as a scenario always records the same steps, what this returns
-    (and so its GIF and HTML) may be cached by slug."""
+def scenario_frames(slug: str, pattern: str | None = None) -> list[Frame]:
+    """The frames of scenario `slug` as it runs on `pattern`'s page (a slug may run on several; default: the first
+    it runs on), from a run of its own, on a private fakeredis and an in-memory database: the learner's lab is left
+    as it is, and as a scenario always records the same steps, what this returns (and so its GIF and HTML) may be
+    cached by (slug, pattern)."""
     import fakeredis
 
     from . import PATTERNS
     from .database import Database
     from .scenario import ScenarioUnavailable, run_scenario
-    from .scenarios import SCENARIOS
+    from .scenarios import SCENARIOS, find
 
-    scenario = SCENARIOS[slug]
+    scenario = SCENARIOS[slug] if pattern is None else find(pattern, slug)
+    if scenario is None:
+        raise ExportError(f"the scenario {slug!r} does not run on the {pattern} page")
     cache = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
     lab = PATTERNS[scenario.pattern](cache=cache, db=Database(":memory:"))
     try:

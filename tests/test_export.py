@@ -18,6 +18,7 @@ from PIL import Image
 from strategies import export as export_module
 from strategies.diagram import build_diagram
 from strategies.export import (
+    ExportError,
     ExportUnavailable,
     engine_available,
     export_gif,
@@ -90,6 +91,14 @@ def test_a_scenario_on_a_private_lab_gives_the_same_frames(lab_for):
     run = scenario_run(lab_for, "stampede-leases")
     assert scenario_frames("stampede-leases") == frames(run.lab.topology, run.scenes)
     assert len(scenario_frames("stampede-leases")) == len(run.steps) == 45
+
+
+def test_a_scenario_that_runs_on_two_pages_exports_the_page_asked_for():
+    aside, through = scenario_frames("noeviction-oom", "cache-aside"), scenario_frames("noeviction-oom", "read-through")
+    assert aside == scenario_frames("noeviction-oom") and len(aside) == len(through)
+    assert not any("Loader" in frame.dot for frame in aside) and any("Loader ->" in frame.dot for frame in through)
+    with pytest.raises(ExportError, match="write-behind"):
+        scenario_frames("noeviction-oom", "write-behind")
 
 
 def test_a_request_exports_as_its_own_frames(lab_for):
