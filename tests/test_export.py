@@ -26,8 +26,9 @@ from strategies.export import (
     frames,
     scenario_frames,
 )
-from strategies.scenario import Scene, run_scenario
+from strategies.scenario import run_scenario
 from strategies.scenarios import SCENARIOS
+from strategies.scene import Scene
 
 HOSTILE_KEY = "<script>alert(1)</script>"
 HOSTILE_VALUE = '<img src=x onerror=alert(2)> "quoted" & --> id="x'
