@@ -28,11 +28,8 @@ With `near_ttl` set, two app instances each keep what they read in a near cache 
 from __future__ import annotations
 
 from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
-from .features import eviction
-from .features.early_refresh import EarlyRefresh
-from .features.jitter import TtlJitter
+from .features import early_refresh, eviction, jitter, near_cache
 from .features.leases import Leases
-from .features.near_cache import NearCaches
 from .features.negative import NegativeCaching
 from .lab import Lab
 from .narration import explain_warning
@@ -42,7 +39,7 @@ from .request import FAILED, REFUSED, Request, Steps
 class CacheAside(Lab):
     name = "cache-aside"
     title = "Cache-aside"
-    also_shown = (Leases.read_miss, NearCaches.read, NearCaches.write)
+    also_shown = (Leases.read_miss, near_cache.NearCaches.read, near_cache.NearCaches.write)
     topology = Topology(
         actors=(CACHE, APP, DATABASE),
         figure=(
@@ -68,16 +65,12 @@ class CacheAside(Lab):
         self.lease_wait_ms = lease_wait_ms
         self.max_lease_waits = max_lease_waits
         self.negative_ttl = negative_ttl
-        self.ttl_jitter = ttl_jitter
-        self.refresh_ahead = refresh_ahead
-        self.xfetch_beta = xfetch_beta
-        self.near_ttl = near_ttl
-        self.near_invalidation = near_invalidation
         self.lease_book = Leases(self)
         self.negative = NegativeCaching(self)
-        self.jitter = TtlJitter(self)
-        self.early = EarlyRefresh(self, reload=self._load, hand_off=("App", "App"))
-        self.near = NearCaches(self)
+        # Each part's compose() sets its knobs on the lab (plain attributes) and returns the part.
+        self.jitter = jitter.compose(self, ttl_jitter)
+        self.early = early_refresh.compose(self, refresh_ahead, xfetch_beta, reload=self._load, hand_off=("App", "App"))
+        self.near = near_cache.compose(self, near_ttl, near_invalidation)
         self.eviction = eviction.compose(self, maxmemory, maxmemory_policy)
         self.parts = (self.lease_book, self.negative, self.jitter, self.early, self.near, self.eviction)
 

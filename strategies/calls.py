@@ -104,11 +104,14 @@ class RecordedCalls:
         return result
 
     @helper
-    def cache_get(self, t: Request, source: str, key: str, *, tolerate: bool = False,
-                  background: bool = False) -> Steps:
+    def cache_get(self, t: Request, source: str, key: str, *, tolerate: bool = False, background: bool = False,
+                  call: Callable[[], str | None] | None = None, command: str | None = None,
+                  said: str = "cache-get") -> Steps:
+        """GET `key`; or `call`, another read that answers the key's value (a script that reads more beside it),
+        recorded as the GET it is (`command`, and `said`: the sentence when the answer surprises nobody)."""
         def note(found: str | None) -> tuple[tuple, Outcome]:
             correction = self._correction(key, found)
-            return ((f"cache-get-{correction.why}" if correction else "cache-get"), None), \
+            return ((f"cache-get-{correction.why}" if correction else said), None), \
                 "miss" if found is None else "hit"
 
         def changes(found: str | None, _: float) -> tuple[Change, ...]:
@@ -117,8 +120,9 @@ class RecordedCalls:
                 self._resync_needed = True   # a key lost before its time: what else did the cache lose? (next call)
             return (correction,) if correction else ()
 
-        return (yield from self.cache_call(t, source, "Cache", "GET", lambda: self.cache.get(self.redis_key(key)),
-                                           command=f"GET {key}", key=key, changes=changes, note=note,
+        return (yield from self.cache_call(t, source, "Cache", "GET",
+                                           call or (lambda: self.cache.get(self.redis_key(key))),
+                                           command=command or f"GET {key}", key=key, changes=changes, note=note,
                                            tolerate=tolerate, background=background))
 
     def _correction(self, key: str, found: str | None) -> Change | None:

@@ -23,10 +23,7 @@ cache (features/near_cache.py: it answers before this read, and drops copies aft
 from __future__ import annotations
 
 from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
-from .features import eviction
-from .features.early_refresh import EarlyRefresh
-from .features.jitter import TtlJitter
-from .features.near_cache import NearCaches
+from .features import early_refresh, eviction, jitter, near_cache
 from .lab import Lab
 from .narration import explain_warning
 from .request import FAILED, REFUSED, Steps
@@ -36,7 +33,7 @@ class ReadThrough(Lab):
     name = "read-through"
     title = "Read-through"
     loader = "Loader"
-    also_shown = (NearCaches.read, NearCaches.write)
+    also_shown = (near_cache.NearCaches.read, near_cache.NearCaches.write)
     topology = Topology(
         actors=(APP, CACHE, Actor("Loader", "Loader\n(the cache's own)", "component"), DATABASE),
         figure=(
@@ -56,14 +53,11 @@ class ReadThrough(Lab):
                  xfetch_beta: float | None = None, near_ttl: int | None = None, near_invalidation: str = "ttl",
                  maxmemory: int | None = None, maxmemory_policy: str = "noeviction", **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.ttl_jitter = ttl_jitter
-        self.refresh_ahead = refresh_ahead
-        self.xfetch_beta = xfetch_beta
-        self.near_ttl = near_ttl
-        self.near_invalidation = near_invalidation
-        self.jitter = TtlJitter(self)
-        self.early = EarlyRefresh(self, reload=self._load, hand_off=("Cache", self.loader))
-        self.near = NearCaches(self)
+        # Each part's compose() sets its knobs on the lab (plain attributes) and returns the part.
+        self.jitter = jitter.compose(self, ttl_jitter)
+        self.early = early_refresh.compose(self, refresh_ahead, xfetch_beta, reload=self._load,
+                                           hand_off=("Cache", self.loader))
+        self.near = near_cache.compose(self, near_ttl, near_invalidation)
         self.eviction = eviction.compose(self, maxmemory, maxmemory_policy)
         self.parts = (self.jitter, self.early, self.near, self.eviction)
 

@@ -172,6 +172,20 @@ def test_the_boxes_stay_where_they_are_at_every_step(slug):
             name for name in expected if found.get(name) != expected[name])
 
 
+def assert_drawn_in_place(lab, traces) -> dict[str, str]:
+    """Every step of `traces` drawn and laid out (each active in turn, then each trace whole) keeps the boxes of the
+    lab's figure where its textbook drawing has them, with no label running into another; those places."""
+    sources = [build_diagram(lab.topology).source]
+    sources += [build_diagram(lab.topology, trace, current).source
+                for trace in traces for current in [*range(1, len(trace.steps) + 1), None]]
+    svgs = lay_out(sources)
+    expected = actor_places(svgs[0])
+    for number, svg in enumerate(svgs):
+        assert actor_places(svg) == expected, f"drawing {number} moved a box"
+        assert not collisions(svg), f"drawing {number}: {collisions(svg)}"
+    return expected
+
+
 @pytest.mark.parametrize("name", PATTERNS)
 def test_free_requests_and_faults_draw_the_same_boxes_without_collisions(name):
     """Requests a learner sends by hand (misses, hits, writes, failures, a crash, an expiry, a flush) draw the
@@ -185,14 +199,7 @@ def test_free_requests_and_faults_draw_the_same_boxes_without_collisions(name):
     traces += [lab.read("user:1"), lab.write("user:1", "e")]
     lab.cache_down = False
     traces += lab.advance_time(3600)
-    sources = [build_diagram(lab.topology).source]
-    sources += [build_diagram(lab.topology, trace, current).source
-                for trace in traces for current in [*range(1, len(trace.steps) + 1), None]]
-    svgs = lay_out(sources)
-    expected = actor_places(svgs[0])
-    for number, svg in enumerate(svgs):
-        assert actor_places(svg) == expected, f"drawing {number} moved a box"
-        assert not collisions(svg), f"drawing {number}: {collisions(svg)}"
+    assert_drawn_in_place(lab, traces)
     lab.db.close()
 
 
@@ -260,13 +267,5 @@ def test_two_app_instances_draw_their_requests_and_faults_without_collisions(nam
     traces += [lab.read("user:2", client="A"), lab.write("user:2", "c", client="A")]
     lab.cache_down = False
     traces += lab.advance_time(3600)
-    sources = [build_diagram(lab.topology).source]
-    sources += [build_diagram(lab.topology, trace, current).source
-                for trace in traces for current in [*range(1, len(trace.steps) + 1), None]]
-    svgs = lay_out(sources)
-    expected = actor_places(svgs[0])
-    assert {"App 1", "App 2", "Channel"} <= set(expected)
-    for number, svg in enumerate(svgs):
-        assert actor_places(svg) == expected, f"drawing {number} moved a box"
-        assert not collisions(svg), f"drawing {number}: {collisions(svg)}"
+    assert {"App 1", "App 2", "Channel"} <= set(assert_drawn_in_place(lab, traces))
     lab.db.close()

@@ -116,20 +116,9 @@ class EarlyRefresh(Part):
                 self.verdicts[t.trace.number] = self._decide(key, entry, lab.clock.now() + lab.costs.cache_ms / 1000)
             return value
 
-        def note(found: str | None) -> tuple[tuple, str]:
-            correction = lab._correction(key, found)
-            return ((f"cache-get-{correction.why}" if correction else "early-get"), None), \
-                "miss" if found is None else "hit"
-
-        def changes(found: str | None, _: float) -> tuple[Change, ...]:
-            correction = lab._correction(key, found)
-            if correction is not None and correction.why == "vanished":
-                lab._resync_needed = True
-            return (correction,) if correction else ()
-
         self.verdicts.pop(t.trace.number, None)
-        return (yield from lab.cache_call(t, source, "Cache", "GET", call, command=f"GET {key} + δ, expiry", key=key,
-                                          changes=changes, note=note, tolerate=tolerate))
+        return (yield from lab.cache_get(t, source, key, tolerate=tolerate, call=call,
+                                         command=f"GET {key} + δ, expiry", said="early-get"))
 
     def _decide(self, key: str, entry: EarlyEntry, at: float) -> Verdict:
         """Refresh-ahead first (inside its window the reader need not wait at all), else XFetch's draw."""
@@ -261,6 +250,13 @@ class EarlyRefresh(Part):
 
     def metrics(self, state: LabState) -> list[tuple[str, object]]:
         return [("Early recomputes", self.recomputes), ("Background refreshes", self.refreshes)] if self.on else []
+
+
+def compose(lab: Lab, refresh_ahead: float | None, xfetch_beta: float | None, *,
+            reload: Callable[[Request, str], Steps], hand_off: tuple[str, str]) -> EarlyRefresh:
+    """Give `lab` its early-refresh knobs and the part that acts on them (`reload`, `hand_off`: see EarlyRefresh)."""
+    lab.refresh_ahead, lab.xfetch_beta = refresh_ahead, xfetch_beta
+    return EarlyRefresh(lab, reload=reload, hand_off=hand_off)
 
 
 def live_entries(state: LabState) -> list[str]:

@@ -48,3 +48,9 @@ class TtlJitter(Part):
             return None
         spread = spread_of(base, self.lab.ttl_jitter)
         return max(1, base - spread), base + spread
+
+
+def compose(lab, ttl_jitter: float) -> TtlJitter:
+    """Give `lab` its jitter knob and the part that draws the TTLs (cache-aside and read-through compose it)."""
+    lab.ttl_jitter = ttl_jitter
+    return TtlJitter(lab)

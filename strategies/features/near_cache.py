@@ -338,6 +338,14 @@ class NearCaches(Part):
         return found
 
 
+def compose(lab: Lab, near_ttl: int | None, near_invalidation: str) -> NearCaches:
+    """Give `lab` its near-cache knobs and the part that runs its two app instances (off while near_ttl is None)."""
+    if near_invalidation not in INVALIDATIONS:     # a bad mode fails here, not at the first write
+        raise ValueError(f"near_invalidation must be one of {INVALIDATIONS}, not {near_invalidation!r}")
+    lab.near_ttl, lab.near_invalidation = near_ttl, near_invalidation
+    return NearCaches(lab)
+
+
 @lru_cache(maxsize=16)
 def two_instances(topology: Topology) -> Topology:
     """The pattern's figure with its one App as two instances side by side, the cache between them, the pattern's

@@ -24,11 +24,16 @@ def warm_both(d: Director) -> None:
     d.read(HOT_KEY, client="B")
 
 
-def near_cache_stale(d: Director) -> None:
-    """App 1 writes; App 2 keeps serving its own copy until that copy's near TTL runs out."""
+def warm_then_write(d: Director) -> None:
+    """Both instances keep a copy of user:1, then App 1 writes it."""
     warm_both(d)
     d.scene("write")
     d.write(HOT_KEY, NEW, client="A")
+
+
+def near_cache_stale(d: Director) -> None:
+    """App 1 writes; App 2 keeps serving its own copy until that copy's near TTL runs out."""
+    warm_then_write(d)
     d.scene("stale")
     d.read(HOT_KEY, client="B")
     d.read(HOT_KEY, client="A")
@@ -39,9 +44,7 @@ def near_cache_stale(d: Director) -> None:
 
 def near_cache_pubsub(d: Director) -> None:
     """Every write publishes an invalidation: App 2 drops its copy as soon as App 1 has written."""
-    warm_both(d)
-    d.scene("write")
-    d.write(HOT_KEY, NEW, client="A")
+    warm_then_write(d)
     d.scene("reread")
     d.read(HOT_KEY, client="B")
 
@@ -64,9 +67,7 @@ def pubsub_missed_invalidation(d: Director) -> None:
 def near_cache_tracking(d: Director) -> None:
     """Redis itself tells each instance that a key it cached changed (CLIENT TRACKING): the app publishes nothing.
     Then App 2's connection drops, and App 2 forgets every copy rather than trust one nobody can tell it about."""
-    warm_both(d)
-    d.scene("write")
-    d.write(HOT_KEY, NEW, client="A")
+    warm_then_write(d)
     d.scene("reread")
     d.read(HOT_KEY, client="B")
     d.scene("cut-off")
