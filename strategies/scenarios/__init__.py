@@ -177,9 +177,7 @@ CATALOGUE: tuple[Scenario, ...] = (
     *_on_read_pages("near-cache-tracking", near.near_cache_tracking, near.near_figures,
                     {"told": 2, "published": 0, "b_first": NEW_Q, "stale": 0, "forgotten": 1},
                     near_ttl=near.NEAR_TTL, near_invalidation="tracking", unavailable=near.tracking_unavailable),
-)
-# A cache that is full (features/eviction.py, scripts in eviction.py; why these patterns: its docstring).
-CATALOGUE += (
+    # ---- a cache that is full (features/eviction.py; scripts and why these pages: eviction.py) ----
     *_on_read_pages("lru-scan-pollution", eviction.scan, eviction.scan_figures,
                     {"hot": 3, "scanned": 6, "fits": 4, "before": "100 %", "during": "0 %", "after": "0 %",
                      "hot_evicted": 3, "scan_evicted": 2, "maxmemory": 512, "maxmemory_policy": "allkeys-lru"},
