@@ -1,6 +1,6 @@
-"""A part: a feature several patterns or scenarios switch on (leases, the write-behind queue and its flusher, a
-memory limit), composed into a pattern and plugged into the engine through these hooks, each of which does nothing
-here.
+"""A part: a feature several patterns or scenarios switch on (leases, the write-behind queue and its flusher, TTL
+jitter, early refresh, near caches, a memory limit), composed into a pattern and plugged into the engine through
+these hooks, each of which does nothing here.
 
 The engine (the lab's requests, calls, time, faults and reconciliation) knows no pattern and no feature: it asks
 each of the lab's parts which app instance serves a client and what it does around a request, how it redraws the
@@ -68,7 +68,8 @@ class Part:
         """These changes were just applied to the lab's tables (every change, as its step is recorded)."""
 
     def accessed(self, key: str) -> None:
-        """A cache call just found `key` in the cache (a GET that hit, a script that read it)."""
+        """A cache call just found `key` in the cache: any call whose outcome is a hit (a GET, early refresh's GET
+        + δ, a lease's GET, a near cache's tracked GET)."""
 
     # ---- faults and reconciliation ---------------------------------------------------------------------
     def held(self) -> tuple[str, ...]:
