@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 
 from strategies import PATTERNS
-from strategies.compare import Workload, make_operations, run_compare, seed_rows
+from strategies.compare import run_compare
+from strategies.compare_workload import Workload, make_operations, seed_rows
 
 from .floor import BATCH_SIZE, RunResult, check_same_work, run_raw
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from strategies.compare import Workload, say
+from strategies.compare_summary import say
+from strategies.compare_workload import Workload
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLES = ["Cache-aside", "Read-through", "Write-through", "Write-behind"]

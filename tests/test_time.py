@@ -18,8 +18,8 @@ from strategies import Database, SimClock
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 
 CORE = Path(__file__).resolve().parent.parent / "strategies"
-# The learner's session follows the wall clock on purpose; the bench and the Compare page's run (which says how
-# long it took) time themselves; the reaper wakes up and ages folders. None of them moves simulated time by it.
+# The learner's session follows the wall clock on purpose; the Compare page's run (which says how long it took)
+# times itself; the reaper wakes up and ages folders. None of them moves simulated time by it.
 WALL_CLOCK_ALLOWED = {"session.py", "compare.py", "registry.py"}
 
 
