@@ -3,13 +3,17 @@ composed into a pattern and plugged into the engine through these hooks, each of
 
 The engine (the lab's time, faults and reconciliation) knows no pattern and no feature: it asks each of the
 lab's parts when its background work is due and runs it, which of its tables live in the cache (a crash
-empties them, a resync compares them), what a crash or a wipe cost it, and what the page shows of it.
+empties them, a resync compares them), what a crash or a wipe cost it, and what the page shows of it: its
+tables (`views`), totals (`metrics`), a line on its background work (`status`), and, as data in its class,
+its knobs and its buttons (`knobs`, `actions`: see `strategies.knobs`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
+
+from .knobs import Knob, LabAction, declare_actions
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -22,6 +26,12 @@ class Part:
     """A feature of one lab; `lab` is the lab it is part of (its cache, tables, clock and knobs)."""
 
     cache_tables: tuple[str, ...] = ()      # LabState tables this part keeps in the cache
+    knobs: ClassVar[tuple[Knob, ...]] = ()          # its settings, drawn on the page after the pattern's own
+    actions: ClassVar[tuple[LabAction, ...]] = ()   # its buttons beside Read and Write
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        declare_actions(cls.actions)
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
@@ -66,3 +76,13 @@ class Part:
     def metrics(self, state: LabState) -> list[tuple[str, object]]:
         """(label, value) figures this part adds to the lab's totals."""
         return []
+
+    def status(self, state: LabState, live: bool) -> tuple[str, dict] | None:
+        """What its background work is doing in the tables `state` (`live`: they are the lab's now, not a
+        replay), said under the tables: (the id of a sentence in assets/ui.md, its fields); None: nothing."""
+        return None
+
+    def moves_with_time(self) -> bool:
+        """Whether what the page shows of this part changes while time passes (a write waiting for its flush:
+        its wait grows), so that the page redraws every second."""
+        return False

@@ -52,7 +52,7 @@ class WriteBehind(ReadThrough):
         self.queue_limit = queue_limit
         self.queue = WriteQueue(self)
         self.flusher = Flusher(self)
-        self.parts = (self.queue, self.flusher)
+        self.parts = (self.flusher, self.queue)     # the flusher's knobs first on the page, as ever
 
     # ---- the write ------------------------------------------------------------------------------
     def _write(self, t: Request, key: str, value: str) -> Steps:

@@ -19,6 +19,7 @@ from typing import Literal
 
 from .calls import CacheDown
 from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
+from .knobs import Knob
 from .read_through import ReadThrough
 from .request import RequestFailed, Steps, helper
 
@@ -29,6 +30,8 @@ class WriteThrough(ReadThrough):
     name = "write-through"
     title = "Write-through"
     loader = "Cache"
+    knobs = (Knob("ordering", "Write ordering", "choice", "safe", "ordering", choices=("safe", "naive"),
+                  help="ordering-help"),)
     topology = Topology(
         actors=(APP, CACHE, DATABASE),
         figure=(
