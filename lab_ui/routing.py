@@ -5,7 +5,10 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from strategies import PATTERNS
 from strategies.diagram import FONT_SIZES
+
+from .text import page_file
 
 
 def _chart_css() -> str:
@@ -56,15 +59,12 @@ kbd, button kbd, button:hover kbd, button:focus kbd, [data-has-shortcut] kbd {
 
 
 def route() -> None:
-    """The app's navigation (app.py calls only this): Home, one page per pattern, then Compare, each at
-    Streamlit's default URL path, the stem of its file."""
+    """The app's navigation (app.py calls only this): Home, one page per pattern (`strategies.PATTERNS`, in
+    order), then Compare, each at Streamlit's default URL path, the stem of its file."""
     st.set_page_config(page_title="Cache Patterns Lab", layout="wide")
     navigation = st.navigation([
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/cache_aside.py", title="Cache-aside"),
-        st.Page("pages/read_through.py", title="Read-through"),
-        st.Page("pages/write_through.py", title="Write-through"),
-        st.Page("pages/write_behind.py", title="Write-behind"),
+        *(st.Page(f"pages/{page_file(name)}.py", title=lab.title) for name, lab in PATTERNS.items()),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     ], position="top")
     navigation.run()

@@ -173,6 +173,20 @@ def lab_for():
         lab.db.close()
 
 
+# ---- the pages under Streamlit's AppTest (tests/app_support.py holds their helpers) --------------------------
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """app(page=None, **query) -> AppTest: the app as a learner's browser opens it (`app_support.open_app`),
+    on a private data folder, the embedded fakeredis and a manual clock (time moves only with requests and
+    fast-forwards, never with how long a test took)."""
+    from app_support import open_app
+
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LAB_CLOCK", "manual")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    return open_app
+
+
 # ---- the browser tests' fixtures (tests/browser_support.py holds their helpers) ----------------------------
 @pytest.fixture(scope="module")
 def chromium():
