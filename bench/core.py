@@ -51,6 +51,7 @@ from .floor import (
     delete_namespace,
     new_namespace,
     open_cache,
+    play,
     run_raw,
     timed,
 )
@@ -112,12 +113,7 @@ def run_core(pattern: str, workload: Sequence[Operation], redis_url: str | None)
     lab = PATTERNS[pattern](cache, db, namespace=namespace, ttl_seconds=TTL_SECONDS, **options)
 
     def run() -> None:
-        read, write = lab.read, lab.write
-        for operation in workload:
-            if operation.value is None:
-                read(operation.key)
-            else:
-                write(operation.key, operation.value)
+        play(workload, lab.read, lab.write)
         if isinstance(lab, WriteBehind):
             lab.flush()
 

@@ -204,6 +204,15 @@ def timed(run: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
+def play(workload: Sequence[Operation], read: Callable[[str], object], write: Callable[[str, str], object]) -> None:
+    """Every operation of the workload, in order, as a read or a write: the timed loop of either side."""
+    for operation in workload:
+        if operation.value is None:
+            read(operation.key)
+        else:
+            write(operation.key, operation.value)
+
+
 def run_raw(pattern: str, workload: Sequence[Operation], redis_url: str | None, *,
             rows: Sequence[tuple[str, str]] = SEED_ROWS + BENCH_ROWS, **options) -> RunResult:
     """The floor: `options` (ttl, batch_size) as RawPattern takes them; `rows`, the database it starts with."""
@@ -212,12 +221,7 @@ def run_raw(pattern: str, workload: Sequence[Operation], redis_url: str | None, 
     raw = RawPattern(pattern, cache, db, namespace, **options)
 
     def run() -> None:
-        read, write = raw.read, raw.write
-        for operation in workload:
-            if operation.value is None:
-                read(operation.key)
-            else:
-                write(operation.key, operation.value)
+        play(workload, raw.read, raw.write)
         raw.drain()
 
     try:

@@ -16,7 +16,7 @@ stampedes) and `negative_ttl` (features/negative.py: remember "not found" for th
 
 from __future__ import annotations
 
-from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
+from .diagram_model import APP, CACHE, DATABASE, Topology, figure
 from .features.leases import Leases
 from .features.negative import NegativeCaching
 from .lab import Lab
@@ -30,13 +30,8 @@ class CacheAside(Lab):
     also_shown = (Leases.read_miss,)
     topology = Topology(
         actors=(CACHE, APP, DATABASE),
-        figure=(
-            FigureArrow("App", "Cache", "1. look up"),
-            FigureArrow("Cache", "App", "2. hit / miss"),
-            FigureArrow("App", "Database", "3. read on a miss"),
-            FigureArrow("Database", "App", "4. row"),
-            FigureArrow("App", "Cache", "5. store"),
-        ),
+        figure=figure("App → Cache: 1. look up", "Cache → App: 2. hit / miss", "App → Database: 3. read on a miss",
+                      "Database → App: 4. row", "App → Cache: 5. store"),
         rows=(("Cache", "App", "Database"),),
         # App → App: a reader waiting for a lease; Cache → Cache: a key expiring, the cache restarting empty.
         lanes=(("App", "Cache"), ("App", "Database"), ("App", "App"), ("Cache", "Cache")),

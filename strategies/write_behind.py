@@ -13,7 +13,7 @@ their write waits: until the flush, the cache holds the only copy.
 
 from __future__ import annotations
 
-from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
+from .diagram_model import APP, CACHE, DATABASE, Actor, Topology, figure
 from .features.flusher import FLUSHER, Flusher
 from .features.write_queue import WriteQueue
 from .read_through import ReadThrough
@@ -30,13 +30,8 @@ class WriteBehind(ReadThrough):
     topology = Topology(
         actors=(APP, CACHE, Actor("Queue", "Queue\n(Redis Stream)", "cds"), Actor("Flusher", "Flusher", "component"),
                 DATABASE),
-        figure=(
-            FigureArrow("App", "Cache", "1. write"),
-            FigureArrow("Cache", "Queue", "2. queued"),
-            FigureArrow("Cache", "App", "3. acknowledged at once"),
-            FigureArrow("Flusher", "Queue", "4. later: read a batch", background=True),
-            FigureArrow("Flusher", "Database", "5. batch write", background=True),
-        ),
+        figure=figure("App → Cache: 1. write", "Cache → Queue: 2. queued", "Cache → App: 3. acknowledged at once",
+                      "Flusher ⇢ Queue: 4. later: read a batch", "Flusher ⇢ Database: 5. batch write"),
         rows=(("App", "Cache", "Queue"), ("", "Database", "Flusher")),
         # App → Database: a reporting job reading the database directly, beside the cache.
         lanes=(("App", "Cache"), ("Cache", "Queue"), ("Flusher", "Queue"), ("Flusher", "Database"),
