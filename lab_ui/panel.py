@@ -121,8 +121,8 @@ def draw(page: PageState, lab: Lab, pb: playback.Playback | None) -> None:
             if view.shown(shown):
                 tables.show(view.title, view.rows(shown, changed=changed_keys(changes, view.table)),
                             view.empty(shown) or say(f"{view.table}-empty"))
-        for said, fields in lab.statuses(shown, not replaying):     # what the parts' background work is doing
-            st.caption(say(said, **fields))
+        for said in lab.statuses(shown, not replaying):     # what the parts' background work is doing
+            st.caption(say(said.id, **said.fields))
 
 
 def where(lab: Lab, pb: playback.Playback, located: tuple) -> str:

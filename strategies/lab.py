@@ -25,7 +25,7 @@ from .diagram_model import Topology
 from .faults import Faults
 from .history import History
 from .knobs import FAULTS, TTL, Knob, LabAction, declare_actions
-from .part import Part
+from .part import PageText, Part
 from .reconcile import Reconciliation
 from .request import Request, Steps
 from .state import LabState
@@ -198,8 +198,8 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
         """The buttons the page adds beside Read and Write: the pattern's own, then each part's."""
         return (*self.actions, *(action for part in self.parts for action in part.actions))
 
-    def statuses(self, state: LabState, live: bool) -> list[tuple[str, dict]]:
-        """What each part's background work is doing in `state`, as (sentence id in assets/ui.md, fields)."""
+    def statuses(self, state: LabState, live: bool) -> list[PageText]:
+        """What each part's background work is doing in `state` (sentences of assets/ui.md)."""
         return [said for part in self.parts if (said := part.status(state, live)) is not None]
 
     def views(self) -> tuple[TableView, ...]:

@@ -11,7 +11,7 @@ its knobs and its buttons (`knobs`, `actions`: see `strategies.knobs`).
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from .knobs import Knob, LabAction, declare_actions
 
@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from .state import Change, LabState
     from .trace import Trace
     from .views import TableView
+
+
+class PageText(NamedTuple):
+    """A sentence of the page's own texts (a `## <id>` section of assets/ui.md) and the fields it is filled with."""
+
+    id: str
+    fields: dict
 
 
 class Part:
@@ -77,9 +84,9 @@ class Part:
         """(label, value) figures this part adds to the lab's totals."""
         return []
 
-    def status(self, state: LabState, live: bool) -> tuple[str, dict] | None:
+    def status(self, state: LabState, live: bool) -> PageText | None:
         """What its background work is doing in the tables `state` (`live`: they are the lab's now, not a
-        replay), said under the tables: (the id of a sentence in assets/ui.md, its fields); None: nothing."""
+        replay), said under the tables; None: nothing."""
         return None
 
     def moves_with_time(self) -> bool:

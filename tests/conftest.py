@@ -27,7 +27,7 @@ import pytest
 import redis
 from core_support import check_explanations, new_lab
 
-from strategies import Database, Lab, SimClock
+from strategies import PATTERNS, Database, Lab, SimClock
 from strategies.cache import open_client
 
 
@@ -154,6 +154,25 @@ def make_lab(cache, db, namespace, clock):
     yield build
     for lab in built:
         check_explanations(lab.log.values())
+
+
+@pytest.fixture
+def outage_lab():
+    """outage_lab(name, **options) -> (server, client, lab) on a private fakeredis server whose connection a
+    test can cut (server.connected = False); every step the lab logged is explained when the test ends."""
+    labs = []
+
+    def build(name, **options):
+        server = fakeredis.FakeServer()
+        client = fakeredis.FakeRedis(server=server, decode_responses=True)
+        lab = PATTERNS[name](client, Database(":memory:"), namespace="outage:", clock=SimClock(), **options)
+        labs.append(lab)
+        return server, client, lab
+
+    yield build
+    for lab in labs:
+        check_explanations(lab.log.values())
+        lab.db.close()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..database import UPSERT_SQL, Row
 from ..knobs import Knob, LabAction
 from ..narration import explain_warning, plural
-from ..part import Part
+from ..part import PageText, Part
 from ..request import FAILED, Request, Steps
 from ..state import CacheItem, Change, LabState, PendingWrite
 from ..trace import Trace
@@ -85,19 +85,19 @@ class Flusher(Part):
             return None
         return Request(self.lab, self.lab.new_trace("flush", client=FLUSHER), self.flush_batch, reason).run()
 
-    def status(self, state: LabState, live: bool) -> tuple[str, dict]:
+    def status(self, state: LabState, live: bool) -> PageText:
         """What the flusher is doing, from the tables on screen (`state`); a retry's timing only when they are
         the lab's now (`live`)."""
         lab, queue, now = self.lab, state.queue, state.now
         if not queue:
-            return "flusher-idle", {}
+            return PageText("flusher-idle", {})
         if live and self.retry_at > now:
             due = self.due_at()
-            return "flusher-retry", {"queued": len(queue), "wait": "∞" if due is None else f"{due - now:.1f}"}
+            return PageText("flusher-retry", {"queued": len(queue), "wait": "∞" if due is None else f"{due - now:.1f}"})
         oldest = min(queue.values(), key=lambda item: item.at)
-        return "flusher-status", {"queued": len(queue), "batch": lab.batch_size,
-                                  "unit": "one per key: writes coalesce" if lab.coalesce else "one per write",
-                                  "waited": f"{now - oldest.at:.1f}", "delay": f"{lab.max_delay_seconds:g}"}
+        return PageText("flusher-status", {"queued": len(queue), "batch": lab.batch_size,
+                                           "unit": "one per key: writes coalesce" if lab.coalesce else "one per write",
+                                           "waited": f"{now - oldest.at:.1f}", "delay": f"{lab.max_delay_seconds:g}"})
 
     def drain(self, t: Request) -> Steps:
         """Everything queued now, batch after batch, until the queue is empty or a batch fails."""
