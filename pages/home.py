@@ -1,3 +1,5 @@
+"""Home: the four patterns side by side, each with its figure, its one line and a link to its page."""
+
 import streamlit as st
 
 from lab_ui import ensure_routed
