@@ -13,7 +13,7 @@ import sqlite3
 import threading
 
 import pytest
-from contract import TRICKY_VALUES
+from contract import TRICKY_VALUES, row, stored
 from core_support import arrows, assert_live_is_real, cached, namespace_keys
 
 from strategies import (
@@ -32,16 +32,6 @@ from strategies import (
 from strategies.database import SEED_ROWS
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
-
-
-def row(db, key):
-    """The committed row of `key` as an observer sees it (past any simulated outage), or None."""
-    return next((r for r in db.rows() if r.key == key), None)
-
-
-def stored(db, key):
-    found = row(db, key)
-    return found.value if found else None
 
 
 # ---- cache-aside -----------------------------------------------------------------------------------------

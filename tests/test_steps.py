@@ -9,11 +9,11 @@ with the fields its steps record); and conftest.py formats the explanation of ev
 from __future__ import annotations
 
 import ast
-import linecache
 from pathlib import Path
 
 import fakeredis
 import pytest
+from contract_page import source_line
 from core_support import check_explanations
 
 from lab_ui.text import ui_text
@@ -28,36 +28,6 @@ MODULES = {"cache-aside": "cache_aside.py", "read-through": "read_through.py", "
 WARNINGS = {"cache-aside-read-around", "cache-aside-fill-failed", "invalidation-failed", "wb-background-flush-failed"}
 # Sentences about an empty queue and its length, not about a step (tests/test_write_behind_delivery.py):
 TABLE_NOTES = {"queue-empty", "queue-empty-held", "queue-empty-lost", "queue-clause"}
-
-
-def source_line(step) -> str:
-    return linecache.getline(step.code.filename, step.code.line)
-
-
-def performing_call(step) -> tuple[str, ...]:
-    """What the pattern's line that performed `step` must call (any one of these)."""
-    action, source = step.action, step.source
-    if source == "Database" and action == "REPLY":         # the answer comes back inside the same helper call
-        return ("db_select", "db_upsert", ".reply(")
-    return {
-        "GET": ("cache_get",),
-        "SET": ("cache_set", "cache_call"),                # write-behind's enqueue script is a cache_call
-        "DEL": ("cache_delete", "cache_call"),             # with leases: DEL key lease:key, or a lease released
-        "SELECT": ("db_select",),
-        "UPSERT": ("db_upsert", '"UPSERT"'),               # a flush records its batch UPSERT itself
-        "HGET": ("cache_call",),
-        "LEASE": ("cache_call",),
-        "WAIT": ("t.step(", ".reply("),
-        "XRANGE": ("cache_call",),
-        "XDEL": ("cache_call",),
-        "WRITE": ("hand_over",),
-        "REPLY": (".reply(",),
-        "XADD": (".reply(",),
-        "XLEN": (".reply(",),
-        "EXPIRE": ('"EXPIRE"',),
-        "CRASH": ('"CRASH"',),
-        "RESYNC": ('"RESYNC"',),
-    }[action]
 
 
 @pytest.mark.parametrize("ordering", ["safe", "naive"])
