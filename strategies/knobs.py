@@ -128,9 +128,11 @@ REQUEST_KINDS = frozenset("rwxts")     # the requests every lab takes (strategie
 
 
 def declare_actions(actions: Iterable[LabAction]) -> None:
+    """Make these actions' letters known to share links; a letter may name one action only. (The same action
+    declared again, by a module imported afresh, replaces itself.)"""
     for action in actions:
         known = ACTIONS.get(action.kind)
-        if action.kind in REQUEST_KINDS or (known is not None and known != action):
+        if action.kind in REQUEST_KINDS or (known is not None and known.label != action.label):
             raise ValueError(f"the action letter {action.kind!r} of {action.label!r} is taken")
         ACTIONS[action.kind] = action
 
