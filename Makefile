@@ -22,7 +22,7 @@ test: $(VENV)/.dev-installed
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev-installed
-	$(PY) -m strategies.bench --growth
+	$(PY) -m bench.core --growth
 
 bench-browser: $(VENV)/.dev-installed
 	$(PY) -m bench.browser

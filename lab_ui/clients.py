@@ -7,69 +7,52 @@ started while another is still in flight joins the same diagram, so the interlea
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
-from strategies import Request
+from strategies import Lab, Request
 from strategies.scenario import Scene
 
 from . import playback
 from .learner import flash, learner, safely
+from .state import PageState
 from .text import say
 
 CLIENTS = ("A", "B")
 
 
-def in_flight(pattern: str) -> dict[str, Request]:
-    """Client -> its request still in flight on this page."""
-    return st.session_state.setdefault(f"{pattern}:in-flight", {})
-
-
-def scene_numbers(pattern: str) -> list[int]:
-    return st.session_state.setdefault(f"{pattern}:live-scene", [])
-
-
-def forget(pattern: str) -> None:
-    """Requests in flight are abandoned (the lab was reset under them)."""
-    st.session_state.pop(f"{pattern}:in-flight", None)
-    st.session_state.pop(f"{pattern}:live-scene", None)
-
-
-def busy(pattern: str) -> bool:
+def busy(page: PageState) -> bool:
     """Some client still has a request in flight."""
-    return any(not request.done for request in in_flight(pattern).values())
+    return any(not request.done for request in page.in_flight.values())
 
 
-def enabled(pattern: str) -> bool:
-    return bool(st.session_state.get(f"{pattern}:two-clients", False))
+def chosen(page: PageState) -> str:
+    return page.client if page.client in CLIENTS else "A"
 
 
-def chosen(pattern: str) -> str:
-    client = st.session_state.get(f"{pattern}:client")
-    return client if client in CLIENTS else "A"
-
-
-def start(pattern: str, begin) -> None:
+def start(page: PageState, begin: Callable[[Lab, str], Request]) -> None:
     """`begin(lab, client)` returns the Request to start for the chosen client; its first step runs now."""
-    client = chosen(pattern)
-    flying = in_flight(pattern)
+    client = chosen(page)
+    flying = page.in_flight
     current = flying.get(client)
     if current is not None and not current.done:
         flash(say("client-busy", client=client, number=current.trace.number), "warning")
         return
-    lab = learner().lab(pattern)
+    lab = learner().lab(page.pattern)
     request = begin(lab, client)
-    numbers = scene_numbers(pattern)
-    if not busy(pattern):
+    numbers = page.live_scene
+    if not busy(page):
         numbers.clear()                   # nobody else is in flight: a new diagram begins
     flying[client] = request
     numbers.append(request.trace.number)
     request.advance()
-    show(pattern)
+    show(page)
 
 
 @safely
-def advance(pattern: str, client: str, to_end: bool = False) -> None:
-    request = in_flight(pattern).get(client)
+def advance(page: PageState, client: str, to_end: bool = False) -> None:
+    request = page.in_flight.get(client)
     if request is None or request.done:
         flash(say("client-nothing", client=client), "info")
         return
@@ -79,14 +62,14 @@ def advance(pattern: str, client: str, to_end: bool = False) -> None:
         # Its last call was already on the diagram: this click only completed it, so say so (no arrow moves).
         flash(say("client-finished", client=client, number=request.trace.number, outcome=request.trace.outcome),
               "info")
-    show(pattern)
+    show(page)
 
 
-def show(pattern: str) -> None:
+def show(page: PageState) -> None:
     """The diagram follows the requests of this interleaving, at their latest step."""
-    lab = learner().lab(pattern)
-    flying = in_flight(pattern)
-    traces = [trace for number in scene_numbers(pattern) if (trace := lab.request(number)) is not None]
+    lab = learner().lab(page.pattern)
+    flying = page.in_flight
+    traces = [trace for number in page.live_scene if (trace := lab.request(number)) is not None]
     if not traces:
         return
     scene = Scene.of_traces(traces)
@@ -96,15 +79,45 @@ def show(pattern: str) -> None:
     for client in [client for client, request in flying.items() if request.done]:
         del flying[client]
     pb = playback.Playback([scene], len(scene.steps), playing=False, clients=waiting)
-    playback.show(pattern, pb)
+    playback.show(page, pb)
 
 
-def client_buttons(pattern: str) -> None:
+# ---- the widgets -----------------------------------------------------------------------------------------
+def keep_two_clients(page: PageState) -> None:
+    page.two_clients = bool(st.session_state.get(page.key("two-clients:widget")))
+
+
+def two_clients_toggle(page: PageState) -> None:
+    st.session_state[page.key("two-clients:widget")] = page.two_clients
+    st.toggle("Two clients", key=page.key("two-clients:widget"), on_change=keep_two_clients, args=(page,),
+              help=say("two-clients-help"))
+
+
+def keep_client(page: PageState) -> None:
+    picked = st.session_state.get(page.key("client:widget"))
+    if picked in CLIENTS:
+        page.client = picked
+
+
+def client_row(page: PageState) -> None:
+    """Two-client mode: who sends the next Read or Write, and each client's request in flight."""
+    if not page.two_clients and not busy(page):
+        return
+    with st.container(horizontal=True, vertical_alignment="center"):
+        if page.two_clients:
+            st.session_state[page.key("client:widget")] = chosen(page)
+            st.segmented_control("Send as", list(CLIENTS), key=page.key("client:widget"), on_change=keep_client,
+                                 args=(page,), format_func=lambda client: f"Client {client}",
+                                 label_visibility="collapsed")
+        client_buttons(page)
+
+
+def client_buttons(page: PageState) -> None:
     """Per client with a request in flight: one step, or to its end."""
-    for client, request in sorted(in_flight(pattern).items()):
+    for client, request in sorted(page.in_flight.items()):
         if request.done:
             continue
-        st.button(f"{client}: next step", key=f"{pattern}:next-{client}", icon=":material/redo:", shortcut=client,
-                  on_click=advance, args=(pattern, client), help=f"Request #{request.trace.number}")
-        st.button(f"{client}: to the end", key=f"{pattern}:end-{client}", icon=":material/fast_forward:",
-                  on_click=advance, args=(pattern, client, True))
+        st.button(f"{client}: next step", key=page.key(f"next-{client}"), icon=":material/redo:", shortcut=client,
+                  on_click=advance, args=(page, client), help=f"Request #{request.trace.number}")
+        st.button(f"{client}: to the end", key=page.key(f"end-{client}"), icon=":material/fast_forward:",
+                  on_click=advance, args=(page, client, True))

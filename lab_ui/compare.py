@@ -12,7 +12,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from strategies.compare import FAULTS, MAX_KEYS, MAX_REQUESTS, MIN_REQUESTS, CompareResult, Workload, run_compare
+from strategies.compare import CompareResult, run_compare
+from strategies.compare_workload import FAULTS, MAX_KEYS, MAX_REQUESTS, MIN_REQUESTS, Workload
 
 from .routing import inject_css
 from .text import compare_say as say

@@ -14,6 +14,7 @@ from strategies.export import ExportError, engine_available, export_gif, export_
 from strategies.scenarios import SCENARIOS
 
 from . import playback
+from .state import PageState
 from .text import say
 
 
@@ -39,9 +40,9 @@ def safe(make, *args) -> bytes:
         return say("export-failed", error=err).encode("utf-8")
 
 
-def export_section(pattern: str, lab: Lab) -> None:
+def export_section(page: PageState, lab: Lab) -> None:
     """Downloads of what is on the diagram (drawn in the page's More menu); nothing is made until one is pressed."""
-    pb = playback.playback(pattern)
+    pb = playback.playback(page)
     if pb is None:
         st.caption(say("export-idle"))
         return
@@ -53,13 +54,13 @@ def export_section(pattern: str, lab: Lab) -> None:
         make = lambda kind: lambda: safe(scenario_file, pb.scenario, kind)     # noqa: E731
     else:
         numbers = [n for scene in pb.scenes for n in scene.numbers]
-        name = f"{pattern}-request-" + "-".join(map(str, numbers))
+        name = f"{page.pattern}-request-" + "-".join(map(str, numbers))
         what = say("export-request", numbers=", ".join(f"#{n}" for n in numbers), steps=pb.total)
         make = lambda kind: lambda: safe(scene_file, lab, pb, kind)          # noqa: E731
     st.caption(what)
     with st.container(horizontal=True):
         st.download_button("Slides (HTML)", make("html"), file_name=f"{name}.html", mime="text/html",
-                           key=f"{pattern}:export-html", icon=":material/slideshow:", on_click="ignore",
+                           key=page.key("export-html"), icon=":material/slideshow:", on_click="ignore",
                            help=say("export-help"))
         st.download_button("Animated GIF", make("gif"), file_name=f"{name}.gif", mime="image/gif",
-                           key=f"{pattern}:export-gif", icon=":material/gif_box:", on_click="ignore")
+                           key=page.key("export-gif"), icon=":material/gif_box:", on_click="ignore")

@@ -1,26 +1,17 @@
-"""One pattern's page: the lab on top (requests, playback, diagram, tables), its explanation below."""
+"""One pattern's page: the lab on top (requests, playback, diagram, tables), its explanation below.
+
+Everything on it comes from the pattern's lab: its knobs, buttons, tables, totals and status lines are what
+the lab and its parts declare (`strategies.knobs`, `strategies.part.Part`), so a page file is one call.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import streamlit as st
 
-from strategies import Lab, LabState
+from strategies import Lab
 
-from . import links, playback, quiz, scenarios, share
-from .controls import (
-    FAULTS,
-    TTL,
-    ExtraButton,
-    Setting,
-    apply_settings,
-    clicker_buttons,
-    client_row,
-    inputs,
-    playback_buttons,
-    request_buttons,
-)
+from . import links, playback, quiz, scenarios
+from .clients import client_row
 from .explanation import explanation
 from .learner import learner, show_flashes
 from .menu import more_menu, presenter_toggle
@@ -28,15 +19,15 @@ from .narration import plain
 from .panel import lab_panel
 from .requests import request_log
 from .routing import inject_css, inject_motion, inject_presenter_css
+from .sending import inputs, request_buttons
+from .settings import apply_settings
+from .state import page_state
+from .stepping import clicker_buttons, playback_buttons
 from .text import say, sections
 
 
-def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
-                 status: Callable[[Lab, LabState, bool], str] | None = None,
-                 extras: tuple[ExtraButton, ...] = ()) -> None:
-    """The page of `pattern`; `settings` are the pattern's own knobs (More → "Settings and faults"),
-    `status(lab, state, live)` says what its background worker is doing in the tables shown (under them),
-    `extras` are its own buttons.
+def pattern_page(pattern: str) -> None:
+    """The page of `pattern`.
 
     Above the diagram: the title and one row of controls (Key, Value, Read, Write, the step buttons, the
     scenario, and one menu for everything else), so that the diagram starts in the upper half of a
@@ -51,43 +42,43 @@ def pattern_page(pattern: str, *, settings: tuple[Setting, ...] = (),
     presenting = links.presenting()
     if presenting:
         inject_presenter_css()
-    share.register(pattern, page_settings(settings))
+    page = page_state(pattern)
     lab = learner().lab(pattern)
-    links.from_url(pattern)
-    apply_settings(pattern, lab, settings)
-    inject_motion(playback.seconds_per_step(pattern))
+    links.from_url(page)
+    apply_settings(page, lab)
+    inject_motion(playback.seconds_per_step(page))
     # The diagram leads the run: the browser handles a run's messages in order, and every element before
     # the diagram's delays it (measured: ~25 elements of controls and tables cost the browser 40-60 ms).
     # So the places are laid out first, empty, and the panel is drawn into its own before the rest.
     top = st.container()
     panel_slot = st.container()
     with panel_slot:
-        lab_panel(pattern, lab, status)
+        lab_panel(page, lab)
     with top:
         if not presenting:
             heading(lab.title, sections(pattern).get("In one line", ""))
         show_flashes()
         fault_banners(lab)
-        pb = playback.playback(pattern)
-        with st.container(horizontal=True, vertical_alignment="bottom", gap="xsmall", key=f"{pattern}-controls"):
+        pb = playback.playback(page)
+        with st.container(horizontal=True, vertical_alignment="bottom", gap="xsmall", key=page.box("controls")):
             if presenting:      # what a presenter steps a scenario with
-                scenarios.picker(pattern, settings, labelled=False)
-                playback_buttons(pattern, pb)
-                quiz.toggle(pattern)
+                scenarios.picker(page, labelled=False)
+                playback_buttons(page, pb)
+                quiz.toggle(page)
                 presenter_toggle(presenting)
             else:
-                inputs(pattern)
-                request_buttons(pattern, extras)
-                playback_buttons(pattern, pb)
-                scenarios.picker(pattern, settings)
-                more_menu(pattern, lab, pb, presenting, settings)
-        client_row(pattern)
-        clicker_buttons(pattern, pb)
+                inputs(page)
+                request_buttons(page, lab)
+                playback_buttons(page, pb)
+                scenarios.picker(page)
+                more_menu(page, lab, pb, presenting)
+        client_row(page)
+        clicker_buttons(page, pb)
     if not presenting:
-        request_log(pattern, lab)
+        request_log(page, lab)
         st.divider()
-        explanation(pattern)
-    links.sync(pattern)
+        explanation(page)
+    links.sync(page)
 
 
 def heading(title: str, one_line: str) -> None:
@@ -95,11 +86,6 @@ def heading(title: str, one_line: str) -> None:
     with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
         st.title(title, width="content")
         st.markdown(one_line, width="stretch")
-
-
-def page_settings(settings: tuple[Setting, ...]) -> tuple[Setting, ...]:
-    """Every setting of the page a link may carry: TTL, the pattern's own, the faults."""
-    return (TTL, *settings, *FAULTS)
 
 
 def fault_banners(lab: Lab) -> None:

@@ -1,20 +1,18 @@
 """The diagram, its narration and the tables: one fragment that a timer re-runs while something moves.
 
 The timer ticks at the playback speed while a request plays, once a second while time matters (a TTL
-counting down, a write waiting for the flusher), and not at all otherwise: an idle learner costs the
-server nothing. A timer's period is fixed when the fragment is declared, so when it must change (a
-request has finished playing, the last TTL ran out) the fragment asks for one full rerun to declare
-it again. Each tick lets simulated time follow the wall clock: keys expire without a click and
-write-behind's flusher runs when its batch is due.
+counting down, a write waiting for its flush: `Lab.moves_with_time`), and not at all otherwise: an idle
+learner costs the server nothing. A timer's period is fixed when the fragment is declared, so when it must
+change (a request has finished playing, the last TTL ran out) the fragment asks for one full rerun to declare
+it again. Each tick lets simulated time follow the wall clock: keys expire without a click and the lab's
+parts run their background work when it is due.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import streamlit as st
 
-from strategies import Lab, LabState, Trace
+from strategies import Lab, Trace
 from strategies.diagram import build_diagram, drawn_steps, step_text
 from strategies.scenarios import SCENARIOS
 from strategies.views import changed_keys
@@ -22,65 +20,66 @@ from strategies.views import changed_keys
 from . import links, playback, quiz, tables
 from .learner import learner
 from .narration import narration, plain
+from .state import PageState
 from .text import say
 
 IDLE_TICK = 1.0
 
 
-def period_for(lab: Lab, pattern: str) -> float | None:
+def period_for(lab: Lab, page: PageState) -> float | None:
     """How often the panel must re-run: the playback speed, a 1 s clock, or never."""
-    pb = playback.playback(pattern)
+    pb = playback.playback(page)
     if pb is not None and pb.playing:
-        return playback.seconds_per_step(pattern)
-    timed = bool(lab.live().queue) or lab.next_expiry_in() is not None     # the expiry heap, not a scan
-    return IDLE_TICK if timed and learner().follows_wall else None
+        return playback.seconds_per_step(page)
+    return IDLE_TICK if lab.moves_with_time() and learner().follows_wall else None
 
 
-def lab_panel(pattern: str, lab: Lab, status_line: Callable[[Lab, LabState, bool], str] | None = None) -> None:
+def lab_panel(page: PageState, lab: Lab) -> None:
     """Predicting, the panel holds the question's widgets, and a batch of widget changes spanning a fragment
     and the page crashed Streamlit's frontend (see `page.pattern_page`): so then it is drawn as part of the
     page, with no timer (playback is paused while predicting; the clock catches up at the next click)."""
-    if quiz.enabled(pattern):
+    if page.predict:
         with learner().lock:
-            panel_run(pattern, lab, status_line)
+            panel_run(page, lab)
         return
-    declared = period_for(lab, pattern)
+    declared = period_for(lab, page)
 
     @st.fragment(run_every=declared)
     def panel() -> None:
         with learner().lock:
-            finished = panel_run(pattern, lab, status_line)
-            wanted = period_for(lab, pattern)
+            finished = panel_run(page, lab)
+            wanted = period_for(lab, page)
         if finished or wanted != declared:
             st.rerun()    # declare the timer again with its new period
 
     panel()
 
 
-def panel_run(pattern: str, lab: Lab, status_line: Callable[[Lab, LabState, bool], str] | None) -> bool:
+def panel_run(page: PageState, lab: Lab) -> bool:
     """Let time catch up, move playback, draw; True if playback has just reached the end."""
     happened = learner().follow_wall_clock(lab)
-    announce(pattern, happened, playback.playback(pattern))
-    pb = playback.playback(pattern)
-    finished = pb is not None and playback.tick(pb, playback.seconds_per_step(pattern))
-    draw(lab, pb, status_line)
-    links.sync(pattern)        # playback moved the step: the URL follows
+    announce(page, happened, playback.playback(page))
+    pb = playback.playback(page)
+    finished = pb is not None and playback.tick(pb, playback.seconds_per_step(page))
+    draw(page, lab, pb)
+    links.sync(page)        # playback moved the step: the URL follows
     return finished
 
 
-def announce(pattern: str, happened: list[Trace], pb: playback.Playback | None) -> None:
-    """What time did by itself: a flush takes the diagram if the learner is not watching something."""
+def announce(page: PageState, happened: list[Trace], pb: playback.Playback | None) -> None:
+    """What time did by itself: keys expiring are said; a part's background work (a flush) is said, and takes
+    the diagram if the learner is not watching something (its toast: "<operation>-ran" in assets/ui.md)."""
     watching = pb is not None and (pb.playing or not pb.at_end or pb.scenario is not None or bool(pb.clients))
     for event in happened:
-        if event.operation == "flush":
-            st.toast(say("flusher-ran", number=event.number))
-            if not watching:
-                playback.play(pattern, event)
-        elif event.operation == "expiry":
+        if event.operation == "expiry":
             st.toast(say("keys-expired", count=len(event.steps), number=event.number))
+            continue
+        st.toast(say(f"{event.operation}-ran", number=event.number))
+        if not watching:
+            playback.play(page, event)
 
 
-def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab, LabState, bool], str] | None) -> None:
+def draw(page: PageState, lab: Lab, pb: playback.Playback | None) -> None:
     located = pb.locate() if pb is not None else None
     scene, index = (located[1], located[2]) if located else (None, 0)
     step = scene.steps[index] if scene is not None else None
@@ -98,7 +97,7 @@ def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab, Lab
             head.markdown(f"**step {min(pb.frame, pb.total)} of {pb.total}**", width="content")
             head.caption(plain(where(lab, pb, located)))
         # Predicting, the arrows still to come are not drawn: their numbers and labels would give the answer away.
-        drawn = None if scene is None else scene.steps[: index + 1] if quiz.enabled(lab.name) else scene.steps
+        drawn = None if scene is None else scene.steps[: index + 1] if page.predict else scene.steps
         current = index + 1 if scene is not None else None
         st.graphviz_chart(build_diagram(lab.topology, drawn, current), width="stretch",
                           alt=step.explanation if step is not None else say("figure-alt"))
@@ -108,7 +107,7 @@ def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab, Lab
     with right:
         # Predicting, the question about the next step sits beside the diagram, above the tables; a scenario's
         # caption (and, at its end, what it showed) too: beside the diagram, a slide keeps it on screen.
-        quiz.box(lab.name, lab)
+        quiz.box(page, lab)
         if pb is not None and pb.scenario is not None:
             scenario_box(pb, scene, index)
             if pb.at_end and pb.summary:
@@ -122,8 +121,8 @@ def draw(lab: Lab, pb: playback.Playback | None, status_line: Callable[[Lab, Lab
             if view.shown(shown):
                 tables.show(view.title, view.rows(shown, changed=changed_keys(changes, view.table)),
                             view.empty(shown) or say(f"{view.table}-empty"))
-        if status_line is not None:
-            st.caption(status_line(lab, shown, not replaying))
+        for said in lab.statuses(shown, not replaying):     # what the parts' background work is doing
+            st.caption(say(said.id, **said.fields))
 
 
 def where(lab: Lab, pb: playback.Playback, located: tuple) -> str:

@@ -2,8 +2,9 @@
 
 A scene is the steps that belong on one diagram (`strategies.scenario.Scene`): one request, two clients'
 interleaved requests, or a scene of a guided scenario. Frames number every step of every scene from 1,
-so Step back / Step forward walk across a whole scenario. The speed lives in a session key the speed
-widget does not own: a widget that is not drawn in some run loses its state, a preference must not.
+so Step back / Step forward walk across a whole scenario. The playback and its speed live in the page's
+state (`state.PageState`), not in the speed widget's key: a widget that is not drawn in some run loses its
+state, a preference must not.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import streamlit as st
-
 from strategies import Step, Trace
 from strategies.scenario import Scene
+
+from .state import PageState
 
 SPEEDS = {"0.5×": 3.0, "1×": 1.5, "2×": 0.75, "4×": 0.4}   # seconds per step
 DEFAULT_SPEED = "1×"
@@ -53,51 +54,46 @@ class Playback:
         return self.frame >= self.total
 
 
-def key(pattern: str) -> str:
-    return f"playback:{pattern}"
-
-
-def playback(pattern: str) -> Playback | None:
-    pb = st.session_state.get(key(pattern))
+def playback(page: PageState) -> Playback | None:
+    pb = page.playback
     return pb if pb is not None and pb.total else None
 
 
-def show(pattern: str, pb: Playback) -> None:
+def show(page: PageState, pb: Playback) -> None:
     pb.last_move = time.monotonic()
-    st.session_state[key(pattern)] = pb
+    page.playback = pb
 
 
-def play(pattern: str, trace: Trace, *, step: int = 1, playing: bool = True) -> None:
+def play(page: PageState, trace: Trace, *, step: int = 1, playing: bool = True) -> None:
     """Play one request from `step`."""
-    show(pattern, Playback([Scene.of(trace)], step, playing))
+    show(page, Playback([Scene.of(trace)], step, playing))
 
 
-def speed(pattern: str) -> str:
-    chosen = st.session_state.get(f"{pattern}:speed")
-    return chosen if chosen in SPEEDS else DEFAULT_SPEED
+def speed(page: PageState) -> str:
+    return page.speed if page.speed in SPEEDS else DEFAULT_SPEED
 
 
-def seconds_per_step(pattern: str) -> float:
-    return SPEEDS[speed(pattern)]
+def seconds_per_step(page: PageState) -> float:
+    return SPEEDS[speed(page)]
 
 
-def step_by(pattern: str, delta: int) -> None:
+def step_by(page: PageState, delta: int) -> None:
     """Step back or forward by hand: playback pauses where the learner put it."""
-    pb = playback(pattern)
+    pb = playback(page)
     if pb is not None:
         pb.frame = min(max(1, pb.frame + delta), pb.total)
         pb.playing, pb.last_move = False, time.monotonic()
 
 
-def go_to(pattern: str, frame: int) -> None:
-    pb = playback(pattern)
+def go_to(page: PageState, frame: int) -> None:
+    pb = playback(page)
     if pb is not None:
         pb.frame = min(max(1, frame), pb.total)
         pb.playing, pb.last_move = False, time.monotonic()
 
 
-def toggle(pattern: str) -> None:
-    pb = playback(pattern)
+def toggle(page: PageState) -> None:
+    pb = playback(page)
     if pb is not None:
         if not pb.playing and pb.at_end:
             pb.frame = 1          # play a finished request again from the start

@@ -2,7 +2,7 @@
 whether the answer was right and why. Scores are kept for the session and for each scenario.
 
 The question is made by `strategies.quiz` from the step about to be shown (the real trace), and kept in
-the session with the frame it is about, so the answer is checked against the question the learner saw.
+the page's state with the frame it is about, so the answer is checked against the question the learner saw.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from strategies.quiz import Question, question_for
 from . import playback
 from .learner import safely
 from .narration import plain
+from .state import PageState
 from .text import say
 
 
@@ -39,32 +40,27 @@ def score() -> Score:
     return st.session_state.setdefault("quiz-score", Score())
 
 
-def enabled(pattern: str) -> bool:
-    return bool(st.session_state.get(f"{pattern}:predict"))
-
-
-def keep_toggle(pattern: str) -> None:
-    on = bool(st.session_state.get(f"{pattern}:predict:widget"))
-    st.session_state[f"{pattern}:predict"] = on
-    pb = playback.playback(pattern)
-    if on and pb is not None:
+def keep_toggle(page: PageState) -> None:
+    page.predict = bool(st.session_state.get(page.key("predict:widget")))
+    pb = playback.playback(page)
+    if page.predict and pb is not None:
         pb.playing = False          # the learner moves on by answering
-    st.session_state.pop(f"{pattern}:feedback", None)
+    page.feedback = None
 
 
-def toggle(pattern: str) -> None:
-    st.session_state[f"{pattern}:predict:widget"] = enabled(pattern)
-    st.toggle("Predict each step", key=f"{pattern}:predict:widget", on_change=keep_toggle, args=(pattern,),
+def toggle(page: PageState) -> None:
+    st.session_state[page.key("predict:widget")] = page.predict
+    st.toggle("Predict each step", key=page.key("predict:widget"), on_change=keep_toggle, args=(page,),
               help=say("predict-help"))
 
 
-def next_question(pattern: str, lab: Lab) -> tuple[int, Question] | None:
+def next_question(page: PageState, lab: Lab) -> tuple[int, Question] | None:
     """The question about the frame after the one on screen (made once per frame)."""
-    pb = playback.playback(pattern)
+    pb = playback.playback(page)
     if pb is None or pb.at_end:
         return None
     frame = pb.frame + 1
-    kept = st.session_state.get(f"{pattern}:question")
+    kept = page.question
     if kept is not None and kept[0] == (id(pb.scenes), frame):
         return frame, kept[1]
     saved_frame = pb.frame
@@ -77,46 +73,45 @@ def next_question(pattern: str, lab: Lab) -> tuple[int, Question] | None:
     state = lab.state_after(step)
     row = state.db.get(step.key) if state is not None and step.key is not None else None
     question = question_for(lab.name, step, trace, row.value if row is not None else None, list(scene.steps))
-    st.session_state[f"{pattern}:question"] = ((id(pb.scenes), frame), question)
+    page.question = ((id(pb.scenes), frame), question)
     return frame, question
 
 
 @safely
-def answer(pattern: str, frame: int, question: Question) -> None:
-    pb = playback.playback(pattern)
+def answer(page: PageState, frame: int, question: Question) -> None:
+    pb = playback.playback(page)
     if pb is None or pb.frame + 1 != frame:
         return                      # the diagram moved meanwhile: this question is no longer the next step
-    chosen = st.session_state.get(f"{pattern}:choice")
+    chosen = st.session_state.get(page.key("choice"))
     if chosen is None:
-        st.session_state[f"{pattern}:feedback"] = ("info", say("predict-choose"))
+        page.feedback = ("info", say("predict-choose"))
         return
     right = question.is_right(chosen)
     score().add(right, pb.scenario)
-    playback.go_to(pattern, frame)
+    playback.go_to(page, frame)
     verdict = say("predict-right") if right else say("predict-wrong", answer=question.choices[question.answer])
-    st.session_state[f"{pattern}:feedback"] = ("success" if right else "error", f"{verdict} {question.why}")
-    st.session_state[f"{pattern}:choice"] = None
+    page.feedback = ("success" if right else "error", f"{verdict} {question.why}")
+    st.session_state[page.key("choice")] = None
 
 
-def box(pattern: str, lab: Lab) -> None:
+def box(page: PageState, lab: Lab) -> None:
     """The question before the next step, the verdict on the last answer, and the score."""
-    if not enabled(pattern):
+    if not page.predict:
         return
-    asked = next_question(pattern, lab)        # the panel's run holds the session's lock
-    with st.container(border=True, key=f"{pattern}-quiz"):
-        feedback = st.session_state.get(f"{pattern}:feedback")
-        if feedback is not None:
-            kind, text = feedback
+    asked = next_question(page, lab)        # the panel's run holds the session's lock
+    with st.container(border=True, key=page.box("quiz")):
+        if page.feedback is not None:
+            kind, text = page.feedback
             (st.success if kind == "success" else st.error if kind == "error" else st.info)(plain(text))
         if asked is None:
             st.caption(say("predict-idle"))
         else:
             frame, question = asked
             # The question may quote the learner's key or value: shown literally, never as Markdown.
-            st.radio(plain(question.prompt), question.choices, index=None, key=f"{pattern}:choice", format_func=plain)
-            st.button("Answer and show the step", key=f"{pattern}:answer", icon=":material/quiz:", type="primary",
-                      on_click=answer, args=(pattern, frame, question))
-        st.caption(score_line(playback.playback(pattern)))
+            st.radio(plain(question.prompt), question.choices, index=None, key=page.key("choice"), format_func=plain)
+            st.button("Answer and show the step", key=page.key("answer"), icon=":material/quiz:", type="primary",
+                      on_click=answer, args=(page, frame, question))
+        st.caption(score_line(playback.playback(page)))
 
 
 def score_line(pb: playback.Playback | None) -> str:

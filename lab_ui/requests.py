@@ -9,18 +9,19 @@ from strategies import Lab
 
 from . import playback
 from .learner import safely
+from .state import PageState
 from .text import say
 
 LOG_ROWS = 100
 
 
 @safely
-def replay(pattern: str, lab: Lab) -> None:
-    number = st.session_state.get(f"{pattern}:replay")
+def replay(page: PageState, lab: Lab) -> None:
+    number = st.session_state.get(page.key("replay"))
     trace = lab.request(number) if number else None
     if trace is not None and trace.steps:
-        playback.play(pattern, trace)
-    st.session_state[f"{pattern}:replay"] = None
+        playback.play(page, trace)
+    st.session_state[page.key("replay")] = None
 
 
 def counters(lab: Lab, earlier: bool = False) -> None:
@@ -33,23 +34,23 @@ def counters(lab: Lab, earlier: bool = False) -> None:
         st.caption(say("counters-earlier", count=len(lab.log)))
 
 
-def request_log(pattern: str, lab: Lab) -> None:
+def request_log(page: PageState, lab: Lab) -> None:
     """The counters, and the log in an expander drawn only while open: below the fold, a table built on every
     click would cost every click its rendering (measured with bench/browser.py)."""
     st.subheader("Requests")
-    pb = playback.playback(pattern)
+    pb = playback.playback(page)
     counters(lab, earlier=pb is not None and pb.scenario is not None and not pb.at_end)
     if not lab.log:
         st.caption(say("no-requests"))
         return
-    log = st.expander(say("log-title", count=len(lab.log)), key=f"{pattern}:log", on_change="rerun",
+    log = st.expander(say("log-title", count=len(lab.log)), key=page.key("log"), on_change="rerun",
                       icon=":material/list:")
     if log.open:
         with log:
-            log_table(pattern, lab)
+            log_table(page, lab)
 
 
-def log_table(pattern: str, lab: Lab) -> None:
+def log_table(page: PageState, lab: Lab) -> None:
     recent = list(lab.log.values())[-LOG_ROWS:]
     frame = pd.DataFrame([{"#": t.number, "Request": t.operation, "Key": t.key or "",
                            "Outcome": t.outcome, "DB calls": t.db_calls, "Latency (ms)": round(t.latency_ms, 1),
@@ -58,6 +59,6 @@ def log_table(pattern: str, lab: Lab) -> None:
     st.dataframe(frame, hide_index=True, width="stretch", height=min(38 + 35 * len(frame), 318))
     if len(lab.log) > LOG_ROWS:
         st.caption(say("log-cut", shown=LOG_ROWS, total=len(lab.log)))
-    st.selectbox("Play an earlier request again", list(frame["#"]), index=None, key=f"{pattern}:replay",
-                 placeholder="Choose a request by its #", on_change=replay, args=(pattern, lab),
+    st.selectbox("Play an earlier request again", list(frame["#"]), index=None, key=page.key("replay"),
+                 placeholder="Choose a request by its #", on_change=replay, args=(page, lab),
                  format_func=lambda n: lab.request(n).label if lab.request(n) else f"#{n}")

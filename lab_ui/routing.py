@@ -5,7 +5,10 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from strategies import PATTERNS
 from strategies.diagram import FONT_SIZES
+
+from .text import page_file
 
 
 def _chart_css() -> str:
@@ -55,18 +58,22 @@ kbd, button kbd, button:hover kbd, button:focus kbd, [data-has-shortcut] kbd {
 """
 
 
+# The pages after the patterns' own, in order: (file stem, title, icon).
+OTHER_PAGES = (
+    ("compare", "Compare", ":material/compare_arrows:"),
+    ("find_the_race", "Find the race", ":material/bug_report:"),
+)
+
+
 def route() -> None:
-    """The app's navigation (app.py calls only this): Home, one page per pattern, then Compare and Find the race,
-    each at Streamlit's default URL path, the stem of its file."""
+    """The app's navigation (app.py calls only this): Home, one page per pattern (`strategies.PATTERNS`, in
+    order), then the pages that are no pattern's (`OTHER_PAGES`), each at Streamlit's default URL path, the stem
+    of its file."""
     st.set_page_config(page_title="Cache Patterns Lab", layout="wide")
     navigation = st.navigation([
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/cache_aside.py", title="Cache-aside"),
-        st.Page("pages/read_through.py", title="Read-through"),
-        st.Page("pages/write_through.py", title="Write-through"),
-        st.Page("pages/write_behind.py", title="Write-behind"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-        st.Page("pages/find_the_race.py", title="Find the race", icon=":material/bug_report:"),
+        *(st.Page(f"pages/{page_file(name)}.py", title=lab.title) for name, lab in PATTERNS.items()),
+        *(st.Page(f"pages/{stem}.py", title=title, icon=icon) for stem, title, icon in OTHER_PAGES),
     ], position="top")
     navigation.run()
 

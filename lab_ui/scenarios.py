@@ -1,107 +1,97 @@
 """The Scenario picker, and loading a scenario (also from a link: `links.py`).
 
 Loading a scenario resets this page's lab, runs the scenario's script against it (real requests, as
-always), and puts the settings it used into the page's own settings, so the popover shows them and the
-requests a learner sends afterwards behave the same way.
+always), and puts the knobs it used into the page's own settings, so the More menu shows them and the
+requests a learner sends afterwards behave the same way. Its link starts afresh from it.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from strategies import Lab
 from strategies.narration import shorten
 from strategies.scenario import run_scenario
 from strategies.scenarios import SCENARIOS, for_pattern
 
-from . import clients, playback, share
-from .controls import FAULTS, TTL, Setting
+from . import links, playback
 from .learner import flash, learner, safely
+from .state import PageState
 from .text import say
 
 FREE = ""
 
 
-def choice_key(pattern: str) -> str:
-    return f"{pattern}:scenario-choice"
-
-
 @safely
-def load(pattern: str, slug: str, settings: tuple[Setting, ...], step: int | None = None) -> None:
+def load(page: PageState, slug: str, step: int | None = None) -> None:
     scenario = SCENARIOS.get(slug)
-    if scenario is None or scenario.pattern != pattern:
+    if scenario is None or scenario.pattern != page.pattern:
         flash(say("scenario-unknown", slug=shorten(slug)), "warning")
         return
     session = learner()
-    lab = session.lab(pattern)
-    clients.forget(pattern)
+    lab = session.lab(page.pattern)
+    page.in_flight.clear()
+    page.live_scene.clear()
     run = run_scenario(scenario, lab)
     session.follow_wall_clock(lab, catch_up=False)     # the scenario's clock starts now, not at the last click
-    remember_knobs(pattern, settings, scenario.knobs)
+    remember_knobs(page, lab, scenario.knobs)
     pb = playback.Playback(run.scenes, 1, playing=False, scenario=slug, summary=run.what_you_saw)
     if step is not None:
         pb.frame = min(max(step, 1), pb.total)
         if pb.frame != step:
             flash(say("scenario-step-clamped", asked=step, total=pb.total, shown=pb.frame), "info")
-    playback.show(pattern, pb)
-    share.start(pattern, slug)
-    st.session_state[choice_key(pattern)] = slug
+    playback.show(page, pb)
+    links.start(page, slug)
+    st.session_state[page.key("scenario-choice")] = slug
     if not st.session_state.get("present"):      # on a slide the toast would cover the scenario's caption
         st.toast(say("scenario-loaded"))
 
 
-def own_settings_key(pattern: str) -> str:
-    return f"{pattern}:settings-before-scenario"
-
-
-def remember_knobs(pattern: str, settings: tuple[Setting, ...], knobs: dict) -> None:
+def remember_knobs(page: PageState, lab: Lab, knobs: dict) -> None:
     """The scenario's knobs become the page's settings; its faults are off (the script restored them). The
     learner's own settings are kept aside (from before the first scenario), for free play to give back."""
-    st.session_state.setdefault(own_settings_key(pattern),
-                                {setting.name: setting.value(pattern) for setting in (TTL, *settings)})
-    for setting in (TTL, *settings):
-        if setting.knob in knobs:
-            value = knobs[setting.knob]
-            setting.remember(pattern, 0 if value is None else value)
-    for setting in FAULTS:
-        setting.remember(pattern, setting.default)
+    settings = [knob for knob in lab.page_knobs() if not knob.fault]
+    if page.own_settings is None:
+        page.own_settings = {knob.name: page.value(knob) for knob in settings}
+    for knob in settings:
+        if knob.attribute in knobs:
+            page.remember(knob, knob.page_value(knobs[knob.attribute]))
+    for knob in lab.page_knobs():
+        if knob.fault:
+            page.remember(knob, knob.default)
 
 
-def picked(pattern: str, settings: tuple[Setting, ...]) -> None:
-    slug = st.session_state.get(choice_key(pattern)) or FREE
+def picked(page: PageState) -> None:
+    slug = st.session_state.get(page.key("scenario-choice")) or FREE
     if slug == FREE:
-        free_play(pattern, settings)
+        free_play(page)
         return
-    load(pattern, slug, settings)
-
-
-def picked_settings(pattern: str, settings: tuple[Setting, ...]) -> None:
-    """Back from a scenario: the settings the learner had before it, not the scenario's."""
-    own = st.session_state.pop(own_settings_key(pattern), None)
-    for setting in (TTL, *settings):
-        if own is not None and setting.name in own:
-            setting.remember(pattern, own[setting.name])
+    load(page, slug)
 
 
 @safely
-def free_play(pattern: str, settings: tuple[Setting, ...] = ()) -> None:
+def free_play(page: PageState) -> None:
     """Leave the scenario: this page's lab starts afresh with the learner's own settings back, and so does
     its link."""
-    picked_settings(pattern, settings)
     session = learner()
-    lab = session.lab(pattern)
-    clients.forget(pattern)
+    lab = session.lab(page.pattern)
+    own, page.own_settings = page.own_settings, None
+    for knob in lab.page_knobs():
+        if own is not None and not knob.fault and knob.name in own:
+            page.remember(knob, own[knob.name])
+    page.forget_requests()
     lab.reset(restart_clock=True)
     session.follow_wall_clock(lab, catch_up=False)
-    st.session_state.pop(playback.key(pattern), None)
-    share.start(pattern, None)
+    links.start(page, None)
     st.toast(say("free-play"))
 
 
-def picker(pattern: str, settings: tuple[Setting, ...], *, labelled: bool = True) -> None:
+def picker(page: PageState, *, labelled: bool = True) -> None:
     """The Scenario picker; presenting, without its visible label (a slide's row is one line high)."""
-    options = [FREE] + [scenario.slug for scenario in for_pattern(pattern)]
-    if st.session_state.get(choice_key(pattern)) not in options:
-        st.session_state[choice_key(pattern)] = FREE
-    st.selectbox("Scenario", options, key=choice_key(pattern), on_change=picked, args=(pattern, settings),
+    options = [FREE] + [scenario.slug for scenario in for_pattern(page.pattern)]
+    key = page.key("scenario-choice")
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = FREE
+    st.selectbox("Scenario", options, key=key, on_change=picked, args=(page,),
                  format_func=lambda slug: SCENARIOS[slug].title if slug else say("scenario-free"),
                  help=say("scenario-help"), width=230, label_visibility="visible" if labelled else "collapsed")

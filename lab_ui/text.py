@@ -1,4 +1,8 @@
-"""The learners' text, from assets/: each pattern's sections and the home page, read once."""
+"""The learners' text, from assets/: each pattern's sections, the page's sentences and the home page, read once.
+
+A pattern named "x-y" has its page at pages/x_y.py (its URL path /x_y) and its texts in assets/x_y.md
+(`page_file`): nothing here lists the patterns.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,17 @@ from pathlib import Path
 from strategies.assets import markdown_sections
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-PAGE_FILES = {"cache-aside": "cache_aside", "read-through": "read_through", "write-through": "write_through",
-              "write-behind": "write_behind"}
+
+
+def page_file(pattern: str) -> str:
+    """The stem of the pattern's page file, URL path and texts file: its name with underscores."""
+    return pattern.replace("-", "_")
 
 
 @cache
 def sections(pattern: str) -> dict[str, str]:
     """The pattern's Markdown from assets/, split on its level-2 headings."""
-    return _sections(ASSETS / f"{PAGE_FILES[pattern]}.md")
+    return _sections(ASSETS / f"{page_file(pattern)}.md")
 
 
 @cache

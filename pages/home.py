@@ -1,8 +1,10 @@
+"""Home: the four patterns side by side, each with its figure, its one line and a link to its page."""
+
 import streamlit as st
 
 from lab_ui import ensure_routed
 from lab_ui.routing import inject_css
-from lab_ui.text import PAGE_FILES, home_intro, sections
+from lab_ui.text import home_intro, page_file, sections
 from strategies import PATTERNS
 from strategies.diagram import build_diagram
 
@@ -22,6 +24,6 @@ for row in (list(PATTERNS)[:2], list(PATTERNS)[2:]):
                               alt=f"The textbook figure of {lab.title}.")
             st.markdown(text["In one line"])
             st.markdown("**When to use:** " + text["When to use"].splitlines()[0].lstrip("- "))
-            st.page_link(f"pages/{PAGE_FILES[name]}.py", label=f"Open {lab.title} →")
+            st.page_link(f"pages/{page_file(name)}.py", label=f"Open {lab.title} →")
 
 st.markdown("## How to use this lab\n" + how_to)

@@ -27,7 +27,7 @@ With `near_ttl` set, two app instances each keep what they read in a near cache 
 
 from __future__ import annotations
 
-from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
+from .diagram_model import APP, CACHE, DATABASE, Topology, figure
 from .features import early_refresh, eviction, jitter, near_cache
 from .features.leases import Leases
 from .features.negative import NegativeCaching
@@ -42,13 +42,8 @@ class CacheAside(Lab):
     also_shown = (Leases.read_miss, near_cache.NearCaches.read, near_cache.NearCaches.write)
     topology = Topology(
         actors=(CACHE, APP, DATABASE),
-        figure=(
-            FigureArrow("App", "Cache", "1. look up"),
-            FigureArrow("Cache", "App", "2. hit / miss"),
-            FigureArrow("App", "Database", "3. read on a miss"),
-            FigureArrow("Database", "App", "4. row"),
-            FigureArrow("App", "Cache", "5. store"),
-        ),
+        figure=figure("App → Cache: 1. look up", "Cache → App: 2. hit / miss", "App → Database: 3. read on a miss",
+                      "Database → App: 4. row", "App → Cache: 5. store"),
         rows=(("Cache", "App", "Database"),),
         # App → App: a reader waiting for a lease; Cache → Cache: a key expiring, the cache restarting empty.
         lanes=(("App", "Cache"), ("App", "Database"), ("App", "App"), ("Cache", "Cache")),

@@ -110,6 +110,11 @@ class Timekeeping:
         at = self.expiries.next(self.state.cache)
         return None if at is None else max(0.0, at - self.clock.now())
 
+    def moves_with_time(self) -> bool:
+        """Whether what the page shows changes while time passes: a key's TTL counting down, or a part's
+        (a write waiting for its flush). The expiry heap answers, not a scan."""
+        return self.next_expiry_in() is not None or any(part.moves_with_time() for part in self.parts)
+
     def _next_event_at(self) -> float | None:
         moments = [self.expiries.next(self.state.cache)] + [part.due_at() for part in self.parts]
         moments = [at for at in moments if at is not None]

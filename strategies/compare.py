@@ -1,12 +1,11 @@
-"""The four patterns side by side: one seeded workload, run through each pattern's real code.
+"""The four patterns side by side: one seeded workload (`strategies.compare_workload`), run through each
+pattern's real code, and what each run measured.
 
-A `Workload` is a frozen dataclass of knobs (how many requests, the read share, how many keys and how
-popular each is, the TTL, write-behind's batching, the database's latency, the time between requests,
-and an optional fault). `make_operations()` turns it into the same list of reads and writes for every
-pattern; `run_compare()` runs that list through each pattern on a lab of its own (its own fakeredis
+`run_compare()` runs the workload's operations through each pattern on a lab of its own (its own fakeredis
 `FakeServer`, its own in-memory SQLite seeded with one row per key, its own `SimClock`), with the real
-pattern classes of `strategies`, the way `strategies.bench` runs its mixes: `lab.read()` / `lab.write()`,
-one after the other. Nothing is modelled: every hit, database call and lost write is what the code did.
+pattern classes of `strategies`, the way the core bench (`bench/core.py`) runs its mixes: `lab.read()` /
+`lab.write()`, one after the other. Nothing is modelled: every hit, database call and lost write is what the
+code did.
 
 Time is simulated. A request moves the lab's clock by its modelled costs (`Costs`: 1 ms per cache call,
 `db_latency_ms` per SELECT and twice that per UPSERT); between requests the clock moves by `gap_ms`,
@@ -30,141 +29,31 @@ Metrics, per pattern (`PatternResult`):
 * lost writes: acknowledged writes a cache crash destroyed (`Counters.lost_writes`).
 * failed requests: in all, and during the fault's window.
 
-`summary()` turns the numbers into "which pattern when" sentences from `assets/compare.md`: every number
-in them is a field computed here, never prose written in advance.
+`strategies.compare_summary` turns the numbers into "which pattern when" sentences from `assets/compare.md`:
+every number in them is a field computed here, never prose written in advance.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from functools import cache
-from typing import Literal, NamedTuple
+from dataclasses import dataclass, field, replace
 
 import fakeredis
 
 from . import PATTERNS
-from .assets import ASSETS, markdown_sections
 from .clock import SimClock
+from .compare_summary import Sentence, say, summary
+from .compare_workload import WINDOW_FAULTS, Operation, Workload, WorkloadError, make_operations, seed_rows
 from .database import Database
 from .features.policies import POLICIES
 from .trace import Costs
 
-COMPARE_FILE = ASSETS / "compare.md"
-FAULTS = ("none", "db-outage", "cache-crash", "cache-down")
-WINDOW_FAULTS = frozenset({"db-outage", "cache-down"})
-MIN_REQUESTS, MAX_REQUESTS = 100, 100_000
-MAX_KEYS = 20_000
 DEPTH_POINTS = 400          # the queue-depth series is cut to at most this many points (each a bucket's peak)
 PROGRESS_STEPS = 50         # progress reports per pattern
-CACHE_UPDATING = frozenset({"write-through", "write-behind"})   # a write leaves the new value cached (the others DEL)
 
-Popularity = Literal["uniform", "zipf"]
-Fault = Literal["none", "db-outage", "cache-crash", "cache-down"]
 Progress = Callable[[float, str], None]
-
-
-@dataclass(frozen=True)
-class Workload:
-    """Every knob of a comparison; the same Workload (seed included) always gives the same numbers."""
-
-    requests: int = 2_000
-    read_ratio: float = 0.8
-    keys: int = 200
-    popularity: Popularity = "zipf"
-    zipf_exponent: float = 1.1
-    ttl_seconds: int = 60
-    batch_size: int = 10
-    max_delay_seconds: float = 5.0
-    coalesce: bool = True
-    db_latency_ms: float = 10.0
-    gap_ms: float = 10.0                 # simulated time between one request's end and the next one's start
-    fault: Fault = "none"
-    fault_at: int = 1_000                # the request (0-based) at which the fault starts
-    fault_length: int = 200              # requests the outage lasts (db-outage, cache-down)
-    seed: int = 1
-    maxmemory: int | None = None         # each lab's memory limit in bytes (features/eviction.py); None: none
-    maxmemory_policy: str = "noeviction"
-
-    def problems(self) -> list[str]:
-        """Why this workload cannot run, as sentences from assets/compare.md; empty if it can."""
-        found = []
-        if not MIN_REQUESTS <= self.requests <= MAX_REQUESTS:
-            found.append(say("bad-requests", low=f"{MIN_REQUESTS:,}", high=f"{MAX_REQUESTS:,}"))
-        if not 0.0 <= self.read_ratio <= 1.0:
-            found.append(say("bad-read-ratio"))
-        if not 1 <= self.keys <= MAX_KEYS:
-            found.append(say("bad-keys", high=f"{MAX_KEYS:,}"))
-        if self.popularity not in ("uniform", "zipf"):
-            found.append(say("bad-popularity"))
-        elif self.popularity == "zipf" and not 0.0 < self.zipf_exponent <= 5.0:
-            found.append(say("bad-zipf"))
-        if self.ttl_seconds < 1:
-            found.append(say("bad-ttl"))
-        if self.batch_size < 1 or not self.max_delay_seconds > 0:
-            found.append(say("bad-batch"))
-        if self.db_latency_ms < 0 or self.gap_ms < 0:
-            found.append(say("bad-times"))
-        if self.maxmemory is not None and self.maxmemory < 1 or self.maxmemory_policy not in POLICIES:
-            found.append(say("bad-memory", policies=", ".join(POLICIES)))
-        if self.fault not in FAULTS:
-            found.append(say("bad-fault"))
-        elif self.fault != "none":
-            if not 0 <= self.fault_at < self.requests:
-                found.append(say("bad-fault-at", last=f"{self.requests - 1:,}"))
-            elif self.fault in WINDOW_FAULTS and not 1 <= self.fault_length <= self.requests - self.fault_at:
-                found.append(say("bad-fault-window", at=self.fault_at, left=f"{self.requests - self.fault_at:,}"))
-        return found
-
-    @property
-    def window(self) -> range:
-        """The requests the fault covers: its window for an outage, the first request after a crash."""
-        if self.fault == "none":
-            return range(0)
-        if self.fault == "cache-crash":
-            return range(self.fault_at, self.fault_at + 1)
-        return range(self.fault_at, self.fault_at + self.fault_length)
-
-    def as_dict(self) -> dict[str, object]:
-        """The knobs as a plain dict (hashable by Streamlit's cache); `Workload(**d)` rebuilds it."""
-        return asdict(self)
-
-
-class WorkloadError(ValueError):
-    """A workload that cannot run; its args are the sentences saying why."""
-
-
-class Operation(NamedTuple):
-    key: str
-    value: str | None          # None: a read
-
-
-def key_name(number: int) -> str:
-    return f"key:{number:05d}"
-
-
-def seed_rows(workload: Workload) -> list[tuple[str, str]]:
-    """The database every lab starts with: one row per key of the workload."""
-    return [(key_name(n), f"seed {n}") for n in range(workload.keys)]
-
-
-def make_operations(workload: Workload) -> list[Operation]:
-    """The workload's requests, in order: the same list for every pattern, and for the same seed."""
-    rng = random.Random(workload.seed)
-    count, n = workload.requests, workload.keys
-    if workload.popularity == "zipf":
-        weights = itertools.accumulate(1.0 / (rank + 1) ** workload.zipf_exponent for rank in range(n))
-        picks = rng.choices(range(n), cum_weights=list(weights), k=count)
-    else:
-        picks = [rng.randrange(n) for _ in range(count)]
-    names = [key_name(k) for k in range(n)]
-    share, chance = workload.read_ratio, rng.random
-    return [Operation(names[k], None) if chance() < share else Operation(names[k], f"v{number}")
-            for number, k in enumerate(picks)]
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -367,145 +256,3 @@ def run_compare(workload: Workload, progress: Progress | None = None,
         progress(1.0, say("progress-done"))
     found = tuple(results)
     return CompareResult(workload, found, time.perf_counter() - started, tuple(summary(workload, found)))
-
-
-# ---- the summary: sentences computed from the numbers ----------------------------------------------------
-
-
-class Sentence(NamedTuple):
-    id: str                   # its section in assets/compare.md
-    fields: dict              # the numbers (and names) it states
-    text: str
-
-
-@cache
-def templates() -> dict[str, str]:
-    """Section id -> text, from the '## id' sections of assets/compare.md."""
-    return markdown_sections(COMPARE_FILE)
-
-
-def say(name: str, **values: object) -> str:
-    return templates()[name].format(**values) if values else templates()[name]
-
-
-def _sentence(name: str, **values: object) -> Sentence:
-    return Sentence(name, values, say(name, **values))
-
-
-def pct(ratio: float | None) -> str:
-    return "–" if ratio is None else f"{ratio * 100:.0f}"
-
-
-def ms(value: float | None) -> str:
-    return "–" if value is None else f"{value:g}"
-
-
-def times(big: float, small: float) -> str:
-    """How many times `big` is `small`, as the summary prints it (1 decimal below 10, else whole)."""
-    factor = big / small
-    return f"{factor:.1f}" if factor < 10 else f"{factor:.0f}"
-
-
-def names(results: Sequence[PatternResult]) -> str:
-    titles = [r.title for r in results]
-    return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
-
-
-def summary(workload: Workload, results: Sequence[PatternResult]) -> list[Sentence]:
-    """Which pattern when, from this run's numbers; each sentence's fields are the numbers it states."""
-    by = {r.pattern: r for r in results}
-    said: list[Sentence] = []
-    wb, wt = by.get("write-behind"), by.get("write-through")
-    if wb is not None and wt is not None:
-        if wt.db_writes == 0:
-            said.append(_sentence("no-db-writes"))
-        elif not workload.coalesce:
-            said.append(_sentence("wb-plain-writes", wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}",
-                                  risk=wb.max_queue, lost=f"{wb.lost_writes:,}"))
-        elif wb.db_writes < wt.db_writes and wb.lost_writes:
-            # Fewer rows, but not all of them saved work: some acknowledged writes never arrived at all.
-            said.append(_sentence("wb-fewer-writes-lost", wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}",
-                                  coalesced=f"{wb.coalesced_writes:,}", lost=f"{wb.lost_writes:,}"))
-        elif wb.db_writes < wt.db_writes:
-            said.append(_sentence("wb-fewer-writes", factor=times(wt.db_writes, max(wb.db_writes, 1)),
-                                  wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}", risk=wb.max_queue,
-                                  coalesced=f"{wb.coalesced_writes:,}"))
-        elif wb.db_writes == wt.db_writes and not wb.coalesced_writes:
-            said.append(_sentence("wb-same-writes", wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}",
-                                  risk=wb.max_queue))
-        else:
-            # Not fewer rows, though writes were coalesced (or more rows than write-through): the other side of
-            # the count, write-through's failed writes, wrote nothing. Say both numbers, credit neither.
-            said.append(_sentence("wb-not-fewer-writes", wb=f"{wb.db_writes:,}", wt=f"{wt.db_writes:,}",
-                                  coalesced=f"{wb.coalesced_writes:,}", failed=f"{wt.failed_writes:,}",
-                                  risk=wb.max_queue))
-    rated = [r for r in results if r.hit_ratio is not None]
-    if len(rated) >= 2:
-        best = max(rated, key=lambda r: r.hit_ratio)
-        worst = min(rated, key=lambda r: r.hit_ratio)
-        if best.hits == worst.hits:
-            said.append(_sentence("hit-same", hit=pct(best.hit_ratio)))
-        else:
-            updates = best.pattern in CACHE_UPDATING and worst.pattern not in CACHE_UPDATING
-            said.append(_sentence("hit-best-updates" if updates else "hit-best", best=best.title,
-                                  best_hit=pct(best.hit_ratio), worst=worst.title, worst_hit=pct(worst.hit_ratio),
-                                  best_db=f"{best.db_reads:,}", worst_db=f"{worst.db_reads:,}"))
-    timed = [r for r in results if r.write_p50 is not None]
-    if wb is not None and wt is not None and wb.write_p50 is not None and wt.write_p50 is not None \
-            and wb.write_p50 < wt.write_p50:
-        said.append(_sentence("wb-faster-writes", wb=ms(wb.write_p50), wt=ms(wt.write_p50),
-                              factor=times(wt.write_p50, wb.write_p50)))
-    elif len(timed) >= 2:
-        fastest = min(timed, key=lambda r: r.write_p95)
-        said.append(_sentence("fastest-writes", best=fastest.title, p95=ms(fastest.write_p95)))
-    stale = [r for r in results if r.stale_reads]
-    if stale:
-        parts = ", ".join(f"{r.title} {r.stale_reads:,} ({pct(r.stale_reads / r.reads)} % of its reads)"
-                          for r in sorted(stale, key=lambda r: -r.stale_reads))
-        said.append(_sentence("stale", parts=parts, clean=names([r for r in results if not r.stale_reads]) or
-                              "none"))
-    elif any(r.reads for r in results):
-        said.append(_sentence("no-stale"))
-    said += _fault_sentences(workload, results)
-    said += _advice(workload, by)
-    return said
-
-
-def _fault_sentences(workload: Workload, results: Sequence[PatternResult]) -> list[Sentence]:
-    if workload.fault == "none":
-        return []
-    if workload.fault == "cache-crash":
-        lost = [r for r in results if r.lost_writes]
-        if not lost:
-            return [_sentence("crash-nothing-lost", at=workload.fault_at + 1)]
-        return [_sentence("crash-lost", at=workload.fault_at + 1, lost=f"{sum(r.lost_writes for r in lost):,}",
-                          who=names(lost), stale=f"{sum(r.stale_reads for r in lost):,}")]
-    failed = sorted(results, key=lambda r: (r.failed_in_window, r.title))
-    parts = ", ".join(f"{r.title} {r.failed_in_window:,}" for r in failed)
-    name = "outage-db" if workload.fault == "db-outage" else "outage-cache"
-    found = [_sentence(name, length=f"{workload.fault_length:,}", at=workload.fault_at + 1, parts=parts,
-                       best=failed[0].title, best_failed=f"{failed[0].failed_in_window:,}")]
-    wb = next((r for r in results if r.pattern == "write-behind"), None)
-    if workload.fault == "db-outage" and wb is not None and wb.failed_writes == 0 and wb.writes:
-        found.append(_sentence("outage-db-queue", risk=wb.max_queue))
-    return found
-
-
-def _advice(workload: Workload, by: dict[str, PatternResult]) -> list[Sentence]:
-    """"Pick X when …", each said only when this run's numbers back it."""
-    found = []
-    wb, wt, ca = by.get("write-behind"), by.get("write-through"), by.get("cache-aside")
-    owed = wb.db_writes + wb.lost_writes if wb else 0     # a lost write saved no work: it is counted as owed
-    if wb and wt and owed and wt.db_writes >= 2 * owed:
-        found.append(_sentence("pick-write-behind", factor=times(wt.db_writes, owed), risk=wb.max_queue,
-                               lost=f"{wb.lost_writes:,}"))
-    if wt and wt.stale_reads == 0 and wt.reads:
-        found.append(_sentence("pick-write-through", hit=pct(wt.hit_ratio), p50=ms(wt.write_p50)))
-    if ca and workload.fault == "cache-down":
-        others = [r for r in by.values() if r is not ca]
-        if others and all(ca.failed_in_window < r.failed_in_window for r in others):
-            found.append(_sentence("pick-cache-aside", failed=f"{ca.failed_in_window:,}",
-                                   others=f"{min(r.failed_in_window for r in others):,}",
-                                   stale=f"{ca.stale_reads:,}"))
-    return found
-

@@ -23,6 +23,19 @@ class FigureArrow:
     background: bool = False
 
 
+def figure(*arrows: str) -> tuple[FigureArrow, ...]:
+    """A textbook figure's arrows, each written as it reads: "App → Cache: 1. look up"; an arrow of background
+    work (drawn dashed) with "⇢": "Flusher ⇢ Queue: 4. later: read a batch"."""
+    found = []
+    for arrow in arrows:
+        ends, _, label = arrow.partition(": ")
+        source, kind, target = ends.split()
+        if kind not in ("→", "⇢") or not label:
+            raise ValueError(f"not an arrow: {arrow!r} (write 'Source → Target: label')")
+        found.append(FigureArrow(source, target, label, background=kind == "⇢"))
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Topology:
     actors: tuple[Actor, ...]

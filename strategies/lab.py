@@ -24,7 +24,8 @@ from .database import Database
 from .diagram_model import Topology
 from .faults import Faults
 from .history import History
-from .part import Part
+from .knobs import FAULTS, TTL, Knob, LabAction, declare_actions
+from .part import PageText, Part
 from .reconcile import Reconciliation
 from .request import Request, Steps
 from .state import LabState
@@ -56,9 +57,12 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
     declared_topology: ClassVar[Topology]
     # The functions of the parts the page shows beside the pattern's own story (its "Code" section).
     also_shown: ClassVar[tuple[Callable, ...]] = ()
+    knobs: ClassVar[tuple[Knob, ...]] = ()          # the pattern's own settings (its parts list theirs)
+    actions: ClassVar[tuple[LabAction, ...]] = ()   # the pattern's own buttons beside Read and Write
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        declare_actions(cls.actions)                                # its buttons' letters, for share links
         if isinstance(cls.__dict__.get("topology"), Topology):      # the figure this pattern declares
             cls.declared_topology = cls.__dict__["topology"]
             cls.topology = Drawn()
@@ -222,6 +226,18 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
     def cache_tables(self) -> tuple[str, ...]:
         """The LabState tables that live in the cache: its keys, and what the parts keep there."""
         return ("cache", *(table for part in self.parts for table in part.cache_tables))
+
+    def page_knobs(self) -> tuple[Knob, ...]:
+        """Every knob the page shows for this lab, in order: TTL, the pattern's own, each part's, the faults."""
+        return (TTL, *self.knobs, *(knob for part in self.parts for knob in part.knobs), *FAULTS)
+
+    def page_actions(self) -> tuple[LabAction, ...]:
+        """The buttons the page adds beside Read and Write: the pattern's own, then each part's."""
+        return (*self.actions, *(action for part in self.parts for action in part.actions))
+
+    def statuses(self, state: LabState, live: bool) -> list[PageText]:
+        """What each part's background work is doing in `state` (sentences of assets/ui.md)."""
+        return [said for part in self.parts if (said := part.status(state, live)) is not None]
 
     def views(self) -> tuple[TableView, ...]:
         """The tables the page shows, in order: the cache, the database, then each part's."""

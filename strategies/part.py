@@ -5,15 +5,19 @@ these hooks, each of which does nothing here.
 The engine (the lab's requests, calls, time, faults and reconciliation) knows no pattern and no feature: it asks
 each of the lab's parts which app instance serves a client and what it does around a request, how it redraws the
 figure, when its background work is due and runs it, which of its tables live in the cache (a crash empties
-them, a resync compares them), what a crash or a wipe cost it, and what the page shows of it. It tells each part
-of every change to the tables and of every key a cache call found, and lets each part look at a call that is
-about to store values in the cache first: a part may make room (recording what it did) or refuse it.
+them, a resync compares them), what a crash or a wipe cost it, and what the page shows of it: its tables
+(`views`), totals (`metrics`), how full it is (`gauges`), a line on its background work (`status`), and, as data
+in its class, its knobs and its buttons (`knobs`, `actions`: see `strategies.knobs`). It tells each part of every
+change to the tables and of every key a cache call found, and lets each part look at a call that is about to
+store values in the cache first: a part may make room (recording what it did) or refuse it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
+
+from .knobs import Knob, LabAction, declare_actions
 
 if TYPE_CHECKING:
     from .diagram_model import Topology
@@ -27,10 +31,23 @@ if TYPE_CHECKING:
 Store = tuple[str, str, int | None]
 
 
+class PageText(NamedTuple):
+    """A sentence of the page's own texts (a `## <id>` section of assets/ui.md) and the fields it is filled with."""
+
+    id: str
+    fields: dict
+
+
 class Part:
     """A feature of one lab; `lab` is the lab it is part of (its cache, tables, clock and knobs)."""
 
     cache_tables: tuple[str, ...] = ()      # LabState tables this part keeps in the cache
+    knobs: ClassVar[tuple[Knob, ...]] = ()          # its settings, drawn on the page after the pattern's own
+    actions: ClassVar[tuple[LabAction, ...]] = ()   # its buttons beside Read and Write
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        declare_actions(cls.actions)
 
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
@@ -109,3 +126,13 @@ class Part:
     def gauges(self, state: LabState) -> list[Gauge]:
         """How full something this part keeps is in `state` (used of a limit), for a bar on the page."""
         return []
+
+    def status(self, state: LabState, live: bool) -> PageText | None:
+        """What its background work is doing in the tables `state` (`live`: they are the lab's now, not a
+        replay), said under the tables; None: nothing."""
+        return None
+
+    def moves_with_time(self) -> bool:
+        """Whether what the page shows of this part changes while time passes (a write waiting for its flush:
+        its wait grows), so that the page redraws every second."""
+        return False

@@ -22,7 +22,7 @@ cache (features/near_cache.py: it answers before this read, and drops copies aft
 
 from __future__ import annotations
 
-from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
+from .diagram_model import APP, CACHE, DATABASE, Actor, Topology, figure
 from .features import early_refresh, eviction, jitter, near_cache
 from .lab import Lab
 from .narration import explain_warning
@@ -36,13 +36,8 @@ class ReadThrough(Lab):
     also_shown = (near_cache.NearCaches.read, near_cache.NearCaches.write)
     topology = Topology(
         actors=(APP, CACHE, Actor("Loader", "Loader\n(the cache's own)", "component"), DATABASE),
-        figure=(
-            FigureArrow("App", "Cache", "1. read"),
-            FigureArrow("Loader", "Database", "2. load on a miss"),
-            FigureArrow("Database", "Loader", "3. row"),
-            FigureArrow("Loader", "Cache", "4. store"),
-            FigureArrow("Cache", "App", "5. value"),
-        ),
+        figure=figure("App → Cache: 1. read", "Loader → Database: 2. load on a miss", "Database → Loader: 3. row",
+                      "Loader → Cache: 4. store", "Cache → App: 5. value"),
         # A square: reads go round it clockwise (App, Cache, its Loader, Database and back); writes go straight
         # down from the App to the Database. Cache → Cache: a key expiring, the cache restarting empty.
         rows=(("App", "Cache"), ("Database", "Loader")),

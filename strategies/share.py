@@ -8,14 +8,15 @@ replays the same actions on a fresh lab, so the same diagram and tables come bac
     w~<key>~<value>         a Write (client A)
     rB~<key>, wB~<key>~<v>  the same sent as another client (B to E): with near caches on, the client says which
                             app instance serves the request (B and D: App 2), so a link replays it there too
-    f                       write-behind's "Flush now"
+    <letter>                a button a pattern or part adds (write-behind's "Flush now" is `f`: its LabAction)
     x                       Crash the cache
     t~<seconds>             simulated time passed (a fast-forward, or the wall clock between clicks)
     s~<setting>~<value>     a setting or a fault changed (the page knows which names exist)
 
 `~` and `%` inside a key or a value are percent-escaped, so any text a learner may type survives. Links
 are bounded (`MAX_ACTIONS`, `MAX_LINK_CHARS`); `parse` checks every part before anything runs and raises
-`InvalidLink` naming the first broken part, so a bad link changes nothing.
+`InvalidLink` naming the first broken part, so a bad link changes nothing. `perform` is what an action does
+to a lab.
 """
 
 from __future__ import annotations
@@ -23,14 +24,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from .knobs import ACTIONS
 from .validation import InvalidInput, validate_key, validate_value
+
+if TYPE_CHECKING:
+    from .lab import Lab
+    from .trace import Trace
 
 MAX_ACTIONS = 40
 MAX_LINK_CHARS = 4000
 MAX_SECONDS = 86_400.0
 SEPARATOR = "~"
-KINDS = {"r": 1, "w": 2, "f": 0, "x": 0, "t": 1, "s": 2}     # kind -> how many fields follow it
+KINDS = {"r": 1, "w": 2, "x": 0, "t": 1, "s": 2}     # kind -> how many fields follow it (an action's: none)
 CLIENTS = "ABCDE"                  # who may send a read or a write (A, the default, is not written in a link)
 
 
@@ -40,7 +47,7 @@ class InvalidLink(ValueError):
 
 @dataclass(frozen=True)
 class Action:
-    kind: str                    # one of KINDS
+    kind: str                    # one of KINDS, or the letter of a declared action (`strategies.knobs.ACTIONS`)
     key: str | None = None       # r, w: the key; s: the setting's name
     value: str | None = None     # w: the value; s: the setting's value
     seconds: float | None = None  # t
@@ -69,11 +76,12 @@ def decode(text: str, *, position: int = 1) -> Action:
     client = "A"
     if len(kind) == 2 and kind[0] in "rw" and kind[1] in CLIENTS:
         kind, client = kind[0], kind[1]
-    if kind not in KINDS:
+    if kind not in KINDS and kind not in ACTIONS:
         raise InvalidLink(f"request {position} of the link is not one the lab knows ({kind[:12]!r}).")
-    if len(fields) != KINDS[kind]:
+    wanted = KINDS.get(kind, 0)
+    if len(fields) != wanted:
         raise InvalidLink(f"request {position} of the link has {len(fields)} parts; "
-                          f"a {kind!r} request has {KINDS[kind]}.")
+                          f"a {kind!r} request has {wanted}.")
     fields = [_unescape(field) for field in fields]
     try:
         if kind == "t":
@@ -112,3 +120,19 @@ def parse(items: Iterable[str]) -> list[Action]:
 def fits(actions: list[Action]) -> bool:
     """Whether these actions still fit in a link."""
     return len(actions) <= MAX_ACTIONS and sum(len(encode(a)) for a in actions) <= MAX_LINK_CHARS
+
+
+def perform(lab: Lab, action: Action) -> list[Trace]:
+    """What a recorded action does to a lab; the traces it produced (time may produce none)."""
+    if action.kind == "r":
+        return [lab.read(action.key, client=action.client)]
+    if action.kind == "w":
+        return [lab.write(action.key, action.value, client=action.client)]
+    if action.kind == "x":
+        return [lab.crash_cache()]
+    if action.kind == "t":
+        return lab.advance_time(action.seconds)
+    declared = next((found for found in lab.page_actions() if found.kind == action.kind), None)
+    if declared is None:
+        raise ValueError(f"not a request of {lab.name}: {action.kind}")
+    return [declared.perform(lab)]

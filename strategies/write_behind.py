@@ -15,7 +15,7 @@ a `volatile-*` policy can never evict such a key, and a full cache refuses the w
 
 from __future__ import annotations
 
-from .diagram_model import APP, CACHE, DATABASE, Actor, FigureArrow, Topology
+from .diagram_model import APP, CACHE, DATABASE, Actor, Topology, figure
 from .features.flusher import FLUSHER, Flusher
 from .features.write_queue import WriteQueue
 from .narration import explain_warning
@@ -33,13 +33,8 @@ class WriteBehind(ReadThrough):
     topology = Topology(
         actors=(APP, CACHE, Actor("Queue", "Queue\n(Redis Stream)", "cds"), Actor("Flusher", "Flusher", "component"),
                 DATABASE),
-        figure=(
-            FigureArrow("App", "Cache", "1. write"),
-            FigureArrow("Cache", "Queue", "2. queued"),
-            FigureArrow("Cache", "App", "3. acknowledged at once"),
-            FigureArrow("Flusher", "Queue", "4. later: read a batch", background=True),
-            FigureArrow("Flusher", "Database", "5. batch write", background=True),
-        ),
+        figure=figure("App → Cache: 1. write", "Cache → Queue: 2. queued", "Cache → App: 3. acknowledged at once",
+                      "Flusher ⇢ Queue: 4. later: read a batch", "Flusher ⇢ Database: 5. batch write"),
         rows=(("App", "Cache", "Queue"), ("", "Database", "Flusher")),
         # App → Database: a reporting job reading the database directly, beside the cache.
         lanes=(("App", "Cache"), ("Cache", "Queue"), ("Flusher", "Queue"), ("Flusher", "Database"),
@@ -57,7 +52,7 @@ class WriteBehind(ReadThrough):
         self.flusher = Flusher(self)
         # Read-through's near caches are not composed here: their two-instance figure stacks the queue, the
         # flusher and the database under the cache, where the cache's own lane to the database cannot pass.
-        self.parts = (self.queue, self.flusher, self.eviction)
+        self.parts = (self.flusher, self.queue, self.eviction)   # the flusher's knobs first on the page, as ever
 
     # ---- the write ------------------------------------------------------------------------------
     def _write(self, t: Request, key: str, value: str) -> Steps:

@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Literal
 
 from .calls import CacheDown
-from .diagram_model import APP, CACHE, DATABASE, FigureArrow, Topology
+from .diagram_model import APP, CACHE, DATABASE, Topology, figure
+from .knobs import Knob
 from .read_through import ReadThrough
 from .request import RequestFailed, Steps, helper
 
@@ -29,15 +30,12 @@ class WriteThrough(ReadThrough):
     name = "write-through"
     title = "Write-through"
     loader = "Cache"
+    knobs = (Knob("ordering", "Write ordering", "choice", "safe", "ordering", choices=("safe", "naive"),
+                  help="ordering-help"),)
     topology = Topology(
         actors=(APP, CACHE, DATABASE),
-        figure=(
-            FigureArrow("App", "Cache", "1. write"),
-            FigureArrow("Cache", "Database", "2. write (synchronous)"),
-            FigureArrow("Database", "Cache", "3. ok"),
-            FigureArrow("Cache", "Cache", "4. store"),
-            FigureArrow("Cache", "App", "5. acknowledged"),
-        ),
+        figure=figure("App → Cache: 1. write", "Cache → Database: 2. write (synchronous)", "Database → Cache: 3. ok",
+                      "Cache → Cache: 4. store", "Cache → App: 5. acknowledged"),
         rows=(("App", "Cache", "Database"),),
         lanes=(("App", "Cache"), ("Cache", "Database"), ("Cache", "Cache")),
     )

@@ -27,7 +27,7 @@ import pytest
 import redis
 from core_support import check_explanations, new_lab
 
-from strategies import Database, Lab, SimClock
+from strategies import PATTERNS, Database, Lab, SimClock
 from strategies.cache import open_client
 
 
@@ -157,6 +157,25 @@ def make_lab(cache, db, namespace, clock):
 
 
 @pytest.fixture
+def outage_lab():
+    """outage_lab(name, **options) -> (server, client, lab) on a private fakeredis server whose connection a
+    test can cut (server.connected = False); every step the lab logged is explained when the test ends."""
+    labs = []
+
+    def build(name, **options):
+        server = fakeredis.FakeServer()
+        client = fakeredis.FakeRedis(server=server, decode_responses=True)
+        lab = PATTERNS[name](client, Database(":memory:"), namespace="outage:", clock=SimClock(), **options)
+        labs.append(lab)
+        return server, client, lab
+
+    yield build
+    for lab in labs:
+        check_explanations(lab.log.values())
+        lab.db.close()
+
+
+@pytest.fixture
 def lab_for():
     """lab_for("cache-aside", **options): a lab on a private fakeredis and in-memory SQLite, with its own clock;
     when the test ends, every step it logged is explained and its database closed."""
@@ -171,6 +190,20 @@ def lab_for():
     for lab in labs:
         check_explanations(lab.log.values())
         lab.db.close()
+
+
+# ---- the pages under Streamlit's AppTest (tests/app_support.py holds their helpers) --------------------------
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """app(page=None, **query) -> AppTest: the app as a learner's browser opens it (`app_support.open_app`),
+    on a private data folder, the embedded fakeredis and a manual clock (time moves only with requests and
+    fast-forwards, never with how long a test took)."""
+    from app_support import open_app
+
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LAB_CLOCK", "manual")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    return open_app
 
 
 # ---- the browser tests' fixtures (tests/browser_support.py holds their helpers) ----------------------------

@@ -8,169 +8,35 @@ is driven by its buttons; the browser tests cover the animation itself.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pandas as pd
 import pytest
+from app_support import (
+    ACTIVE,
+    ROOT,
+    click,
+    close_settings,
+    dot,
+    is_empty,
+    open_log,
+    open_menu,
+    page_state,
+    send,
+    settings,
+    step_counter,
+    step_to_end,
+    table,
+    texts,
+    values,
+)
+from core_support import ALL_PATTERNS
 from streamlit.testing.v1 import AppTest
 
 from strategies.assets import markdown_sections
 
-ROOT = Path(__file__).resolve().parent.parent
-PAGES = {"cache-aside": "cache_aside", "read-through": "read_through", "write-through": "write_through",
-         "write-behind": "write_behind"}
-ACTIVE = re.compile(r'class="?active"?[\s\]]')
-TABLE_COLUMNS = {"Cache": "TTL (s)", "Database": "Version", "Requests": "Latency (ms)", "Queue": "Stream id"}
-EMPTY = {"Cache": "The cache is empty.", "Queue": "The queue is empty", "Requests": "No requests yet."}
-
-
-@pytest.fixture(autouse=True)
-def private_lab(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("LAB_CLOCK", "manual")
-    monkeypatch.delenv("REDIS_URL", raising=False)
-
-
-def open_page(pattern: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-    at.switch_page(f"pages/{PAGES[pattern]}.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
-def open_menu(at: AppTest, pattern: str, *, open_: bool = True) -> AppTest:
-    """Open (or close) the page's More menu: it is drawn only while open, and holds the time jumps, settings
-    and faults, the playback speed, the modes, the share link and the exports."""
-    at.session_state[f"{pattern}:more"] = open_
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def widget(at: AppTest, kind: str, key: str):
-    """The widget `key` ("<pattern>:<name>") of this kind ("toggle", "segmented_control"…); one that lives in
-    the More menu is found with the menu open."""
-    found = [element for element in getattr(at, kind) if element.key == key]
-    if not found:
-        open_menu(at, key.split(":")[0])
-        found = [element for element in getattr(at, kind) if element.key == key]
-    assert found, f"no {kind} {key} on the page, nor in its More menu"
-    return found[0]
-
-
-def click(at: AppTest, key: str) -> AppTest:
-    """Click the button `key` ("<pattern>:<name>"); one that lives in the More menu is clicked with it open."""
-    found = [button for button in at.button if button.key == key]
-    if not found:
-        open_menu(at, key.split(":")[0])
-        found = [button for button in at.button if button.key == key]
-    assert found, f"no button {key} on the page, nor in its More menu"
-    found[0].click().run()
-    assert not at.exception, at.exception
-    return at
-
-
-def send(at: AppTest, pattern: str, button: str, key: str | None = None, value: str | None = None, *,
-         to_end: bool = True) -> AppTest:
-    """Click a request button; then, unless to_end is False, step the playback to its last step, where
-    the tables are live (while a request plays they show the state after the current step)."""
-    if key is not None:
-        at.text_input(key=f"{pattern}:key").input(key)
-    if value is not None:
-        at.text_input(key=f"{pattern}:value").input(value)
-    click(at, f"{pattern}:{button}")
-    if to_end:
-        step_to_end(at, pattern)
-    return at
-
-
-def step_to_end(at: AppTest, pattern: str) -> None:
-    for _ in range(30):
-        if not has_counter(at):
-            return
-        step, steps = step_counter(at)
-        if step >= steps:
-            return
-        click(at, f"{pattern}:forward")
-    raise AssertionError(f"playback did not reach its end: {step_counter(at)}")
-
-
-def table(at: AppTest, heading: str) -> pd.DataFrame:
-    """The dataframe shown under a heading, by its columns; fails if that table did not render. The request
-    log is drawn only while its expander is open: it is opened first."""
-    if heading == "Requests":
-        open_log(at)
-    for frame in at.dataframe:
-        if TABLE_COLUMNS[heading] in frame.value.columns:
-            return frame.value
-    raise AssertionError(f"no {heading} table on the page")
-
-
-def open_log(at: AppTest) -> None:
-    """Open the request log's expander (whichever page this is) and run."""
-    for pattern in PAGES:
-        at.session_state[f"{pattern}:log"] = True
-    at.run()
-    assert not at.exception, at.exception
-
-
-def is_empty(at: AppTest, heading: str) -> bool:
-    """True only if the page says this table is empty (the sentence it shows instead of a table)."""
-    if heading == "Requests":
-        open_log(at)
-    said = any(EMPTY[heading] in c.value for c in at.caption)
-    drawn = any(TABLE_COLUMNS[heading] in frame.value.columns for frame in at.dataframe)
-    assert said != drawn, f"{heading}: both or neither of the table and its 'empty' sentence"
-    return said
-
-
-def values(at: AppTest, heading: str) -> dict[str, str]:
-    if heading in EMPTY and is_empty(at, heading):
-        return {}
-    frame = table(at, heading)
-    return dict(zip(frame["Key"], frame["Value"], strict=True))
-
-
-def dot(at: AppTest) -> str:
-    return at.get("graphviz_chart")[0].proto.spec
-
-
-def has_counter(at: AppTest) -> bool:
-    return any(re.fullmatch(r"\*\*step (\d+) of (\d+)\*\*", block.value) for block in at.markdown)
-
-
-def step_counter(at: AppTest) -> tuple[int, int]:
-    for block in at.markdown:
-        found = re.fullmatch(r"\*\*step (\d+) of (\d+)\*\*", block.value)
-        if found:
-            return int(found[1]), int(found[2])
-    raise AssertionError("no step counter on the page")
-
-
-def texts(at: AppTest) -> list[str]:
-    return [t.value for t in at.text]
-
-
-def settings(at: AppTest, pattern: str, **changes) -> AppTest:
-    """Open More → "Settings and faults" and change its widgets by name (e.g. down=True, ttl=10)."""
-    open_menu(at, pattern)                                # the menu is drawn only while open
-    for suffix, value in changes.items():
-        key = f"{pattern}:{suffix.replace('_', '-')}:widget"
-        widget = next(w for kind in ("toggle", "number_input", "radio", "select_slider")
-                      for w in getattr(at, kind) if w.key == key)
-        widget.set_value(value)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def close_settings(at: AppTest, pattern: str) -> AppTest:
-    return open_menu(at, pattern, open_=False)
-
 
 # ---- the home page and each pattern page ---------------------------------------------------------------
-def test_home_orients_a_newcomer():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+def test_home_orients_a_newcomer(app):
+    at = app()
     assert not at.exception
     assert at.title[0].value == "Cache Patterns Lab"
     assert [s.value for s in at.subheader] == ["Cache-aside", "Read-through", "Write-through", "Write-behind"]
@@ -180,9 +46,9 @@ def test_home_orients_a_newcomer():
     assert any("How to use this lab" in m.value for m in at.markdown)
 
 
-@pytest.mark.parametrize("pattern", PAGES)
-def test_read_misses_then_hits_and_draws_numbered_steps(pattern):
-    at = open_page(pattern)
+@pytest.mark.parametrize("pattern", ALL_PATTERNS)
+def test_read_misses_then_hits_and_draws_numbered_steps(app, pattern):
+    at = app(pattern)
     assert "1. look up" in dot(at) or "1. read" in dot(at) or "1. write" in dot(at)   # the textbook figure
     assert is_empty(at, "Cache") and is_empty(at, "Requests")
     send(at, pattern, "read", key="user:1")
@@ -204,9 +70,9 @@ def arrow_phase(spec: str, label_start: str) -> str:
     return re.search(r'class="?(\w+)', line)[1]
 
 
-@pytest.mark.parametrize("pattern", PAGES)
-def test_step_buttons_move_the_active_arrow(pattern):
-    at = send(open_page(pattern), pattern, "read", key="user:2", to_end=False)
+@pytest.mark.parametrize("pattern", ALL_PATTERNS)
+def test_step_buttons_move_the_active_arrow(app, pattern):
+    at = send(app(pattern), pattern, "read", key="user:2", to_end=False)
     first, steps = step_counter(at)
     assert first == 1 and steps >= 5
     assert arrow_phase(dot(at), "1. GET user:2") == "active"
@@ -223,8 +89,8 @@ def test_step_buttons_move_the_active_arrow(pattern):
     assert arrow_phase(dot(at), "2. ") == "active"
 
 
-def test_cache_aside_write_updates_db_then_invalidates():
-    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
+def test_cache_aside_write_updates_db_then_invalidates(app):
+    at = send(app("cache-aside"), "cache-aside", "read", key="user:1")
     assert "user:1" in values(at, "Cache")
     send(at, "cache-aside", "write", key="user:1", value="Grace")
     assert values(at, "Database")["user:1"] == "Grace"
@@ -232,9 +98,9 @@ def test_cache_aside_write_updates_db_then_invalidates():
     assert "1. INSERT … ON CONFLICT" in dot(at) and "DEL user:1" in dot(at)
 
 
-def test_cache_aside_tables_show_the_window_between_commit_and_delete():
+def test_cache_aside_tables_show_the_window_between_commit_and_delete(app):
     """Between the UPSERT (step 1) and the DEL (step 3) the cache still holds the old value: stale."""
-    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
+    at = send(app("cache-aside"), "cache-aside", "read", key="user:1")
     send(at, "cache-aside", "write", key="user:1", value="Grace", to_end=False)
     assert values(at, "Database")["user:1"] == "Grace"
     assert values(at, "Cache")["user:1"] == "Ada Lovelace"
@@ -243,8 +109,8 @@ def test_cache_aside_tables_show_the_window_between_commit_and_delete():
     assert "user:1" not in values(at, "Cache")
 
 
-def test_read_through_write_invalidates_through_the_cache():
-    at = send(open_page("read-through"), "read-through", "read", key="user:3")
+def test_read_through_write_invalidates_through_the_cache(app):
+    at = send(app("read-through"), "read-through", "read", key="user:3")
     assert "Loader" in dot(at)
     send(at, "read-through", "write", key="user:3", value="Barbara Liskov")
     assert values(at, "Database")["user:3"] == "Barbara Liskov"
@@ -253,15 +119,15 @@ def test_read_through_write_invalidates_through_the_cache():
     assert values(at, "Cache")["user:3"] == "Barbara Liskov"
 
 
-def test_write_through_updates_cache_and_db_together():
-    at = send(open_page("write-through"), "write-through", "write", key="user:1", value="Grace")
+def test_write_through_updates_cache_and_db_together(app):
+    at = send(app("write-through"), "write-through", "write", key="user:1", value="Grace")
     assert values(at, "Database")["user:1"] == "Grace"
     assert values(at, "Cache")["user:1"] == "Grace"
     assert set(table(at, "Cache")["State"]) == {"✓ same as DB"}
 
 
-def test_write_through_naive_ordering_with_db_down_says_the_cache_is_ahead():
-    at = open_page("write-through")
+def test_write_through_naive_ordering_with_db_down_says_the_cache_is_ahead(app):
+    at = app("write-through")
     settings(at, "write-through", ordering="naive", down=True)
     send(at, "write-through", "write", key="user:1", value="Grace")
     assert values(at, "Cache")["user:1"] == "Grace"
@@ -274,8 +140,8 @@ def test_write_through_naive_ordering_with_db_down_says_the_cache_is_ahead():
     assert "the cache is ahead of the database" in summary and "newer value" not in summary
 
 
-def test_cache_aside_stale_read_says_the_cache_is_behind():
-    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
+def test_cache_aside_stale_read_says_the_cache_is_behind(app):
+    at = send(app("cache-aside"), "cache-aside", "read", key="user:1")
     settings(at, "cache-aside", cache_down=True)
     send(at, "cache-aside", "write", key="user:1", value="Grace")        # committed; the DEL failed
     assert any("invalidation failed" in w.value or "did not answer the DEL" in w.value for w in at.warning)
@@ -285,8 +151,8 @@ def test_cache_aside_stale_read_says_the_cache_is_behind():
     assert "STALE" in summary and "the cache is behind" in summary
 
 
-def test_write_behind_db_waits_for_flush_now():
-    at = open_page("write-behind")
+def test_write_behind_db_waits_for_flush_now(app):
+    at = app("write-behind")
     send(at, "write-behind", "write", key="user:1", value="Grace")
     assert values(at, "Cache")["user:1"] == "Grace"
     assert values(at, "Database")["user:1"] == "Ada Lovelace"
@@ -298,8 +164,8 @@ def test_write_behind_db_waits_for_flush_now():
     assert "XDEL queue" in dot(at)
 
 
-def test_write_behind_full_batch_flushes_in_the_background():
-    at = open_page("write-behind")
+def test_write_behind_full_batch_flushes_in_the_background(app):
+    at = app("write-behind")
     settings(at, "write-behind", batch=2)
     send(at, "write-behind", "write", key="user:1", value="one")
     send(at, "write-behind", "write", key="user:2", value="two", to_end=False)
@@ -311,8 +177,8 @@ def test_write_behind_full_batch_flushes_in_the_background():
 
 
 # ---- time ----------------------------------------------------------------------------------------------
-def test_fast_forward_expires_a_key_and_the_next_read_misses():
-    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
+def test_fast_forward_expires_a_key_and_the_next_read_misses(app):
+    at = send(app("cache-aside"), "cache-aside", "read", key="user:1")
     assert table(at, "Cache").set_index("Key").loc["user:1", "TTL (s)"] == "60"
     click(at, "cache-aside:ff10")
     assert table(at, "Cache").set_index("Key").loc["user:1", "TTL (s)"] == "50"   # the TTL moved with the clock
@@ -324,13 +190,13 @@ def test_fast_forward_expires_a_key_and_the_next_read_misses():
     assert list(table(at, "Requests")["Outcome"])[0] == "miss"
 
 
-def test_next_expiry_without_any_ttl_says_so():
-    at = click(open_page("write-through"), "write-through:ff-next")
+def test_next_expiry_without_any_ttl_says_so(app):
+    at = click(app("write-through"), "write-through:ff-next")
     assert any("nothing will expire" in i.value for i in at.info)
 
 
-def test_write_behind_max_delay_flush_runs_when_time_is_fast_forwarded():
-    at = open_page("write-behind")
+def test_write_behind_max_delay_flush_runs_when_time_is_fast_forwarded(app):
+    at = app("write-behind")
     send(at, "write-behind", "write", key="user:1", value="later")
     assert values(at, "Database")["user:1"] == "Ada Lovelace"
     click(at, "write-behind:ff10")                                   # past the 5 s max delay
@@ -340,9 +206,9 @@ def test_write_behind_max_delay_flush_runs_when_time_is_fast_forwarded():
 
 
 # ---- the cache as a fault --------------------------------------------------------------------------------
-@pytest.mark.parametrize("pattern", PAGES)
-def test_cache_down_on_every_page(pattern):
-    at = send(open_page(pattern), pattern, "read", key="user:1")
+@pytest.mark.parametrize("pattern", ALL_PATTERNS)
+def test_cache_down_on_every_page(app, pattern):
+    at = send(app(pattern), pattern, "read", key="user:1")
     settings(at, pattern, cache_down=True)
     assert any("The cache is down" in w.value for w in at.warning)
     send(at, pattern, "read", key="user:2")
@@ -374,8 +240,8 @@ def test_cache_down_on_every_page(pattern):
     ("bad\x00key", "x", "control character"),
     ("user:1", "bell\x07", "control character"),
 ])
-def test_bad_input_shows_the_rule_and_changes_nothing(key, value, rule):
-    at = open_page("cache-aside")
+def test_bad_input_shows_the_rule_and_changes_nothing(app, key, value, rule):
+    at = app("cache-aside")
     before = values(at, "Database")
     send(at, "cache-aside", "write", key=key, value=value)
     assert len(at.error) == 1 and rule in at.error[0].value
@@ -386,8 +252,8 @@ def test_bad_input_shows_the_rule_and_changes_nothing(key, value, rule):
 
 
 @pytest.mark.parametrize("key", ['<script>alert(1)</script>', 'a" -> b [label="x"]; {', "**bold** :red[x] $x$"])
-def test_hostile_text_is_data_not_markup(key):
-    at = open_page("write-through")
+def test_hostile_text_is_data_not_markup(app, key):
+    at = app("write-through")
     send(at, "write-through", "write", key=key, value='"; DROP TABLE kv; --')
     assert values(at, "Database")[key] == '"; DROP TABLE kv; --'
     assert values(at, "Cache")[key] == '"; DROP TABLE kv; --'
@@ -397,8 +263,8 @@ def test_hostile_text_is_data_not_markup(key):
     assert len(ACTIVE.findall(dot(at))) == 1
 
 
-def test_two_sessions_never_see_each_others_writes():
-    alice, bob = open_page("cache-aside"), open_page("cache-aside")
+def test_two_sessions_never_see_each_others_writes(app):
+    alice, bob = app("cache-aside"), app("cache-aside")
     send(alice, "cache-aside", "write", key="user:1", value="Alice was here")
     send(alice, "cache-aside", "read")
     send(bob, "cache-aside", "read", key="user:1")
@@ -407,8 +273,8 @@ def test_two_sessions_never_see_each_others_writes():
     assert values(bob, "Cache")["user:1"] == "Ada Lovelace"
 
 
-def test_reset_my_lab_restores_the_seed_and_switches_the_faults_off():
-    at = send(open_page("write-through"), "write-through", "write", key="user:9", value="new")
+def test_reset_my_lab_restores_the_seed_and_switches_the_faults_off(app):
+    at = send(app("write-through"), "write-through", "write", key="user:9", value="new")
     assert "user:9" in values(at, "Database")
     settings(at, "write-through", down=True, cache_down=True)
     click(at, "write-through:reset")                                  # in the open popover
@@ -423,8 +289,8 @@ def test_reset_my_lab_restores_the_seed_and_switches_the_faults_off():
 
 
 # ---- narration, code, playback ---------------------------------------------------------------------------
-def test_each_step_shows_the_line_of_code_that_performs_it():
-    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1", to_end=False)
+def test_each_step_shows_the_line_of_code_that_performs_it(app):
+    at = send(app("cache-aside"), "cache-aside", "read", key="user:1", to_end=False)
     step_one = 'cached = yield from self.early.get(t, "App", key, tolerate=True)'
     assert at.code[0].value.startswith(step_one)                                      # step 1: GET
     assert not any("def _read(" in c.value for c in at.code)           # the Code tab is drawn only when open
@@ -437,8 +303,8 @@ def test_each_step_shows_the_line_of_code_that_performs_it():
     assert any("strategies/cache_aside.py, line" in c.value for c in at.caption)
 
 
-def test_the_explanation_shows_one_section_at_a_time_and_never_none():
-    at = open_page("cache-aside")
+def test_the_explanation_shows_one_section_at_a_time_and_never_none(app):
+    at = app("cache-aside")
     sections = markdown_sections(ROOT / "assets" / "cache_aside.md")
     shown = lambda: " ".join(m.value for m in at.markdown)          # noqa: E731
     assert sections["How it works"][:60] in shown() and sections["Cons"][:60] not in shown()
@@ -451,8 +317,8 @@ def test_the_explanation_shows_one_section_at_a_time_and_never_none():
     assert at.session_state["cache-aside:explain"] == "Cons"
 
 
-def test_write_through_safe_ordering_points_at_the_set_after_the_commit():
-    at = send(open_page("write-through"), "write-through", "write", key="user:1", value="Grace", to_end=False)
+def test_write_through_safe_ordering_points_at_the_set_after_the_commit(app):
+    at = send(app("write-through"), "write-through", "write", key="user:1", value="Grace", to_end=False)
     lines = []
     for _ in range(5):
         lines.append(at.code[0].value)
@@ -461,8 +327,8 @@ def test_write_through_safe_ordering_points_at_the_set_after_the_commit():
     assert lines[1].startswith("version = yield from self.db_upsert(")
 
 
-def test_selecting_a_past_request_replays_it():
-    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1")
+def test_selecting_a_past_request_replays_it(app):
+    at = send(app("cache-aside"), "cache-aside", "read", key="user:1")
     send(at, "cache-aside", "read")
     assert "SELECT" not in dot(at)                  # the hit is on the diagram
     open_log(at)
@@ -471,8 +337,8 @@ def test_selecting_a_past_request_replays_it():
     assert step_counter(at)[1] == 5
 
 
-def test_narration_says_what_each_step_left_behind():
-    at = send(open_page("cache-aside"), "cache-aside", "read", key="user:1", to_end=False)
+def test_narration_says_what_each_step_left_behind(app):
+    at = send(app("cache-aside"), "cache-aside", "read", key="user:1", to_end=False)
     assert "After this step, for 'user:1': the cache has nothing; the database has 'Ada Lovelace' (version 1)." \
         in texts(at)
     assert is_empty(at, "Cache")        # the tables replay the request, step by step
@@ -483,8 +349,8 @@ def test_narration_says_what_each_step_left_behind():
     assert values(at, "Cache")["user:1"] == "Ada Lovelace"
 
 
-def test_pause_and_play_toggle_and_play_restarts_a_finished_request():
-    at = send(open_page("write-through"), "write-through", "write", key="user:1", value="Grace", to_end=False)
+def test_pause_and_play_toggle_and_play_restarts_a_finished_request(app):
+    at = send(app("write-through"), "write-through", "write", key="user:1", value="Grace", to_end=False)
     assert at.button(key="write-through:play").label == "Pause"       # a new request plays by itself
     click(at, "write-through:play")
     assert at.button(key="write-through:play").label == "Play"
@@ -495,15 +361,15 @@ def test_pause_and_play_toggle_and_play_restarts_a_finished_request():
     assert step_counter(at)[0] == 1
 
 
-def test_speed_survives_runs_in_which_nothing_plays_and_sets_how_fast_a_step_draws_itself():
-    at = open_menu(open_page("cache-aside"), "cache-aside")
+def test_speed_survives_runs_in_which_nothing_plays_and_sets_how_fast_a_step_draws_itself(app):
+    at = open_menu(app("cache-aside"), "cache-aside")
     assert "--cpl-draw: 0.50s" in page_styles(at)                    # 1×: a third of its 1.5 s step
     at.segmented_control(key="cache-aside:speed-choice").set_value("4×").run()
-    assert at.session_state["cache-aside:speed"] == "4×"
+    assert page_state(at, "cache-aside").speed == "4×"
     open_menu(at, "cache-aside", open_=False)                        # the control is not drawn now
     click(at, "cache-aside:reset")                                    # playback forgotten, preference kept
     send(at, "cache-aside", "read", key="user:1")
-    assert at.session_state["cache-aside:speed"] == "4×"
+    assert page_state(at, "cache-aside").speed == "4×"
     assert "--cpl-draw: 0.13s" in page_styles(at)                    # in step with a 0.4 s step
     assert open_menu(at, "cache-aside").segmented_control(key="cache-aside:speed-choice").value == "4×"
 
@@ -512,10 +378,10 @@ def page_styles(at: AppTest) -> str:
     return " ".join(element.proto.body for element in at.get("html"))
 
 
-def test_a_fault_switched_on_stays_on_while_its_popover_is_closed():
+def test_a_fault_switched_on_stays_on_while_its_popover_is_closed(app):
     """Widget state that is not on screen in one run must not vanish: the settings are drawn only while
     their popover is open, and their values live elsewhere."""
-    at = settings(open_page("cache-aside"), "cache-aside", down=True, ttl=15)
+    at = settings(app("cache-aside"), "cache-aside", down=True, ttl=15)
     close_settings(at, "cache-aside")
     assert not any(t.key == "cache-aside:down:widget" for t in at.toggle)      # not drawn...
     assert any("The database is down" in w.value for w in at.warning)         # ...but still on
@@ -527,14 +393,14 @@ def test_a_fault_switched_on_stays_on_while_its_popover_is_closed():
     assert table(at, "Cache").set_index("Key").loc["user:2", "TTL (s)"] == "15"
 
 
-def test_write_without_a_value_is_refused():
-    at = send(open_page("write-through"), "write-through", "write", key="user:1", value="")
+def test_write_without_a_value_is_refused(app):
+    at = send(app("write-through"), "write-through", "write", key="user:1", value="")
     assert len(at.error) == 1 and "type a Value" in at.error[0].value
     assert values(at, "Database")["user:1"] == "Ada Lovelace"
 
 
-def test_db_down_is_a_failed_step_and_a_banner():
-    at = open_page("cache-aside")
+def test_db_down_is_a_failed_step_and_a_banner(app):
+    at = app("cache-aside")
     settings(at, "cache-aside", down=True)
     assert any("The database is down" in w.value for w in at.warning)
     send(at, "cache-aside", "read", key="user:2")

@@ -4,18 +4,14 @@ nothing, the URL follows the step, presenter mode keeps only the diagram and its
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from streamlit.testing.v1 import AppTest
-from test_app import (  # noqa: F401
-    PAGES,
-    ROOT,
+from app_support import (
     click,
     dot,
+    messages,
     open_log,
     open_menu,
-    private_lab,
+    page_state,
     send,
     settings,
     step_counter,
@@ -23,7 +19,7 @@ from test_app import (  # noqa: F401
     values,
     widget,
 )
-from test_app_scenarios import open_link
+from streamlit.testing.v1 import AppTest
 
 from strategies.share import MAX_ACTIONS
 
@@ -37,24 +33,18 @@ def link_of(at: AppTest) -> dict:
     return {name: at.query_params[name] for name in at.query_params}
 
 
-def messages(at: AppTest) -> str:
-    """The page's messages as a learner reads them (Markdown escapes undone)."""
-    said = " ".join(block.value for kind in ("warning", "info", "error") for block in getattr(at, kind))
-    return re.sub(r"\\(.)", r"\1", said)
-
-
-def test_a_scenario_link_to_a_step_shows_what_stepping_there_by_hand_shows():
-    by_hand = open_link("cache-aside", scenario="stale-set-race")
+def test_a_scenario_link_to_a_step_shows_what_stepping_there_by_hand_shows(app):
+    by_hand = app("cache-aside", scenario="stale-set-race")
     for _ in range(6):
         click(by_hand, "cache-aside:forward")
     assert step_counter(by_hand)[0] == 7
     assert by_hand.query_params["step"] == "7"           # the URL followed the steps
-    linked = open_link("cache-aside", **link_of(by_hand))
+    linked = app("cache-aside", **link_of(by_hand))
     assert screen(linked) == screen(by_hand)
 
 
-def test_free_requests_travel_in_a_link_with_their_settings_and_time():
-    at = open_link("cache-aside")
+def test_free_requests_travel_in_a_link_with_their_settings_and_time(app):
+    at = app("cache-aside")
     settings(at, "cache-aside", ttl=30)
     send(at, "cache-aside", "read", key="user:1")
     send(at, "cache-aside", "write", key="user:2", value="Grace ~ 100% <b>")
@@ -65,31 +55,31 @@ def test_free_requests_travel_in_a_link_with_their_settings_and_time():
     params = link_of(at)
     assert "scenario" not in params and params["step"] == "2"
     assert params["do"][0] == "s~ttl~30" and "t~10" in params["do"]
-    linked = open_link("cache-aside", **params)
+    linked = app("cache-aside", **params)
     assert screen(linked) == screen(at)
     lab, original = (x.session_state["learner"].lab("cache-aside") for x in (linked, at))
     assert lab.ttl_seconds == 30 and lab.clock.now() == pytest.approx(original.clock.now())
     assert [t.label for t in lab.log.values()] == [t.label for t in original.log.values()]
 
 
-def test_requests_after_a_scenario_link_on_top_of_it():
-    at = open_link("write-behind", scenario="coalescing")
+def test_requests_after_a_scenario_link_on_top_of_it(app):
+    at = app("write-behind", scenario="coalescing")
     send(at, "write-behind", "write", key="user:9", value="Nine")
     click(at, "write-behind:Flush now")
     params = link_of(at)
     assert params["scenario"] == "coalescing" and params["do"] == ["w~user:9~Nine", "f"]
-    linked = open_link("write-behind", **params)
+    linked = app("write-behind", **params)
     assert screen(linked) == screen(at)
 
 
-def test_an_earlier_request_replayed_from_the_log_is_what_the_link_shows():
-    at = open_link("read-through")
+def test_an_earlier_request_replayed_from_the_log_is_what_the_link_shows(app):
+    at = app("read-through")
     send(at, "read-through", "read", key="user:1")
     send(at, "read-through", "read", key="user:1")
     open_log(at)
     at.selectbox(key="read-through:replay").set_value(1).run()
     assert at.query_params["show"] == "1"
-    linked = open_link("read-through", **link_of(at))
+    linked = app("read-through", **link_of(at))
     assert screen(linked) == screen(at)
 
 
@@ -111,23 +101,23 @@ BAD_LINKS = [
 
 
 @pytest.mark.parametrize(("params", "said"), BAD_LINKS)
-def test_a_malformed_link_says_why_and_changes_nothing(params, said):
-    at = open_link("cache-aside", **params)
+def test_a_malformed_link_says_why_and_changes_nothing(app, params, said):
+    at = app("cache-aside", **params)
     assert said in messages(at), messages(at)
     lab = at.session_state["learner"].lab("cache-aside")
     assert not lab.log and values(at, "Cache") == {}
 
 
-def test_a_step_past_the_end_is_clamped_and_said():
-    at = open_link("cache-aside", scenario="stale-set-race", step="99999")
+def test_a_step_past_the_end_is_clamped_and_said(app):
+    at = app("cache-aside", scenario="stale-set-race", step="99999")
     total = step_counter(at)[1]
     assert step_counter(at) == (total, total)
     assert "asked for step 99999" in messages(at)
 
 
-def test_presenter_mode_keeps_the_diagram_and_drops_the_log_and_the_explanation():
-    normal = open_link("cache-aside", scenario="stampede", step="4")
-    presenting = open_link("cache-aside", scenario="stampede", step="4", present="1")
+def test_presenter_mode_keeps_the_diagram_and_drops_the_log_and_the_explanation(app):
+    normal = app("cache-aside", scenario="stampede", step="4")
+    presenting = app("cache-aside", scenario="stampede", step="4", present="1")
     headings = lambda at: [h.value for h in at.subheader]          # noqa: E731
     assert "Requests" in headings(normal) and "Requests" not in headings(presenting)
     explains = lambda at: [c for c in at.get("button_group") if c.key == "cache-aside:explain"]   # noqa: E731
@@ -141,15 +131,15 @@ def test_presenter_mode_keeps_the_diagram_and_drops_the_log_and_the_explanation(
     assert "Requests" in headings(presenting) and "present" not in presenting.query_params
 
 
-def test_predict_mode_asks_before_each_step_and_keeps_score():
-    at = open_link("cache-aside", scenario="cold-then-warm")
+def test_predict_mode_asks_before_each_step_and_keeps_score(app):
+    at = app("cache-aside", scenario="cold-then-warm")
     shown_all = dot(at)
     widget(at, "toggle", "cache-aside:predict:widget").set_value(True).run()
     assert at.button(key="cache-aside:forward").disabled
     assert 'label="2. ' in shown_all and 'label="2. ' not in dot(at)     # the next arrow would give it away
     answered = []
     for attempt in range(2):
-        question = at.session_state["cache-aside:question"][1]
+        question = page_state(at, "cache-aside").question[1]
         before = step_counter(at)[0]
         chosen = question.choices[question.answer] if attempt == 0 else \
             next(c for c in question.choices if c != question.choices[question.answer])
@@ -163,8 +153,8 @@ def test_predict_mode_asks_before_each_step_and_keeps_score():
     assert any("Your score: 1 of 2. In this scenario: 1 of 2." in c.value for c in at.caption)
 
 
-def test_answering_without_a_choice_asks_for_one_and_does_not_move():
-    at = open_link("write-behind", scenario="coalescing")
+def test_answering_without_a_choice_asks_for_one_and_does_not_move(app):
+    at = app("write-behind", scenario="coalescing")
     widget(at, "toggle", "write-behind:predict:widget").set_value(True).run()
     before = step_counter(at)
     click(at, "write-behind:answer")
@@ -173,8 +163,8 @@ def test_answering_without_a_choice_asks_for_one_and_does_not_move():
     assert at.session_state["quiz-score"].asked == 0
 
 
-def test_the_share_section_gives_the_link_and_two_clients_say_they_cannot_travel():
-    at = open_link("cache-aside")
+def test_the_share_section_gives_the_link_and_two_clients_say_they_cannot_travel(app):
+    at = app("cache-aside")
     send(at, "cache-aside", "read", key="user:1")
     open_menu(at, "cache-aside")
     link = at.code[0].value
@@ -184,8 +174,8 @@ def test_the_share_section_gives_the_link_and_two_clients_say_they_cannot_travel
     assert "two clients" in messages(at) and "do" not in at.query_params
 
 
-def test_export_offers_slides_and_a_gif_of_what_is_on_the_diagram(monkeypatch):
-    at = open_menu(open_link("cache-aside", scenario="stale-set-race"), "cache-aside")
+def test_export_offers_slides_and_a_gif_of_what_is_on_the_diagram(app, monkeypatch):
+    at = open_menu(app("cache-aside", scenario="stale-set-race"), "cache-aside")
     offered = [button.proto.label for button in at.get("download_button")]
     assert offered == ["Slides (HTML)", "Animated GIF"]
     assert any('"Stale-set race (no leases)", 10 steps' in c.value for c in at.caption)
@@ -196,8 +186,8 @@ def test_export_offers_slides_and_a_gif_of_what_is_on_the_diagram(monkeypatch):
     assert "apt-get install graphviz" in messages(at)
 
 
-def test_export_is_off_until_something_is_on_the_diagram():
-    at = open_menu(open_link("write-through"), "write-through")
+def test_export_is_off_until_something_is_on_the_diagram(app):
+    at = open_menu(app("write-through"), "write-through")
     assert not at.get("download_button")
     assert any("what is on the diagram can then be downloaded" in c.value for c in at.caption)
     send(at, "write-through", "read", key="user:1")
@@ -206,11 +196,11 @@ def test_export_is_off_until_something_is_on_the_diagram():
     assert any(f"Request(s) #1, {total} steps." in c.value for c in at.caption)
 
 
-def test_a_learner_back_after_days_still_gets_a_link_that_opens():
-    at = open_link("cache-aside")
+def test_a_learner_back_after_days_still_gets_a_link_that_opens(app):
+    at = app("cache-aside")
     send(at, "cache-aside", "read", key="user:1")
     at.session_state["learner"].lab("cache-aside").wall_time_passed(3 * 86_400)   # as the wall clock does it
     send(at, "cache-aside", "read", key="user:1")
     assert "t~86400" in at.query_params["do"]
-    linked = open_link("cache-aside", **link_of(at))
+    linked = app("cache-aside", **link_of(at))
     assert not messages(linked) and screen(linked) == screen(at)

@@ -6,29 +6,12 @@ whole test process, so only the first test pays for it. The others submit small 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from strategies.compare import Workload, say
+from strategies.compare_summary import say
+from strategies.compare_workload import Workload
 
-ROOT = Path(__file__).resolve().parent.parent
 TITLES = ["Cache-aside", "Read-through", "Write-through", "Write-behind"]
-
-
-@pytest.fixture(autouse=True)
-def private_lab(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("LAB_CLOCK", "manual")
-    monkeypatch.delenv("REDIS_URL", raising=False)
-
-
-def open_compare() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    at.switch_page("pages/compare.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def submit(at: AppTest, **knobs) -> AppTest:
@@ -51,8 +34,8 @@ def numbers(at: AppTest):
     return frame
 
 
-def test_the_page_opens_with_a_comparison_of_the_default_workload():
-    at = open_compare()
+def test_the_page_opens_with_a_comparison_of_the_default_workload(app):
+    at = app("compare", timeout=60)
     assert at.title[0].value == say("title")
     assert [s.value for s in at.subheader] == [say("summary-heading"), say("table-heading"), say("charts-heading")]
     frame = numbers(at)
@@ -64,8 +47,8 @@ def test_the_page_opens_with_a_comparison_of_the_default_workload():
     assert "fewer database writes than write-through" in summary(at)
 
 
-def test_a_small_workload_shows_its_numbers_and_a_summary_that_states_them():
-    at = submit(open_compare(), requests=300, keys=40, seed=5)
+def test_a_small_workload_shows_its_numbers_and_a_summary_that_states_them(app):
+    at = submit(app("compare", timeout=60), requests=300, keys=40, seed=5)
     assert "300 requests per pattern" in " ".join(c.value for c in at.caption)
     frame = numbers(at).set_index("Pattern")
     assert frame.loc["Write-through", "DB writes"] == frame.loc["Cache-aside", "DB writes"]   # every write
@@ -76,16 +59,16 @@ def test_a_small_workload_shows_its_numbers_and_a_summary_that_states_them():
     assert not at.error
 
 
-def test_a_crash_is_summarised_with_the_writes_it_lost():
-    at = submit(open_compare(), requests=400, batch=50, delay=600.0, fault="cache-crash", fault_at=300)
+def test_a_crash_is_summarised_with_the_writes_it_lost(app):
+    at = submit(app("compare", timeout=60), requests=400, batch=50, delay=600.0, fault="cache-crash", fault_at=300)
     frame = numbers(at).set_index("Pattern")
     lost = frame.loc["Write-behind", "Lost writes"]
     assert lost > 0 and frame.drop("Write-behind")["Lost writes"].sum() == 0
     assert f"lost **{lost} acknowledged writes** of Write-behind" in summary(at)
 
 
-def test_an_outage_window_past_the_end_is_refused_with_a_message():
-    at = submit(open_compare(), requests=300, fault="db-outage", fault_at=250, fault_length=100)
+def test_an_outage_window_past_the_end_is_refused_with_a_message(app):
+    at = submit(app("compare", timeout=60), requests=300, fault="db-outage", fault_at=250, fault_length=100)
     [error] = at.error
     assert say("bad-knobs") in error.value
     assert say("bad-fault-window", at=250, left=50) in error.value
@@ -95,6 +78,6 @@ def test_an_outage_window_past_the_end_is_refused_with_a_message():
     assert "During the database outage (50 requests from request 251)" in summary(at)
 
 
-def test_a_fault_start_past_the_end_is_refused_with_a_message():
-    at = submit(open_compare(), requests=300, fault="cache-crash", fault_at=300)
+def test_a_fault_start_past_the_end_is_refused_with_a_message(app):
+    at = submit(app("compare", timeout=60), requests=300, fault="cache-crash", fault_at=300)
     assert say("bad-fault-at", last="299") in at.error[0].value

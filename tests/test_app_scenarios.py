@@ -4,25 +4,14 @@ scenario and its settings; in two-client mode each client's button moves that cl
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from core_support import new_lab
+from app_support import EMPTY, click, dot, has_counter, page_state, step_counter, values, warnings, widget
+from core_support import ALL_PATTERNS, new_lab
 from streamlit.testing.v1 import AppTest
-from test_app import EMPTY, PAGES, ROOT, click, dot, has_counter, private_lab, step_counter, values, widget  # noqa: F401
 
 from strategies.scenario import run_scenario
 from strategies.scenarios import CATALOGUE, SCENARIOS
 from strategies.views import TABLE_LIMIT, cache_rows, shown_value
-
-
-def open_link(pattern: str, **params: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.switch_page(f"pages/{PAGES[pattern]}.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def expected_tables(slug: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -45,9 +34,9 @@ MAX_CLICKS = 40          # a scenario of thousands of steps (a thousand keys exp
 
 
 @pytest.mark.parametrize("slug", list(dict.fromkeys(scenario.slug for scenario in CATALOGUE)))
-def test_a_scenario_link_loads_and_steps_to_its_end(slug):
+def test_a_scenario_link_loads_and_steps_to_its_end(app, slug):
     pattern = SCENARIOS[slug].pattern
-    at = open_link(pattern, scenario=slug)
+    at = app(pattern, scenario=slug)
     why = SCENARIOS[slug].unavailable(new_lab(pattern))
     if why is not None:              # needs a real server (CLIENT TRACKING); these pages run on fakeredis
         assert not has_counter(at) and any(why in block.value for block in at.error), "the page says why"
@@ -59,7 +48,7 @@ def test_a_scenario_link_loads_and_steps_to_its_end(slug):
         click(at, f"{pattern}:forward")
     if total - 1 > MAX_CLICKS:
         assert step_counter(at) == (MAX_CLICKS + 1, total)
-        at = open_link(pattern, scenario=slug, step=str(total))
+        at = app(pattern, scenario=slug, step=str(total))
     assert step_counter(at) == (total, total)
     assert any(block.value.startswith("**What you saw:**") for block in at.success)
     cache, db = expected_tables(slug)
@@ -69,46 +58,42 @@ def test_a_scenario_link_loads_and_steps_to_its_end(slug):
     assert at.query_params["scenario"] == slug
 
 
-def test_a_link_to_a_step_opens_there_and_a_bad_link_says_why():
-    at = open_link("cache-aside", scenario="stale-set-race", step="8")
+def test_a_link_to_a_step_opens_there_and_a_bad_link_says_why(app):
+    at = app("cache-aside", scenario="stale-set-race", step="8")
     assert step_counter(at) == (8, 10)
     assert "Client A finally stores what it read earlier" in infos(at)
     spec = dot(at)
     assert "A5. SET user:1" in spec and "B3. DEL user:1" in spec and "clients\\nA B" in spec
 
-    at = open_link("cache-aside", scenario="stale-set-race", step="999")
+    at = app("cache-aside", scenario="stale-set-race", step="999")
     assert step_counter(at) == (10, 10)
     assert any("asked for step 999" in block.value for block in at.info)
 
-    at = open_link("cache-aside", scenario="<script>alert(1)</script>")
+    at = app("cache-aside", scenario="<script>alert(1)</script>")
     assert not has_counter(at)
     assert "There is no scenario called '<script>alert(1)</script>'" in warnings(at)
 
-    at = open_link("write-behind", scenario="stampede")           # a cache-aside scenario, on another page
+    at = app("write-behind", scenario="stampede")           # a cache-aside scenario, on another page
     assert not has_counter(at)
     assert 'The scenario "Stampede: a hot key expires under load" is on another page: open /cache_aside' in warnings(at)
 
 
-def test_mid_scenario_the_totals_say_they_already_count_what_is_to_come():
+def test_mid_scenario_the_totals_say_they_already_count_what_is_to_come(app):
     earlier = "including any after the moment on the diagram"
-    at = open_link("cache-aside", scenario="stale-set-race", step="3")
+    at = app("cache-aside", scenario="stale-set-race", step="3")
     assert any(earlier in c.value for c in at.caption)
     assert "Stale reads **1**" in " ".join(m.value for m in at.markdown)    # the race's read, still to come
-    at = open_link("cache-aside", scenario="stale-set-race", step="999")    # at the end: plain totals
+    at = app("cache-aside", scenario="stale-set-race", step="999")    # at the end: plain totals
     assert not any(earlier in c.value for c in at.caption)
 
 
-def warnings(at: AppTest) -> str:
-    """The warnings as a learner reads them: a link's text is escaped so Markdown shows it literally."""
-    return re.sub(r"\\(.)", r"\1", " ".join(block.value for block in at.warning))
-
-
-def test_the_picker_loads_a_scenario_and_its_settings_then_gives_the_learners_back():
-    at = open_link("cache-aside")
-    at.session_state["cache-aside:ttl"] = 30                  # the learner's own setting, before any scenario
+def test_the_picker_loads_a_scenario_and_its_settings_then_gives_the_learners_back(app):
+    at = app("cache-aside")
+    page_state(at, "cache-aside").settings["ttl"] = 30      # the learner's own setting, before any scenario
     at.selectbox(key="cache-aside:scenario-choice").set_value("stampede-leases").run()
     assert not at.exception, at.exception
-    assert at.session_state["cache-aside:leases"] is True and at.session_state["cache-aside:ttl"] == 60
+    page = page_state(at, "cache-aside")
+    assert page.settings["leases"] is True and page.settings["ttl"] == 60
     assert step_counter(at)[0] == 1 and at.query_params["scenario"] == "stampede-leases"
     lab = at.session_state["learner"].lab("cache-aside")
     assert lab.leases is True
@@ -116,7 +101,7 @@ def test_the_picker_loads_a_scenario_and_its_settings_then_gives_the_learners_ba
 
     at.selectbox(key="cache-aside:scenario-choice").set_value("").run()
     assert not has_counter(at) and "scenario" not in at.query_params
-    assert at.session_state["cache-aside:leases"] is False and at.session_state["cache-aside:ttl"] == 30
+    assert page.settings["leases"] is False and page.settings["ttl"] == 30
     assert "with your own settings back" in " ".join(toast.value for toast in at.toast)
     at.text_input(key="cache-aside:key").input("user:3").run()
     click(at, "cache-aside:read")               # free play runs with the learner's settings: no lease, TTL 30
@@ -129,8 +114,8 @@ def steps_of(at: AppTest, pattern: str, number: int) -> int:
     return len(at.session_state["learner"].lab(pattern).request(number).steps)
 
 
-def test_a_client_step_that_only_completes_its_request_says_so():
-    at = open_link("cache-aside")
+def test_a_client_step_that_only_completes_its_request_says_so(app):
+    at = app("cache-aside")
     widget(at, "toggle", "cache-aside:two-clients:widget").set_value(True).run()
     click(at, "cache-aside:read")
     said = lambda: " ".join(block.value for block in at.info)                   # noqa: E731
@@ -147,9 +132,9 @@ def test_a_client_step_that_only_completes_its_request_says_so():
     assert "request #1 had no call left to make: it is complete (miss)" in said()
 
 
-@pytest.mark.parametrize("pattern", list(PAGES))
-def test_two_clients_step_only_the_client_chosen(pattern):
-    at = open_link(pattern)
+@pytest.mark.parametrize("pattern", ALL_PATTERNS)
+def test_two_clients_step_only_the_client_chosen(app, pattern):
+    at = app(pattern)
     widget(at, "toggle", f"{pattern}:two-clients:widget").set_value(True).run()
     click(at, f"{pattern}:read")                                  # client A: its first step
     assert steps_of(at, pattern, 1) == 1
@@ -179,10 +164,10 @@ def test_two_clients_step_only_the_client_chosen(pattern):
     assert step == total == sum(len(trace.steps) for trace in lab.log.values() if trace.operation in ("read", "write"))
 
 
-def test_an_empty_queue_after_a_crash_says_the_writes_were_lost_not_delivered():
+def test_an_empty_queue_after_a_crash_says_the_writes_were_lost_not_delivered(app):
     """At the end of cache-crash-loss the queue is empty because the crash emptied it: the queue table's caption
     and the flusher's line must not claim every acknowledged write reached the database."""
-    at = open_link("write-behind", scenario="cache-crash-loss", step="999")
+    at = app("write-behind", scenario="cache-crash-loss", step="999")
     captions = " ".join(block.value for block in at.caption)
     assert "every acknowledged write has reached the database" not in captions
     assert "3 acknowledged write(s) never reached the database" in captions
@@ -190,11 +175,11 @@ def test_an_empty_queue_after_a_crash_says_the_writes_were_lost_not_delivered():
 
 
 # ---- two app instances with near caches (strategies/features/near_cache.py) -----------------------------------
-def test_near_cache_scenario_shows_both_instances_their_tables_and_the_stale_copy():
+def test_near_cache_scenario_shows_both_instances_their_tables_and_the_stale_copy(app):
     run = run_scenario(SCENARIOS["near-cache-stale"], new_lab("cache-aside"))
     stale = next(number for number, step in enumerate(run.steps, start=1)
                  if step.action == "LOOKUP" and step.outcome == "hit")
-    at = open_link("cache-aside", scenario="near-cache-stale", step=str(stale))
+    at = app("cache-aside", scenario="near-cache-stale", step=str(stale))
     assert step_counter(at) == (stale, len(run.steps))
     headings = [block.value for block in at.subheader]
     assert {"Near cache of App 1", "Near cache of App 2"} <= set(headings)

@@ -13,21 +13,9 @@ from collections import Counter
 import pytest
 
 from strategies import PATTERNS
-from strategies.compare import (
-    Operation,
-    Workload,
-    WorkloadError,
-    key_name,
-    make_operations,
-    peaks,
-    percentile,
-    run_compare,
-    run_pattern,
-    say,
-    summary,
-    templates,
-    times,
-)
+from strategies.compare import peaks, percentile, run_compare, run_pattern
+from strategies.compare_summary import say, summary, templates, times
+from strategies.compare_workload import Operation, Workload, WorkloadError, key_name, make_operations
 
 SMALL = Workload(requests=600, keys=50, seed=7)
 K = key_name(0)

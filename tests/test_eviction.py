@@ -404,7 +404,8 @@ def test_new_lab_takes_the_memory_knobs():
 
 # ---- the compare page's knobs (its core: strategies/compare.py) --------------------------------------------------
 def test_compare_runs_a_workload_under_each_policy():
-    from strategies.compare import Workload, by_policy, run_pattern
+    from strategies.compare import by_policy, run_pattern
+    from strategies.compare_workload import Workload
 
     workload = Workload(requests=400, keys=120, read_ratio=1.0, ttl_seconds=3600, maxmemory=3_000, seed=4)
     results = by_policy(workload, "cache-aside", ("noeviction", "allkeys-lru", "allkeys-lfu"))

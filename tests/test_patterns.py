@@ -1,8 +1,10 @@
 """Unit tests of the simulation core: each pattern's recorded steps and the cache/database state after them.
 
 Every test that builds a lab (through `make_lab` or `cache`) runs on fakeredis and, when REDIS_URL is set, on a real
-Redis server as well. Write-behind's own behaviour is in test_write_behind.py, time in test_time.py, cache faults in
-test_faults.py, the tables (LabState) in test_state.py.
+Redis server as well. What every pattern promises (faults, input, text, namespaces, latency, stepping…) is the
+contract suite (test_contract.py); here are each pattern's own stories, the database and validation. Write-behind's
+own behaviour is in test_write_behind.py, time in test_time.py, cache faults in test_faults.py, the tables
+(LabState) in test_state.py.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ import sqlite3
 import threading
 
 import pytest
-from core_support import ALL_PATTERNS, arrows, assert_live_is_real, cached, namespace_keys, run_steps, settle
+from contract import TRICKY_VALUES, row, stored
+from core_support import arrows, assert_live_is_real, cached, namespace_keys
 
 from strategies import (
     PATTERNS,
     CacheUnavailable,
     Costs,
-    Counters,
     Database,
     DatabaseUnavailable,
     InvalidInput,
@@ -30,18 +32,6 @@ from strategies import (
 from strategies.database import SEED_ROWS
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
-
-SYNC_WRITERS = ["cache-aside", "read-through", "write-through"]   # writes that reach the DB before the ack
-
-
-def row(db, key):
-    """The committed row of `key` as an observer sees it (past any simulated outage), or None."""
-    return next((r for r in db.rows() if r.key == key), None)
-
-
-def stored(db, key):
-    found = row(db, key)
-    return found.value if found else None
 
 
 # ---- cache-aside -----------------------------------------------------------------------------------------
@@ -265,91 +255,7 @@ def test_write_through_naive_ordering_with_db_down_is_the_dual_write_inconsisten
 # ---- every pattern: the database's faults ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ALL_PATTERNS)
-def test_db_down_fails_db_touching_requests_without_raising(make_lab, db, name):
-    lab = make_lab(name)
-    db.down = True
-
-    read = lab.read("user:1")                     # a miss must go to the DB
-    assert read.ok is False and read.outcome == "error" and read.finished
-    assert "database is down" in read.error
-    last = read.steps[-1]
-    assert last.failed and last.target == "Database" and last.action == "SELECT"
-    assert lab.live().cache == {}
-    # The miss happened before the database failed: it counts as a miss, and as a failed request.
-    assert (lab.counters.hits, lab.counters.misses, lab.counters.db_reads, lab.counters.failed) == (0, 1, 0, 1)
-    assert read.hit is False
-
-    write = lab.write("user:2", "x")
-    if name == "write-behind":
-        assert write.ok, "write-behind acknowledges without touching the DB"
-        flush = lab.flush()
-        assert flush.ok is False and "database is down" in flush.error
-        assert flush.steps[-1].failed and flush.steps[-1].target == "Database"
-    else:
-        assert write.ok is False and "database is down" in write.error
-        assert write.steps[-1].failed and write.steps[-1].target == "Database"
-    assert row(db, "user:2")[1:3] == ("Alan Turing", 1)
-    assert_live_is_real(lab)
-
-
-@pytest.mark.parametrize("name", ALL_PATTERNS)
-def test_db_down_does_not_affect_cache_hits(make_lab, db, name):
-    lab = make_lab(name)
-    lab.read("user:1")
-    db.down = True
-    hit = lab.read("user:1")
-    assert hit.ok and hit.hit and hit.value == "Ada Lovelace"
-
-
-@pytest.mark.parametrize("name", SYNC_WRITERS)
-def test_crash_cache_loses_no_writes_in_synchronous_patterns(make_lab, name):
-    lab = make_lab(name)
-    lab.write("user:1", "durable")
-    lab.read("user:1")
-    crash = lab.crash_cache()
-    assert arrows(crash) == [("Cache", "Cache", "CRASH", "error")]
-    assert crash.lost == () and crash.operation == "crash" and crash.finished
-    assert lab.counters.lost_writes == 0 and lab.live().cache == {}
-    assert namespace_keys(lab.cache, lab.namespace) == []
-    assert lab.read("user:1").value == "durable"
-
-
 # ---- input validation ----------------------------------------------------------------------------------
-
-BAD_KEYS = ["", " ", "\t\n  ", "k" * 201, "a\x00b", "\x1b[31mred", "del\x7f", "\x85next-line", 42, None, b"user:1",
-            "lone \ud800 surrogate"]
-BAD_VALUES = ["x" * (64 * 1024 + 1), "é" * (32 * 1024 + 1), "\x00", "colour \x1b[0m", "bell\x07", 3.2, None,
-              "\udfff"]
-
-
-def _untouched(lab, db, cache, namespace, clock):
-    assert namespace_keys(cache, namespace) == []
-    assert [(r.key, r.value, r.version) for r in db.rows()] == [(k, v, 1) for k, v in sorted(SEED_ROWS)]
-    assert lab.log == {} and lab.counters == Counters() and clock.now() == 0.0 and not lab.history
-    assert lab.live().cache == {} and lab.live().queue == {}
-
-
-@pytest.mark.parametrize("name", ALL_PATTERNS)
-@pytest.mark.parametrize("key", BAD_KEYS, ids=repr)
-def test_invalid_key_is_rejected_before_any_step(make_lab, cache, db, namespace, clock, name, key):
-    lab = make_lab(name)
-    for start in (lambda: lab.start_read(key), lambda: lab.read(key), lambda: lab.write(key, "v"),
-                  lambda: lab.start_write(key, "v")):
-        with pytest.raises(InvalidInput, match=r"\w"):
-            start()
-    _untouched(lab, db, cache, namespace, clock)
-    assert lab.read("user:1").number == 1, "a rejected request takes no number"
-
-
-@pytest.mark.parametrize("name", ALL_PATTERNS)
-@pytest.mark.parametrize("value", BAD_VALUES, ids=lambda v: repr(v)[:20])
-def test_invalid_value_is_rejected_before_any_step(make_lab, cache, db, namespace, clock, name, value):
-    lab = make_lab(name)
-    for start in (lambda: lab.write("user:1", value), lambda: lab.start_write("user:1", value)):
-        with pytest.raises(InvalidInput):
-            start()
-    _untouched(lab, db, cache, namespace, clock)
 
 
 def test_validation_messages_name_the_broken_rule():
@@ -376,87 +282,7 @@ def test_validation_accepts_the_limits_unchanged():
     assert validate_value("tab\tnew\nline\r\n") == "tab\tnew\nline\r\n"
 
 
-TRICKY = [
-    "ключ",
-    "😀",
-    "e\u0301 a\u0308 n\u0303",                 # combining marks, not precomposed
-    "שלום עולם \u200fمرحبا",                  # RTL text with a right-to-left mark
-    "it's \"quoted\" `back`",
-    "<script>alert(1)</script>",
-    "'; DROP TABLE kv; --",
-    'a" -> b [label="x"]; {',
-    "glob *?[ab]\\ chars",
-    "line 1\nline 2\r\n\ttabbed",
-    "{key} {0} {value!r} %s",                  # format fields in the learner's text stay text
-    "k" * 200,
-]
-TRICKY_VALUES = TRICKY + ["", "😀" * (16 * 1024)]   # the empty value and exactly 64 KiB of 4-byte characters
-
-
-@pytest.mark.parametrize("name", ALL_PATTERNS)
-def test_legal_text_round_trips_byte_for_byte(make_lab, db, name):
-    lab = make_lab(name)
-    rotated = TRICKY[1:] + TRICKY[:1]
-    pairs = list(zip(TRICKY, rotated, strict=True)) + [("user:1", value) for value in TRICKY_VALUES]
-    for key, value in pairs:
-        write = lab.write(key, value)
-        assert write.ok, write.error
-        settle(lab)
-        assert db.get(key)[0] == value
-        first = lab.read(key)
-        assert first.ok and first.value == value and first.stale is False
-        assert first.value.encode("utf-8") == value.encode("utf-8")
-        lab.crash_cache()                      # nothing is queued: nothing is lost, the cache is empty
-        loaded = lab.read(key)                  # from the DB, through the cache
-        assert loaded.hit is False and loaded.value == value
-        again = lab.read(key)
-        assert again.hit is True and again.value == value
-    assert lab.counters.lost_writes == 0
-    latest = dict(pairs)
-    for key in latest:
-        lab.read(key)
-    real = lab.read_real_state()            # keys with glob/unicode characters are listed as they are
-    assert {key: item.value for key, item in real.cache.items()} == latest
-    assert_live_is_real(lab)
-    assert stored(db, "user:2") == "Alan Turing", "the injection attempt stayed data"
-    assert len(db.rows()) == len(SEED_ROWS) + len(TRICKY)
-
-
 # ---- namespaces -----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", ALL_PATTERNS)
-def test_namespaces_isolate_labs_on_one_server(make_lab, namespace, name):
-    db_one, db_two = Database(":memory:"), Database(":memory:")
-    one = make_lab(name, db=db_one, namespace=f"{namespace}one:")
-    two = make_lab(name, db=db_two, namespace=f"{namespace}two:")
-
-    def cached_keys(lab):
-        return sorted(lab.read_real_state().cache)
-
-    one.read("user:1")
-    one.write("user:2", "only in one")
-    assert cached_keys(two) == [] and namespace_keys(one.cache, two.namespace) == []
-    written_stays_cached = name in ("write-through", "write-behind")
-    assert cached_keys(one) == (["user:1", "user:2"] if written_stays_cached else ["user:1"])
-
-    read = two.read("user:2")
-    assert read.hit is False and read.value == "Alan Turing"
-    two.read("user:3")
-    assert cached_keys(two) == ["user:2", "user:3"]
-    assert "user:3" not in cached_keys(one)
-
-    one.crash_cache()
-    assert cached_keys(one) == [] and namespace_keys(one.cache, one.namespace) == []
-    assert cached_keys(two) == ["user:2", "user:3"]
-
-    one.read("user:1")
-    two.reset()
-    assert cached_keys(two) == [] and two.live().cache == {} and two.log == {}
-    assert "user:1" in cached_keys(one)
-    assert_live_is_real(one)
-    db_one.close()
-    db_two.close()
 
 
 def test_namespaces_with_glob_characters_match_only_themselves(make_lab, namespace):
@@ -603,25 +429,6 @@ def test_file_database_used_from_two_threads(tmp_path):
 COSTS = Costs(cache_ms=2.0, db_read_ms=30.0, db_write_ms=50.0)
 
 
-@pytest.mark.parametrize("slowdown", [1.0, 4.0])
-@pytest.mark.parametrize("name", ALL_PATTERNS)
-def test_latency_is_the_sum_of_modelled_costs(make_lab, db, clock, name, slowdown):
-    c, r, w = COSTS.cache_ms, COSTS.db_read_ms * slowdown, COSTS.db_write_ms * slowdown
-    lab = make_lab(name, costs=COSTS)
-    db.slowdown = slowdown
-    pending = c if name == "write-behind" else 0.0    # write-behind's miss first asks the pending index (HGET)
-
-    assert lab.read("user:1").latency_ms == c + pending + r + c     # GET, (HGET,) SELECT, SET (replies are free)
-    assert lab.read("user:1").latency_ms == c                       # GET
-    assert lab.read("ghost").latency_ms == c + pending + r          # GET, (HGET,) SELECT, nothing to store
-    write = lab.write("user:1", "new")
-    # the enqueue script; or UPSERT + (DEL | SET), write-through's after a hand-over to the cache (a hop of its own)
-    expected_write = {"write-behind": c, "write-through": c + w + c}.get(name, w + c)
-    assert write.latency_ms == expected_write
-    assert clock.now() * 1000 == pytest.approx((c + pending + r + c) + c + (c + pending + r) + expected_write)
-    assert [s.at_ms for s in write.steps][-1] == pytest.approx(clock.now() * 1000)
-
-
 @pytest.mark.parametrize("slowdown", [1.0, 3.0])
 def test_write_behind_latency_excludes_background_flush(make_lab, db, clock, slowdown):
     c, w = COSTS.cache_ms, COSTS.db_write_ms
@@ -663,27 +470,6 @@ def test_clock_does_not_run_backwards():
 # ---- stepping and interleaving ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ALL_PATTERNS)
-def test_start_read_touches_nothing_until_advanced(make_lab, db, name):
-    lab = make_lab(name)
-    request = lab.start_read("user:1")
-    assert request.trace.steps == [] and not request.done and not request.trace.finished
-    assert request.trace.outcome == "running"
-    assert lab.live().cache == {} and lab.counters == Counters() and namespace_keys(lab.cache, lab.namespace) == []
-    assert lab.log == {1: request.trace}, "numbered when started"
-
-    steps = []
-    while (step := request.advance()) is not None:
-        steps.append(step)
-        assert request.trace.steps == steps, "exactly one step per advance()"
-        assert step.seq == lab.history[-1].seq and lab.history[-1] is step
-    assert len(steps) == (6 if name == "write-behind" else 5)
-    assert [s.seq for s in steps] == list(range(1, len(steps) + 1))
-    assert request.done and request.trace.finished and request.trace.value == "Ada Lovelace"
-    assert request.advance() is None
-    assert lab.log == {1: request.trace} and lab.counters.misses == 1
-
-
 def test_stepped_write_performs_one_call_per_advance(make_lab, db):
     lab = make_lab("cache-aside")
     lab.read("user:1")
@@ -701,20 +487,6 @@ def test_stepped_write_performs_one_call_per_advance(make_lab, db):
     assert not request.done and not request.trace.finished
     assert request.advance() is None and request.done and request.trace.finished
     assert request.run() is request.trace and len(request.trace.steps) == 3
-
-
-@pytest.mark.parametrize("name", ALL_PATTERNS)
-def test_stepping_a_failing_request_ends_it_without_raising(make_lab, db, name):
-    lab = make_lab(name)
-    db.down = True
-    request = lab.start_read("user:1")
-    steps = run_steps(request)
-    assert len(steps) < 10
-    assert request.done and request.trace.ok is False and request.trace.finished
-    assert steps[-1] is request.trace.steps[-1], "the failed step is returned by the advance() that made it"
-    assert request.trace.steps[-1].failed and request.trace.steps[-1].action == "SELECT"
-    assert request.advance() is None
-    assert lab.log == {1: request.trace}
 
 
 def test_interleaved_clients_reproduce_the_stale_set_race(make_lab, cache, db):

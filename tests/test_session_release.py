@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import redis
 from browser_support import goto, launch_chromium, new_page, poll, require_browser, start_server
-from streamlit.testing.v1 import AppTest
 
 from strategies import PATTERNS
 from strategies.cache import private_fake_server
@@ -203,20 +202,10 @@ def test_sweep_removes_only_stale_session_folders(tmp_path):
 
 
 # ---- the app: learner() registers, and replaces a released session --------------------------------------
-@pytest.fixture
-def private_app(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("LAB_CLOCK", "manual")
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    return tmp_path
-
-
-def test_app_starts_afresh_after_a_release_and_registers_nothing_it_could_not_release(private_app):
+def test_app_starts_afresh_after_a_release_and_registers_nothing_it_could_not_release(app):
     from lab_ui import learner as learner_module
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-    at.switch_page("pages/cache_aside.py").run()
-    assert not at.exception, at.exception
+    at = app("cache-aside")
     first = at.session_state["learner"]
     assert first.folder.is_dir()
     # AppTest's runtime is a mock without a session manager: the reaper could never tell whether this

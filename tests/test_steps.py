@@ -9,15 +9,15 @@ with the fields its steps record); and conftest.py formats the explanation of ev
 from __future__ import annotations
 
 import ast
-import inspect
-import linecache
 from pathlib import Path
 
 import fakeredis
 import pytest
+from contract_page import source_line
 from core_support import check_explanations
 from redis.exceptions import OutOfMemoryError
 
+from lab_ui.text import ui_text
 from strategies import PATTERNS, Database, SimClock
 from strategies.features.tracking import unavailable
 from strategies.narration import explain_warning, templates
@@ -37,92 +37,6 @@ TABLE_NOTES = {"queue-empty", "queue-empty-held", "queue-empty-lost", "queue-cla
 # Near caches told by Redis itself (CLIENT TRACKING): said on a real Redis only (features/tracking.py).
 TRACKING = {"near-track", "near-tracked-drop", "near-tracked-nothing", "near-disconnected-tracking",
             "near-reconnected-tracking"}
-
-
-def source_line(step) -> str:
-    return linecache.getline(step.code.filename, step.code.line)
-
-
-def performing_call(step) -> tuple[str, ...]:
-    """What the pattern's line that performed `step` must call (any one of these)."""
-    action, source = step.action, step.source
-    if source == "Database" and action == "REPLY":         # the answer comes back inside the same helper call
-        return ("db_select", "db_upsert", ".reply(")
-    return {
-        "GET": ("cache_get", "early.get"),                # with early refresh on: + δ and expiry, one call
-        "SET": ("cache_set", "cache_call", "early.store"),  # write-behind's enqueue script is a cache_call
-        "DEL": ("cache_delete", "cache_call"),             # with leases: DEL key lease:key, or a lease released
-        "SELECT": ("db_select",),
-        "UPSERT": ("db_upsert", '"UPSERT"'),               # a flush records its batch UPSERT itself
-        "HGET": ("cache_call",),
-        "LEASE": ("cache_call",),
-        "WAIT": ("t.step(", ".reply("),
-        "REFRESH": (".reply(",),                           # refresh-ahead hands a refresh to the background
-        "RECOMPUTE": (".reply(",),                         # XFetch, in read-through: the cache to its loader
-        "XRANGE": ("cache_call",),
-        "XDEL": ("cache_call",),
-        "WRITE": ("hand_over",),
-        "REPLY": (".reply(",),
-        "XADD": (".reply(",),
-        "XLEN": (".reply(",),
-        "EXPIRE": ('"EXPIRE"',),
-        "CRASH": ('"CRASH"',),
-        "RESYNC": ('"RESYNC"',),
-    }[action]
-
-
-def traces_of_every_kind(make_lab, name, **options):
-    lab = make_lab(name, ttl_seconds=5, **options)
-    traces = [lab.read("user:1"), lab.read("user:1"), lab.read("ghost"), lab.write("user:1", "new"),
-              lab.write("fresh", "row")]
-    if name == "write-behind":
-        traces.append(lab.flush())
-        lab.batch_size = 1
-        traces.append(lab.write("user:2", "flushed in the background"))
-    traces.append(lab.read("user:2"))
-    traces += lab.advance_time(100)
-    lab.read("user:3")
-    traces.append(lab.crash_cache())
-    lab.db.down = True
-    traces += [lab.read("user:2"), lab.write("user:2", "refused")]
-    lab.db.down = False
-    lab.cache_down = True
-    traces += [lab.read("user:2"), lab.write("user:2", "down")]
-    lab.cache_down = False
-    return lab, traces
-
-
-EARLY = {"xfetch_beta": 1.0, "refresh_ahead": 0.5, "ttl_jitter": 10}
-CONFIGS = [("cache-aside", {}), ("cache-aside", {"leases": True, "negative_ttl": 30}), ("cache-aside", EARLY),
-           ("cache-aside", {"leases": True, **EARLY}), ("read-through", {}), ("read-through", EARLY),
-           ("write-through", {"ordering": "safe"}), ("write-through", {"ordering": "naive"}),
-           ("write-behind", {"batch_size": 10})]
-
-
-@pytest.mark.parametrize(("name", "options"), CONFIGS, ids=lambda c: c if isinstance(c, str) else "-".join(
-    word for word, on in (("leases", c.get("leases")), ("early", c.get("xfetch_beta")),
-                          (c.get("ordering"), c.get("ordering"))) if on))
-def test_every_step_points_at_the_line_of_pattern_code_that_performed_it(make_lab, name, options):
-    lab, traces = traces_of_every_kind(make_lab, name, **options)
-    kinds = {trace.operation for trace in traces}
-    assert kinds >= {"read", "write", "expiry", "crash"} | ({"flush"} if name == "write-behind" else set())
-    for trace in traces:
-        for step in trace.steps:
-            where = f"{trace.label} step {step.number} {step.action}"
-            assert step.code is not None, where
-            line = source_line(step)
-            assert any(call in line for call in performing_call(step)), f"{where}: {line.strip()!r}"
-            filename = Path(step.code.filename).name
-            if trace.operation in ("read", "write", "flush"):
-                # the pattern's own module (a read may be read-through's), or a part composed into it
-                allowed = {MODULES[name], *(Path(inspect.getfile(type(part))).name for part in lab.parts)}
-                allowed |= {"read_through.py"} if trace.operation == "read" else set()
-                assert filename in allowed, f"{where}: recorded in {filename}"
-                owners = {cls.__name__ for cls in type(lab).__mro__} | {type(part).__name__ for part in lab.parts}
-                assert step.code.function.split(".")[0] in owners
-            else:                                    # events the engine records: expiries, crashes, resyncs
-                assert filename in {"clock.py", "faults.py", "reconcile.py"} | \
-                    {Path(inspect.getfile(type(part))).name for part in lab.parts}, where
 
 
 @pytest.mark.parametrize("ordering", ["safe", "naive"])
@@ -201,6 +115,17 @@ def test_every_narration_id_in_the_core_exists_in_narration_md():
             assert name in known, f"{filename} records narration id {name!r}, which narration.md lacks"
         else:
             assert any(template.startswith(name) for template in known), f"{filename}: no id starts with {name!r}"
+
+
+def test_every_page_text_the_core_names_exists_in_ui_md():
+    """A part's status line names a sentence of the page's texts (`PageText`): each one must exist."""
+    named = [(node.args[0].value, path.name) for path in sorted(CORE.rglob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "PageText"
+             and node.args and isinstance(node.args[0], ast.Constant)]
+    assert named
+    for name, filename in named:
+        assert name in ui_text(), f"{filename} names the page's sentence {name!r}, which assets/ui.md lacks"
 
 
 def tour(make_lab, namespace) -> list:

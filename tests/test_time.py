@@ -11,59 +11,18 @@ import ast
 from pathlib import Path
 
 import pytest
-from core_support import ALL_PATTERNS, assert_live_is_real, cached
-
-from strategies import Database, SimClock
+from core_support import assert_live_is_real, cached
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 
 CORE = Path(__file__).resolve().parent.parent / "strategies"
-# The learner's session follows the wall clock on purpose; the bench and the Compare page's run (which says how
-# long it took) time themselves; the reaper wakes up and ages folders. None of them moves simulated time by it.
-WALL_CLOCK_ALLOWED = {"session.py", "bench.py", "compare.py", "registry.py"}
+# The learner's session follows the wall clock on purpose; the Compare page's run (which says how long it took)
+# times itself; the reaper wakes up and ages folders. None of them moves simulated time by it.
+WALL_CLOCK_ALLOWED = {"session.py", "compare.py", "registry.py"}
 
 
 def pttl(lab, key):
     return lab.cache.pttl(lab.redis_key(key))
-
-
-@pytest.mark.parametrize("name", ["cache-aside", "read-through", "write-through"])
-def test_advance_time_moves_ttls_and_expires_keys_in_redis_itself(make_lab, clock, name):
-    lab = make_lab(name)
-    lab.read("user:1")
-    first_expires = lab.live().cache["user:1"].expires_at
-    assert lab.next_expiry_in() == pytest.approx(first_expires - clock.now())
-    assert lab.advance_time(10) == []
-    lab.read("user:2")
-    assert lab.next_expiry_in() == pytest.approx(first_expires - clock.now())
-    before = pttl(lab, "user:1"), pttl(lab, "user:2")
-    assert before[0] == pytest.approx((first_expires - clock.now()) * 1000, abs=500)
-
-    assert lab.advance_time(30) == []
-    after = pttl(lab, "user:1"), pttl(lab, "user:2")
-    assert before[0] - after[0] == pytest.approx(30_000, abs=500), "Redis's own TTL moved with the clock"
-    assert before[1] - after[1] == pytest.approx(30_000, abs=500)
-    assert lab.live().ttl("user:1") == pytest.approx(after[0] / 1000, abs=0.5)
-    assert_live_is_real(lab)
-
-    expired = lab.advance_time(25)               # user:1's 60 s run out; user:2 has about 5 s left
-    assert cached(lab, "user:1") is None, "gone from Redis itself, not only from the lab's tables"
-    assert cached(lab, "user:2") == "Alan Turing"
-    assert 0 < pttl(lab, "user:2") <= 6_000
-    [trace] = expired
-    assert (trace.operation, trace.key, trace.finished, trace.ok) == ("expiry", "user:1", True, True)
-    [step] = trace.steps
-    assert (step.source, step.target, step.action, step.key, step.value) == \
-        ("Cache", "Cache", "EXPIRE", "user:1", "Ada Lovelace")
-    assert step.at_ms == pytest.approx(first_expires * 1000), "the expiry happened at its own moment"
-    assert [(c.table, c.key, c.after, c.why) for c in step.changes] == [("cache", "user:1", None, "expired")]
-    assert lab.log[trace.number] is trace and "user:1" not in lab.live().cache
-    assert clock.now() == pytest.approx(65, abs=0.1)
-    assert lab.next_expiry_in() == pytest.approx(lab.live().cache["user:2"].expires_at - clock.now())
-    assert_live_is_real(lab)
-
-    miss = lab.read("user:1")
-    assert miss.hit is False and miss.value == "Ada Lovelace"
 
 
 def test_each_moment_of_expiry_is_one_trace(make_lab, clock):
@@ -209,20 +168,3 @@ def test_the_core_never_reads_the_wall_clock():
         assert not imported & {"time", "datetime"}, f"{path.name} reads the wall clock"
 
 
-@pytest.mark.parametrize("name", ALL_PATTERNS)
-def test_the_same_requests_give_the_same_times(make_lab, db, namespace, name):
-    """Time is the simulated clock only: two runs of one scenario record identical moments and TTLs."""
-
-    def scenario(suffix):
-        lab = make_lab(name, db=Database(":memory:"), clock=SimClock(), namespace=f"{namespace}{suffix}:")
-        for key in ("user:1", "user:2"):
-            lab.read(key)
-            lab.write(key, "new")
-            lab.advance_time(7)
-        lab.read("user:1")
-        lab.advance_time(100)
-        moments = [(s.action, s.at_ms) for t in lab.log.values() for s in t.steps]
-        rows = [(r.key, r.version, r.updated_at) for r in lab.db.rows()]
-        return moments, rows, lab.clock.now()
-
-    assert scenario("one") == scenario("two")

@@ -17,8 +17,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..database import UPSERT_SQL, Row
+from ..knobs import Knob, LabAction
 from ..narration import explain_warning, plural
-from ..part import Part
+from ..part import PageText, Part
 from ..request import FAILED, Request, Steps
 from ..state import CacheItem, Change, LabState, PendingWrite
 from ..trace import Trace
@@ -35,6 +36,12 @@ class Flusher(Part):
     """The flusher of one write-behind lab; its knobs are the lab's (`batch_size`, `max_delay_seconds`)."""
 
     lab: WriteBehind
+    knobs = (
+        Knob("batch", "Batch size", "number", 10, "batch_size", low=1, high=1000, help="batch-help"),
+        Knob("delay", "Max delay (s)", "number", 5.0, "max_delay_seconds", low=0.5, high=600.0, step=0.5,
+             help="delay-help"),
+    )
+    actions = (LabAction("f", "Flush now", ":material/cleaning_services:", "flush-help", lambda lab: lab.flush()),)
 
     def __init__(self, lab: WriteBehind) -> None:
         super().__init__(lab)
@@ -77,6 +84,20 @@ class Flusher(Part):
         if not reason:
             return None
         return Request(self.lab, self.lab.new_trace("flush", client=FLUSHER), self.flush_batch, reason).run()
+
+    def status(self, state: LabState, live: bool) -> PageText:
+        """What the flusher is doing, from the tables on screen (`state`); a retry's timing only when they are
+        the lab's now (`live`)."""
+        lab, queue, now = self.lab, state.queue, state.now
+        if not queue:
+            return PageText("flusher-idle", {})
+        if live and self.retry_at > now:
+            due = self.due_at()
+            return PageText("flusher-retry", {"queued": len(queue), "wait": "∞" if due is None else f"{due - now:.1f}"})
+        oldest = min(queue.values(), key=lambda item: item.at)
+        return PageText("flusher-status", {"queued": len(queue), "batch": lab.batch_size,
+                                           "unit": "one per key: writes coalesce" if lab.coalesce else "one per write",
+                                           "waited": f"{now - oldest.at:.1f}", "delay": f"{lab.max_delay_seconds:g}"})
 
     def drain(self, t: Request) -> Steps:
         """Everything queued now, batch after batch, until the queue is empty or a batch fails."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..cache import glob_escape, scan_keys
 from ..faults import SCAN_COUNT
+from ..knobs import Knob
 from ..narration import explain_warning
 from ..part import Part
 from ..request import FAILED, REFUSED, Request, Steps
@@ -47,6 +48,7 @@ class Leases(Part):
     `max_lease_waits`)."""
 
     cache_tables = ("lease",)
+    knobs = (Knob("leases", "Leases (memcache)", "toggle", False, "leases", help="leases-help"),)
 
     def __init__(self, lab: CacheAside) -> None:
         super().__init__(lab)

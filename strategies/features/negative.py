@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..knobs import Knob
 from ..narration import explain_warning
 from ..part import Part
 from ..request import FAILED, REFUSED, Request, Steps
@@ -24,6 +25,8 @@ class NegativeCaching(Part):
     """Its knob is the lab's `negative_ttl` (seconds; None: off)."""
 
     lab: CacheAside
+    knobs = (Knob("negative-ttl", "Negative TTL (s)", "number", 0, "negative_ttl", low=0, high=3600, step=5,
+                  help="negative-ttl-help", zero_is_none=True),)
 
     @staticmethod
     def is_marker(cached: str) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from ..knobs import Knob
 from ..narration import explain_warning
 from ..part import Part
 from ..request import Request, Steps
@@ -45,6 +46,13 @@ class WriteQueue(Part):
 
     cache_tables = ("queue", "pending")
     lab: WriteBehind
+    knobs = (
+        # The queue's shape depends on it: it changes only while the queue is empty.
+        Knob("coalesce", "Coalesce writes", "toggle", True, "coalesce", help="coalesce-help",
+             locked=lambda lab: bool(lab.live().queue)),
+        Knob("limit", "Queue limit", "number", 0, "queue_limit", low=0, high=10_000, help="queue-limit-help",
+             zero_is_none=True),
+    )
 
     def __init__(self, lab: WriteBehind) -> None:
         super().__init__(lab)
@@ -148,3 +156,6 @@ class WriteQueue(Part):
 
     def metrics(self, state: LabState) -> list[tuple[str, object]]:
         return [("Queued writes", len(state.queue)), ("Lost writes", self.lab.counters.lost_writes)]
+
+    def moves_with_time(self) -> bool:
+        return bool(self.lab.state.queue)        # each queued write's wait grows, until the flusher takes it

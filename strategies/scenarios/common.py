@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..narration import shorten
-from ..scenario import ScenarioRun
+from ..request import Request
+from ..scenario import Director, ScenarioRun
 from ..trace import Step
 
 HOT_KEY = "user:1"
@@ -13,6 +16,17 @@ READERS = ("A", "B", "C", "D", "E")
 
 def is_db_reply(step: Step) -> bool:
     return step.source == "Database" and step.action == "REPLY"
+
+
+def overtake(d: Director, slow: Request, other: Callable[[], object], *, before: str, after: str) -> None:
+    """The race of the stale-value scenarios: `slow` (client A's request) runs until the database has answered
+    it, then `other` (another client's request) runs whole, captioned `before`, then A finishes what it was
+    about to do with the answer it had, captioned `after`."""
+    d.step_until(slow, is_db_reply)
+    d.say(before)
+    other()
+    d.say(after)
+    d.finish(slow)
 
 
 def cached(run: ScenarioRun, key: str = HOT_KEY) -> str:

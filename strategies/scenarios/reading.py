@@ -7,7 +7,7 @@ from typing import Any
 
 from ..narration import shorten
 from ..scenario import Director, ScenarioRun
-from .common import HOT_KEY, NEW, READERS, agree, cached, is_db_reply, stale_reads, stored
+from .common import HOT_KEY, NEW, READERS, agree, cached, overtake, stale_reads, stored
 
 MISSING_KEY = "user:404"
 CREATED = "Hedy Lamarr"                        # the row a write creates under MISSING_KEY
@@ -49,12 +49,8 @@ def invalidate_on_write_figures(run: ScenarioRun) -> dict[str, Any]:
 
 def stale_set_race(d: Director) -> None:
     d.scene("race")
-    slow = d.start_read(HOT_KEY, client="A")
-    d.step_until(slow, is_db_reply)             # A has read the old row, and is about to fill the cache
-    d.say("b-writes")
-    d.write(HOT_KEY, NEW, client="B")
-    d.say("a-fills")
-    d.finish(slow)
+    slow = d.start_read(HOT_KEY, client="A")    # A reads the old row; before it fills the cache, B writes
+    overtake(d, slow, lambda: d.write(HOT_KEY, NEW, client="B"), before="b-writes", after="a-fills")
     d.scene("aftermath")
     d.read(HOT_KEY, client="C")
 
@@ -130,12 +126,8 @@ def negative_caching_race(d: Director) -> None:
     """The stale-set race on a row that does not exist yet: A misses and finds no row; B creates the row (its
     DEL finds nothing to delete); A then stores "not found", and the row is hidden until that marker expires."""
     d.scene("race")
-    slow = d.start_read(MISSING_KEY, client="A")
-    d.step_until(slow, is_db_reply)             # A has been told there is no row
-    d.say("b-creates")
-    d.write(MISSING_KEY, CREATED, client="B")
-    d.say("a-stores")
-    d.finish(slow)
+    slow = d.start_read(MISSING_KEY, client="A")    # A is told there is no row; before it stores that, B creates it
+    overtake(d, slow, lambda: d.write(MISSING_KEY, CREATED, client="B"), before="b-creates", after="a-stores")
     d.scene("hidden")
     d.read(MISSING_KEY, client="C")
     d.advance_time(30.5)

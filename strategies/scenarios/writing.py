@@ -11,7 +11,7 @@ from ..database import Database
 from ..lab import Lab
 from ..narration import quote_list, shorten
 from ..scenario import Director, ScenarioRun
-from .common import HOT_KEY, NEW, agree, cached, is_db_reply, stale_reads, stored
+from .common import HOT_KEY, NEW, agree, cached, is_db_reply, overtake, stale_reads, stored
 
 BULK_ROWS = 6                                  # cache-pollution's import: enough to see, few enough to step through
 DRAFTS = 5                                     # coalescing: writes of the hot key
@@ -65,12 +65,8 @@ def two_writers(d: Director) -> None:
     """Safe ordering, two writers of one key: A commits first, B commits and stores, then A stores its older
     value last. The database has B's value, the cache A's."""
     d.scene("race")
-    first = d.start_write(HOT_KEY, NEW, client="A")
-    d.step_until(first, is_db_reply)            # A's commit is confirmed; its SET is still to come
-    d.say("b-writes")
-    d.write(HOT_KEY, SECOND, client="B")
-    d.say("a-stores")
-    d.finish(first)
+    first = d.start_write(HOT_KEY, NEW, client="A")     # A's commit is confirmed; before its SET, B writes
+    overtake(d, first, lambda: d.write(HOT_KEY, SECOND, client="B"), before="b-writes", after="a-stores")
     d.scene("aftermath")
     d.read(HOT_KEY, client="C")
 
