@@ -5,12 +5,17 @@ then the faults), a share link carries each by name (`s~<name>~<value>`, read ba
 scenario sets it by the lab attribute it names, and "Reset my lab" turns the faults off. An action is a
 request button beside Read and Write ("Flush now"), carried by a link as its letter (`do=<kind>`).
 
-A part declares its own in its class, and the page shows them with no page edit:
+A part declares its own in its class, and the page shows them with no page edit (features/eviction.py,
+features/flusher.py):
 
     class Eviction(Part):
-        knobs = (Knob("max-keys", "Max keys", "number", 0, attribute="max_keys", low=0, high=1_000,
-                      help="max-keys-help", zero_is_none=True),)
-        actions = (LabAction("e", "Evict now", ":material/delete_sweep:", "evict-help", lambda lab: lab.evict()),)
+        knobs = (Knob("maxmemory", "Memory limit (bytes)", "number", 0, "maxmemory", low=0, high=1_048_576,
+                      step=64, help="maxmemory-help", zero_is_none=True),
+                 Knob("maxmemory-policy", "Eviction policy", "choice", "noeviction", "maxmemory_policy",
+                      choices=POLICIES, help="maxmemory-policy-help"))
+
+    class Flusher(Part):
+        actions = (LabAction("f", "Flush now", ":material/cleaning_services:", "flush-help", lambda lab: lab.flush()),)
 
 (a help id is a `## <id>` section of assets/ui.md; a pattern lists its own knobs the same way, in its class).
 """

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..cache import glob_escape, scan_keys
 from ..faults import SCAN_COUNT
+from ..knobs import Knob
 from ..part import Part
 from ..request import Request, Steps, helper
 from ..state import NOT_FOUND_MARKER, Change, EarlyEntry, LabState
@@ -77,6 +78,16 @@ class EarlyRefresh(Part):
     recompute over to whoever loads (App → App in cache-aside, Cache → Loader in read-through)."""
 
     cache_tables = ("early",)
+    knobs = (
+        # A factor of the TTL, Coherence's; off, or a tenth to nine tenths.
+        Knob("refresh-ahead", "Refresh ahead (part of the TTL)", "scale", "off", "refresh_ahead",
+             choices=("off", *(f"0.{tenth}" for tenth in range(1, 10))),
+             means=(None, *(tenth / 10 for tenth in range(1, 10))), help="refresh-ahead-help"),
+        # XFetch's β: 1 is the paper's default; above it earlier, below it later.
+        Knob("xfetch", "XFetch β (early recompute)", "scale", "off", "xfetch_beta",
+             choices=("off", "0.5", "1", "1.5", "2", "3", "4"), means=(None, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0),
+             help="xfetch-help"),
+    )
 
     def __init__(self, lab: Lab, *, reload: Callable[[Request, str], Steps], hand_off: tuple[str, str]) -> None:
         super().__init__(lab)

@@ -25,6 +25,7 @@ import random
 from typing import TYPE_CHECKING
 
 from ..calls import CacheRefused
+from ..knobs import Knob
 from ..narration import explain_warning
 from ..part import Part, Store
 from ..state import CacheItem, Change, Evicted, LabState
@@ -33,6 +34,7 @@ from ..views import Gauge
 from .memory import entry_bytes, item_bytes, table_bytes, used_memory
 from .policies import (
     MAXMEMORY_SAMPLES,
+    POLICIES,
     Candidates,
     Policy,
     Victim,
@@ -81,6 +83,13 @@ class KeyRing:
 class Eviction(Part):
     """The memory limit of one lab; its knobs are the lab's `maxmemory` (bytes; None: no limit) and
     `maxmemory_policy` (one of policies.POLICIES)."""
+
+    knobs = (
+        Knob("maxmemory", "Memory limit (bytes)", "number", 0, "maxmemory", low=0, high=1_048_576, step=64,
+             help="maxmemory-help", zero_is_none=True),
+        Knob("maxmemory-policy", "Eviction policy", "choice", "noeviction", "maxmemory_policy", choices=POLICIES,
+             help="maxmemory-policy-help"),
+    )
 
     def __init__(self, lab: Lab, *, seed: int = SEED) -> None:
         super().__init__(lab)

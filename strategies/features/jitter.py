@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 
+from ..knobs import Knob
 from ..part import Part
 
 MAX_JITTER = 50          # percent: beyond it a TTL could come close to nothing
@@ -25,6 +26,9 @@ def spread_of(ttl: int, percent: float) -> int:
 
 class TtlJitter(Part):
     """Its knob is the lab's `ttl_jitter` (percent, 0: off); the TTL it spreads is the lab's `ttl_seconds`."""
+
+    knobs = (Knob("ttl-jitter", "TTL jitter (± %)", "number", 0, "ttl_jitter", low=0, high=MAX_JITTER, step=5,
+                  help="ttl-jitter-help"),)
 
     def __init__(self, lab) -> None:
         super().__init__(lab)

@@ -29,8 +29,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..diagram_model import Actor, FigureArrow, Topology
+from ..knobs import Knob
 from ..narration import explain_warning
-from ..part import Part
+from ..part import PageText, Part
 from ..request import FAILED, Request, Steps
 from ..state import CacheItem, Change, LabState
 from ..trace import Trace
@@ -62,6 +63,13 @@ class NearCaches(Part):
     keeps a copy; None or 0: one app instance and no near cache, the pattern as it is) and `near_invalidation`
     ("ttl": nothing but its TTL ends a copy; "pubsub": every write publishes an invalidation; "tracking": Redis
     tells each instance when a key it cached changes)."""
+
+    knobs = (
+        Knob("near-ttl", "Near cache TTL (s)", "number", 0, "near_ttl", low=0, high=600, step=5, help="near-ttl-help",
+             zero_is_none=True),
+        Knob("near-invalidation", "Near caches hear of a write by", "choice", "ttl", "near_invalidation",
+             choices=INVALIDATIONS, help="near-invalidation-help"),
+    )
 
     def __init__(self, lab: Lab) -> None:
         super().__init__(lab)
@@ -328,6 +336,15 @@ class NearCaches(Part):
                                empty=lambda state, app=app: explain_warning("near-empty", app=app),
                                shown=lambda state, table=TABLES[app]: self.on or bool(getattr(state, table)))
                      for app in INSTANCES)
+
+    def status(self, state: LabState, live: bool) -> PageText | None:
+        """Tracking chosen where the server has none (fakeredis): said, since no instance then hears of a write."""
+        if self.on and self.lab.near_invalidation == "tracking" and (why := unavailable(self.lab.cache)) is not None:
+            return PageText("near-tracking-unavailable", {"why": why})
+        return None
+
+    def moves_with_time(self) -> bool:
+        return any(self.memory.values())        # each copy's near TTL counts down, until it runs out
 
     def metrics(self, state: LabState) -> list[tuple[str, object]]:
         if not self.on:

@@ -35,7 +35,7 @@ DEFAULT_KNOBS: dict[str, dict[str, Any]] = {
     "cache-aside": {"ttl_seconds": 60, "leases": False, "negative_ttl": None, **EXPIRY_OFF, **NEAR_OFF,
                     **NO_MEMORY_LIMIT},
     "read-through": {"ttl_seconds": 60, **EXPIRY_OFF, **NEAR_OFF, **NO_MEMORY_LIMIT},
-    "write-through": {"ttl_seconds": 60, "ordering": "safe", **NEAR_OFF, **NO_MEMORY_LIMIT},
+    "write-through": {"ttl_seconds": 60, "ordering": "safe", **EXPIRY_OFF, **NEAR_OFF, **NO_MEMORY_LIMIT},
     "write-behind": {"ttl_seconds": 60, "batch_size": 10, "max_delay_seconds": 5.0, "coalesce": True,
                      "queue_limit": None, **NO_MEMORY_LIMIT},
 }
