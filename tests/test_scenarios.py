@@ -9,6 +9,10 @@ import time
 import pytest
 from core_support import TTL_TOLERANCE, mismatches, runnable_lab
 
+from lab_ui.text import ui_text
+from strategies.features.early_refresh import REFRESHER
+from strategies.features.flusher import FLUSHER
+from strategies.features.near_cache import INSTANCE_ITSELF
 from strategies.scenario import ScenarioRun, run_scenario, scenario_texts
 from strategies.scenarios import CATALOGUE, NEW, OLD, SCENARIOS, find, for_pattern, runs_on
 
@@ -78,6 +82,11 @@ def test_scenario_is_deterministic_complete_and_true_to_the_tables(make_lab, pat
     assert signature(again) == signature(first)
     assert again.what_you_saw == summary
     assert lab.cache_down is False and lab.db.down is False, "a scenario's faults end with it"
+    # What the lab's parts did by themselves (a flush, a refresh, a near copy running out, an instance's connection
+    # lost or back) is announced on the page by its "<operation>-ran" text.
+    for trace in lab.log.values():
+        if trace.client in (FLUSHER, REFRESHER, INSTANCE_ITSELF):
+            assert f"{trace.operation}-ran" in ui_text(), trace.operation
 
 
 def test_every_scenario_has_its_texts():
