@@ -29,6 +29,7 @@ def performing_call(step) -> tuple[str, ...]:
     return {
         "GET": ("cache_get", "early.get"),                # with early refresh on: + δ and expiry, one call
         "SET": ("cache_set", "cache_call", "early.store"),  # write-behind's enqueue script is a cache_call
+        "EVICT": ('"EVICT"',),                             # a full cache: the eviction part records its own DEL
         "DEL": ("cache_delete", "cache_call"),             # with leases: DEL key lease:key, or a lease released
         "SELECT": ("db_select",),
         "UPSERT": ("db_upsert", '"UPSERT"'),               # a flush records its batch UPSERT itself
