@@ -83,6 +83,21 @@ def test_an_earlier_request_replayed_from_the_log_is_what_the_link_shows(app):
     assert screen(linked) == screen(at)
 
 
+def test_a_link_sends_each_request_as_its_client_so_near_caches_replay_on_the_same_instance(app):
+    """With near caches on, the client says which app instance serves a request (B: App 2): a link carries it
+    (`rB~key`) and the page performs the request as that client, then writes the same link back."""
+    do = ["s~near-ttl~10", "s~near-invalidation~pubsub", "r~user:1", "rB~user:1", "w~user:1~Ada King", "rB~user:1"]
+    at = app("cache-aside", do=do)
+    lab = at.session_state["learner"].lab("cache-aside")
+    assert (lab.near_ttl, lab.near_invalidation) == (10, "pubsub")
+    assert [(t.operation, t.client) for t in lab.log.values()] == [("read", "A"), ("read", "B"), ("write", "A"),
+                                                                   ("read", "B")]
+    # App 2 kept user:1, heard of A's write on the channel, dropped its copy, and read the new value back.
+    assert dict(lab.live().near2)["user:1"].value == "Ada King" and "user:1" not in lab.live().near1
+    assert 'label="App 2\\n+ near cache"' in dot(at)
+    assert link_of(at)["do"] == do
+
+
 BAD_LINKS = [
     (dict(scenario="stale-set-race", step="-1"), "step must be a whole number"),
     (dict(scenario="stale-set-race", step="abc"), "step must be a whole number"),
@@ -93,7 +108,7 @@ BAD_LINKS = [
     (dict(do=["r~   "]), "The key is empty"),
     (dict(do=["t~1e309"]), "moves time by"),
     (dict(do=["s~ttl~-5"]), "sets TTL (seconds) to '-5'"),
-    (dict(do=["s~maxmemory~1"]), "not a setting of this page"),
+    (dict(do=["s~batch~1"]), "not a setting of this page"),    # write-behind's batch size
     (dict(do=["f"]), "only the write-behind page has"),
     (dict(do=["r~k"] * (MAX_ACTIONS + 1)), "at most 40"),
     (dict(do=["w~k~" + "x" * 5000]), "characters long"),
