@@ -288,6 +288,25 @@ def test_reset_my_lab_restores_the_seed_and_switches_the_faults_off(app):
     assert list(table(at, "Requests")["Outcome"]) == ["miss"]
 
 
+def test_the_knobs_the_new_parts_declare_are_drawn_applied_and_carried_by_the_link(app):
+    """Eviction, jitter, early refresh and near caches declare their knobs (strategies/features/): the page draws
+    them with no page edit, applies them to the lab, and its link carries them."""
+    at = app("cache-aside")
+    settings(at, "cache-aside", maxmemory=256, maxmemory_policy="allkeys-lru", ttl_jitter=10, refresh_ahead="0.5",
+             xfetch="1", near_ttl=10, near_invalidation="tracking")
+    lab = at.session_state["learner"].lab("cache-aside")
+    assert (lab.maxmemory, lab.maxmemory_policy, lab.ttl_jitter, lab.refresh_ahead, lab.xfetch_beta, lab.near_ttl,
+            lab.near_invalidation) == (256, "allkeys-lru", 10, 0.5, 1.0, 10, "tracking")
+    send(at, "cache-aside", "read", key="user:1")
+    assert 'label="App 1\\n+ near cache"' in dot(at)
+    # fakeredis has no CLIENT TRACKING: the page says what the instances then hear of a write (nothing)
+    assert any("no instance hears of a write" in caption.value for caption in at.caption)
+    assert {"s~maxmemory~256", "s~maxmemory-policy~allkeys-lru", "s~ttl-jitter~10", "s~refresh-ahead~0.5",
+            "s~xfetch~1", "s~near-ttl~10", "s~near-invalidation~tracking"} <= set(at.query_params["do"])
+    settings(at, "cache-aside", maxmemory=0, refresh_ahead="off", near_ttl=0)
+    assert (lab.maxmemory, lab.refresh_ahead, lab.near_ttl) == (None, None, None), "0 and off: none"
+
+
 # ---- narration, code, playback ---------------------------------------------------------------------------
 def test_each_step_shows_the_line_of_code_that_performs_it(app):
     at = send(app("cache-aside"), "cache-aside", "read", key="user:1", to_end=False)
