@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from strategies.diagram import CLIENT_COLORS
 from strategies.races import PRESETS, Race, explore, replay
 from strategies.races.report import summary
 
@@ -188,3 +189,15 @@ def test_presenter_mode_shows_the_report_and_the_interleaving():
     assert "interleavings break" in said(at)
     assert at.toggle(key="race:present").value
     assert at.query_params["present"] == "1"
+
+
+def test_three_clients_are_named_in_letter_order_and_drawn_each_in_its_colour():
+    race = Race(("GET", "SELECT", "SET-TTL"), ("DEL", "UPDATE"), "rrw")
+    steps = replay(race, explore(race).shortest).steps
+    assert [step.client for step in steps].index("C") < [step.client for step in steps].index("B")   # C acts first
+    at = open_race(read="GET,SELECT,SET-TTL", write="DEL,UPDATE", clients="rrw", step=str(len(steps)))
+    spec = dot(at)
+    assert "clients\\nA B C" in spec
+    for letter in "BC":                    # every arrow of B's and C's already taken is in that client's colour
+        done = [line for line in spec.splitlines() if f'"done client-{letter.lower()}' in line]
+        assert done and all(f'color="{CLIENT_COLORS[letter]}"' in line for line in done), letter
