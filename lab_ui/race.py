@@ -2,8 +2,12 @@
 (`strategies.races`) behind one button with a progress bar, its report, and the shortest bad interleaving stepped
 on the normal diagram; its own share link (`race_links`). The page's text is assets/find_the_race.md.
 
+Before a search the paths fill the page; a search folds them into one row (`searched_row`, its Edit button opens them
+again), so that its verdict and its shortest bad interleaving are what is on screen.
+
 Every widget has a stable key (`race:read-path`, `race:write-path`, `race:clients`, `race:fault`, `race:preset`,
-`race:find`, `race:back`, `race:forward`), so a script can set them and press the button through the agent API.
+`race:find`, `race:edit`, `race:close`, `race:back`, `race:forward`), so a script can set them and press the buttons
+through the agent API.
 """
 
 from __future__ import annotations
