@@ -2,8 +2,12 @@
 (`strategies.races`) behind one button with a progress bar, its report, and the shortest bad interleaving stepped
 on the normal diagram; its own share link (`race_links`). The page's text is assets/find_the_race.md.
 
+Before a search the paths fill the page; a search folds them into one row (`searched_row`, its Edit button opens them
+again), so that its verdict and its shortest bad interleaving are what is on screen.
+
 Every widget has a stable key (`race:read-path`, `race:write-path`, `race:clients`, `race:fault`, `race:preset`,
-`race:find`, `race:back`, `race:forward`), so a script can set them and press the button through the agent API.
+`race:find`, `race:edit`, `race:close`, `race:back`, `race:forward`), so a script can set them and press the buttons
+through the agent API.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from strategies.diagram import build_diagram
 from strategies.races import CARDS, CLIENTS, PRESETS, Fault, Race, RaceLab, Report, explore, replay, upper_bound
 from strategies.races.cards import say
 from strategies.races.report import (
+    Count,
     card_help,
     clients_label,
     fault_label,
     faults,
     headline,
     intro,
+    race_words,
     summary,
     turn_lines,
     verdict_lines,
@@ -37,8 +43,16 @@ PREFIX = "race:"
 PATH_KEYS = {"read": PREFIX + "read-path", "write": PREFIX + "write-path"}
 CLIENTS_KEY, FAULT_KEY, PRESET_KEY = PREFIX + "clients", PREFIX + "fault", PREFIX + "preset"
 SHOWN, STEP = PREFIX + "shown", PREFIX + "step"
+EDITING = PREFIX + "editing"        # the paths are open below a search (folded away otherwise, once one is shown)
+TO_TOP = PREFIX + "to-top"          # how many searches have folded the paths: each scrolls the page to its top once
+CHOICE_KEYS = (PATH_KEYS["read"], PATH_KEYS["write"], CLIENTS_KEY, FAULT_KEY, PRESET_KEY)
 NO_FAULT, CUSTOM = "none", "custom"
 PROGRESS_STEP = 0.05
+# Presenting, the verdict and the report are read from the back of a room too (the narration is already large).
+PRESENTER_CSS = """<style>
+.st-key-race-controls [data-testid="stMarkdownContainer"] p, .st-key-race-verdict p,
+.st-key-race-report :is(p, li) { font-size: 20px; }
+</style>"""
 
 
 @dataclass
@@ -116,16 +130,20 @@ def searched(read: tuple[str, ...], write: tuple[str, ...], clients: str, fault:
     return report
 
 
-def find(race: Race, step: int = 1) -> None:
-    """Search `race` and show it from step `step`; a failure is said in words, the screen left as it was."""
+def find(race: Race, step: int = 1) -> bool:
+    """Search `race` and show it from step `step`, the paths folded away so that the result is what is on screen;
+    a failure is said in words, the screen left as it was. Whether it is shown."""
     try:
         report = searched(race.read, race.write, race.clients, race.fault.code if race.fault else None)
         st.session_state[SHOWN] = show(race, report)
     except Exception as err:       # noqa: BLE001 — a teaching page must never show a traceback
         log.exception("the search of %s failed", race)
         st.error(say("search-failed", error=type(err).__name__))
-        return
+        return False
     st.session_state[STEP] = step
+    st.session_state[EDITING] = False
+    st.session_state[TO_TOP] = st.session_state.get(TO_TOP, 0) + 1
+    return True
 
 
 def open_race(race: Race, step: int) -> None:
@@ -134,7 +152,7 @@ def open_race(race: Race, step: int) -> None:
     find(race, step)
     shown = st.session_state.get(SHOWN)
     if shown is not None and shown.race == race and step > max(len(shown.steps), 1):
-        st.info(say("link-step-clamped", asked=step, total=len(shown.steps)) if shown.steps
+        st.info(say("link-step-clamped", asked=step, total=Count(len(shown.steps))) if shown.steps
                 else say("link-step-none", asked=step), icon=":material/info:")
 
 
@@ -157,42 +175,88 @@ def show(race: Race, report: Report) -> Shown:
 
 # ---- the page ----------------------------------------------------------------------------------------------------
 def race_page() -> None:
-    """Normal: the title, the paths, the report, then the interleaving. Presenting: a slide — whether it breaks,
-    the interleaving on the diagram, then the report; the paths folded away below."""
+    """Before a search: the paths to build. After one: the paths folded into one row (Edit opens them), whether it
+    breaks with the shortest bad interleaving on the diagram right under it, then the report. Presenting: the same
+    as a slide, without the page's title and help."""
     inject_css()
     presenting = race_links.presenting()
     if presenting:
         inject_presenter_css()
+        st.html(PRESENTER_CSS)
     race_links.from_url(open_race)
+    shown = st.session_state.get(SHOWN)
+    folded = shown is not None and not st.session_state.get(EDITING)
+    if folded:
+        keep_choice()
     with st.container(horizontal=True, vertical_alignment="center"):
         if not presenting:
             st.title(say("title"), width="stretch")
+        elif folded:
+            searched_row(shown)
         st.session_state[PREFIX + "present"] = presenting
         st.toggle(say("present"), key=PREFIX + "present", on_change=race_links.toggle_presenting,
                   help=say("present-help"))
-    if presenting:
-        shown = st.session_state.get(SHOWN)
-        if shown is not None:
-            st.markdown(headline(shown.report))
-            interleaving(shown, presenting=True)
-            report_box(shown)
-        with st.expander(say("builder"), expanded=shown is None):
-            build()
-    else:
-        st.markdown(intro())
-        build()
-        shown = st.session_state.get(SHOWN)
-        if shown is not None:
-            report_box(shown)
-            interleaving(shown, presenting=False)
+    if folded and not presenting:
+        with st.container(border=True, key=PREFIX + "searched"):
+            searched_row(shown)
+    if not folded:
+        if not presenting:
+            st.markdown(intro())
+        build(closable=shown is not None)
+    if shown is not None:
+        if not folded and shown.race != chosen():
+            st.caption(say("changed-since"))
+        result(shown, presenting=presenting)
+    if not presenting:
         with st.expander(say("cards-heading"), icon=":material/style:"):
             cards_help()
         share(shown)
     race_links.sync(st.session_state.get(SHOWN), st.session_state.get(STEP, 1))
+    scroll_to_top()             # last: its empty element moves nothing
 
 
-def build() -> None:
-    """Preset, clients, fault; the two paths; the button. Every choice is checked before it can be searched."""
+def keep_choice() -> None:
+    """Set the builder's widgets' values again: in a run that does not draw them, so that Streamlit keeps them (it
+    forgets a widget's value once a run has not drawn it); and in the run that draws them again, so that the
+    browser shows them (a widget drawn anew shows only a value set in its own run)."""
+    state = st.session_state
+    for key in CHOICE_KEYS:
+        if key in state:
+            state[key] = state[key]
+
+
+def editing(on: bool) -> None:
+    """Open the paths below the search (Edit), or fold them away again (Hide the paths)."""
+    st.session_state[EDITING] = on
+    if on:
+        keep_choice()
+
+
+def scroll_to_top() -> None:
+    """Once per search that folded the paths: scroll the page to its top, where the result now starts (the page
+    scrolls inside Streamlit's main area; the search may have been started from far down the builder)."""
+    count = st.session_state.get(TO_TOP, 0)
+    if count and st.session_state.get(PREFIX + "scrolled") != count:
+        st.session_state[PREFIX + "scrolled"] = count
+        st.html(f"<script>/* search {int(count)} */ document.querySelector('[data-testid=stMain]')"
+                "?.scrollTo({top: 0});</script>", unsafe_allow_javascript=True)
+
+
+def searched_row(shown: Shown) -> None:
+    """The searched race in one line, and the button that opens the paths again."""
+    race = shown.race
+    preset = matching_preset(race, st.session_state.get(PRESET_KEY))
+    with st.container(horizontal=True, wrap=False, vertical_alignment="center", gap="small"):
+        st.markdown(race_words(race, PRESETS[preset].title if preset in PRESETS else None), width="stretch")
+        st.button(say("edit"), key=PREFIX + "edit", icon=":material/edit:", on_click=editing, args=(True,),
+                  help=say("edit-help"))
+    if race != chosen():
+        st.caption(say("changed-since-folded"))
+
+
+def build(*, closable: bool) -> None:
+    """Preset, clients, fault; the two paths; the button (and, below a search, the one that folds them away again).
+    Every choice is checked before it can be searched."""
     race = chosen()
     st.session_state[PRESET_KEY] = matching_preset(race, st.session_state.get(PRESET_KEY))
     options = [NO_FAULT] + [fault.code for fault in faults(Race(race.read, race.write, race.clients))
@@ -214,11 +278,15 @@ def build() -> None:
     problems = race.problems()
     if problems:
         st.warning("\n".join(f"- {problem}" for problem in problems), icon=":material/rule:")
-    clicked = st.button(say("find"), key=PREFIX + "find", type="primary", icon=":material/search:",
-                        disabled=bool(problems), help=say("find-help", bound=f"{upper_bound(race):,}")
-                        if not problems else None)
-    if clicked and not problems:
-        find(race)
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        clicked = st.button(say("find"), key=PREFIX + "find", type="primary", icon=":material/search:",
+                            disabled=bool(problems), help=say("find-help", bound=f"{upper_bound(race):,}")
+                            if not problems else None)
+        if closable:
+            st.button(say("close"), key=PREFIX + "close", icon=":material/unfold_less:", on_click=editing,
+                      args=(False,), help=say("close-help"))
+    if clicked and not problems and find(race):
+        st.rerun()          # drawn again, folded: the result is what is on screen
 
 
 def path_builder(side: str) -> None:
@@ -240,27 +308,25 @@ def path_builder(side: str) -> None:
                       icon=":material/arrow_downward:")
 
 
-def report_box(shown: Shown) -> None:
-    """The search on screen: what it searched, and what it found."""
-    race = shown.race
+def result(shown: Shown, *, presenting: bool) -> None:
+    """Whether it breaks and, if it does, the shortest bad interleaving right under that line; then the report."""
+    if shown.steps:
+        interleaving(shown, presenting=presenting)
+    else:
+        with st.container(key=PREFIX + "verdict"):
+            st.markdown(headline(shown.report))
     with st.container(border=True, key=PREFIX + "report"):
-        st.markdown(say("searched", read=path_words(race, "read"), write=path_words(race, "write"),
-                        clients=clients_label(race.clients), fault=fault_label(race, race.fault)))
-        if race != chosen():
-            st.caption(say("changed-since"))
         st.markdown("\n\n".join(join_bullets(summary(shown.report))))
 
 
 def interleaving(shown: Shown, *, presenting: bool) -> None:
-    """The shortest bad interleaving on the diagram, a step at a time (← / → step too)."""
-    if not shown.steps:
-        return
+    """The headline and the step controls in one row, then the shortest bad interleaving on the diagram, a step at
+    a time (← / → step too), with its turns beside it."""
     total = len(shown.steps)
     step = min(max(int(st.session_state.get(STEP, 1)), 1), total)
     st.session_state[STEP] = step
-    if not presenting:
-        st.subheader(say("interleaving-heading"))
     with st.container(horizontal=True, vertical_alignment="center", gap="small", key=PREFIX + "controls"):
+        st.markdown(f"{headline(shown.report)} {say('shortest-lead')}", width="content")
         st.button(say("back"), key=PREFIX + "back", icon=":material/skip_previous:", disabled=step <= 1,
                   shortcut="Left", on_click=step_by, args=(-1,))
         st.markdown(say("step-of", step=step, steps=total), width="content")
@@ -291,13 +357,6 @@ def step_label(steps: list[Step], step: int) -> str:
     current = steps[step - 1]
     ordinal = sum(1 for earlier in steps[:step] if earlier.client == current.client)
     return say("step-label", client=current.client, ordinal=ordinal, source=current.source, target=current.target)
-
-
-def path_words(race: Race, side: str) -> str:
-    codes = race.read if side == "read" else race.write
-    if side not in race.roles:
-        return say("path-unused")
-    return " → ".join(CARDS[side][code].label for code in codes)
 
 
 def join_bullets(lines: list[str]) -> list[str]:

@@ -120,8 +120,9 @@ def build_diagram(topology: Topology, trace: Trace | Sequence[Step] | None = Non
     involved = frozenset((active.source, active.target)) if active else frozenset()
     clients = tuple(dict.fromkeys(step.client for step in steps))
     named = len(clients) > 1 or (len(clients) == 1 and clients[0] != "A")
-    # The App box names the clients that act from it; a worker (the flusher, "F") is numbered apart but is none.
-    senders = tuple(dict.fromkeys(step.client for step in steps if step.source == "App"))
+    # The App box names the clients that act from it, in letter order (A B C, whichever acted first); a worker
+    # (the flusher, "F") is numbered apart but is none.
+    senders = tuple(sorted(dict.fromkeys(step.client for step in steps if step.source == "App")))
     body = list(_frame(topology, involved, senders if named else ()))
     height = figure_of(topology).height
     if steps:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from strategies.diagram import CLIENT_COLORS
 from strategies.races import PRESETS, Race, explore, replay
 from strategies.races.report import summary
 
@@ -107,8 +108,9 @@ def test_a_preset_that_never_breaks_says_so_and_what_it_rests_on():
     ran(at)
     assert at.radio(key="race:clients").value == "rrw"
     click(at, "race:find")
-    assert "None of them breaks" in said(at)
-    assert "It rests on **SET with lease**" in said(at) and "It rests on **DEL under a lease**" in said(at)
+    assert "None of the 560 interleavings breaks" in said(at)
+    assert "**SET with lease**: with a plain **SET with a TTL** in its place" in said(at)
+    assert "**DEL under a lease**: with a plain **DEL the cache** in its place" in said(at)
     assert step_counter(at) is None and not dot(at)
 
 
@@ -128,10 +130,51 @@ def test_a_fault_is_chosen_from_the_calls_the_paths_make():
 
 def test_paths_changed_after_a_search_are_not_taken_for_it():
     at = open_race(read="GET,SELECT,SET-TTL", write="UPDATE,DEL", clients="rw")
+    click(at, "race:edit")
     at.multiselect(key="race:write-path").set_value(["DEL", "UPDATE"])
     ran(at)
-    assert "have changed since this search" in said(at)
+    assert "have changed since this search: press **Find the race**" in said(at)
     assert at.query_params["write"] == "UPDATE,DEL"            # the link still says what is on screen
+    click(at, "race:close")                                    # folded again, unsearched: the row says so
+    assert "Write: UPDATE the database → DEL the cache" in said(at)
+    assert "press **Edit**, then **Find the race**" in said(at)
+
+
+def test_a_search_folds_the_paths_into_one_row_and_edit_opens_them_as_they_were():
+    at = open_race()
+    at.selectbox(key="race:preset").set_value("cache-aside")
+    ran(at)
+    at.radio(key="race:clients").set_value("rrw")
+    ran(at)
+    click(at, "race:find")
+    assert not at.multiselect and not at.radio                  # the paths folded away: the result is on screen
+    report = explore(Race(("GET", "SELECT", "SET-TTL"), ("UPDATE", "DEL"), "rrw"))
+    row = at.markdown[0].value
+    assert row == ("**Cache-aside (update, then delete)** · Read: GET → SELECT → SET with a TTL · "
+                   "Write: UPDATE the database → DEL the cache · A and B read, C writes · No fault")
+    assert f"**{report.bad} of the {report.interleavings} interleavings break.** The shortest bad one:" in said(at)
+    assert step_counter(at)[0] == 1 and dot(at)
+    for _ in range(2):
+        click(at, "race:forward")                               # runs that draw no builder keep its choices
+    click(at, "race:edit")
+    assert at.multiselect(key="race:read-path").value == ["GET", "SELECT", "SET-TTL"]
+    assert at.radio(key="race:clients").value == "rrw" and at.selectbox(key="race:preset").value == "cache-aside"
+    # Drawn anew, a widget shows in the browser only a value its own run sent it: every choice is sent again.
+    read = at.multiselect(key="race:read-path").proto
+    assert read.set_value and list(read.raw_values) == ["GET", "SELECT", "SET with a TTL"]
+    assert at.radio(key="race:clients").proto.set_value and at.multiselect(key="race:write-path").proto.set_value
+    assert step_counter(at)[0] == 3                             # the search stays on screen below the paths
+    at.radio(key="race:clients").set_value("rw")
+    ran(at)
+    click(at, "race:find")
+    assert not at.multiselect and "A reads, B writes" in at.markdown[0].value
+    assert step_counter(at)[0] == 1
+
+
+def test_a_write_only_search_leaves_the_unused_read_path_out_of_its_row():
+    at = open_race(read="GET,SELECT,SET-TTL", write="UPDATE,SET", clients="ww")
+    assert at.markdown[0].value == ("**Mistake: update, then set** · Write: UPDATE the database → SET the cache · "
+                                    "A and B write · No fault")
 
 
 def test_a_link_brings_back_the_same_screen():
@@ -146,6 +189,7 @@ def test_a_link_brings_back_the_same_screen():
     opened = open_race(**link)
     assert step_counter(opened) == step_counter(by_hand)
     assert dot(opened) == dot(by_hand)
+    click(opened, "race:edit")
     assert opened.multiselect(key="race:write-path").value == list(PRESETS["delayed-double-delete"].write)
 
 
@@ -166,11 +210,11 @@ def test_a_bad_link_says_which_part_is_wrong_and_changes_nothing(params, words):
 
 def test_a_bad_link_leaves_the_search_on_screen_as_it_was():
     at = open_race(read="GET,SELECT,SET-TTL", write="UPDATE,DEL", step="3")
-    before = (step_counter(at), dot(at), at.multiselect(key="race:read-path").value)
+    before = (step_counter(at), dot(at), at.session_state["race:read-path"], at.markdown[0].value)
     at.query_params["clients"] = "nobody"
     ran(at)
     assert "`clients` part" in warnings(at)
-    assert (step_counter(at), dot(at), at.multiselect(key="race:read-path").value) == before
+    assert (step_counter(at), dot(at), at.session_state["race:read-path"], at.markdown[0].value) == before
 
 
 def test_a_step_beyond_the_end_shows_the_last_and_says_so():
@@ -188,3 +232,15 @@ def test_presenter_mode_shows_the_report_and_the_interleaving():
     assert "interleavings break" in said(at)
     assert at.toggle(key="race:present").value
     assert at.query_params["present"] == "1"
+
+
+def test_three_clients_are_named_in_letter_order_and_drawn_each_in_its_colour():
+    race = Race(("GET", "SELECT", "SET-TTL"), ("DEL", "UPDATE"), "rrw")
+    steps = replay(race, explore(race).shortest).steps
+    assert [step.client for step in steps].index("C") < [step.client for step in steps].index("B")   # C acts first
+    at = open_race(read="GET,SELECT,SET-TTL", write="DEL,UPDATE", clients="rrw", step=str(len(steps)))
+    spec = dot(at)
+    assert "clients\\nA B C" in spec
+    for letter in "BC":                    # every arrow of B's and C's already taken is in that client's colour
+        done = [line for line in spec.splitlines() if f'"done client-{letter.lower()}' in line]
+        assert done and all(f'color="{CLIENT_COLORS[letter]}"' in line for line in done), letter

@@ -1,6 +1,7 @@
-"""Find the race in Debian's Chromium, driven from the keyboard where a learner would: pick the cards of both paths,
-move a card up, press Find the race, and step the shortest bad interleaving on the diagram (→ / ←); the URL follows
-the step, and axe-core finds no serious or critical violation on the page."""
+"""Find the race in Debian's Chromium at 1280×720, driven from the keyboard where a learner would: pick the cards of
+both paths, move a card up, press Find the race — the paths fold into one row and the shortest bad interleaving is on
+the first screen — step it on the diagram (→ / ←), open the paths again with Edit and fold them back; the URL follows
+the step, a presented link fits the slide, and axe-core finds no serious or critical violation on the page."""
 
 from __future__ import annotations
 
@@ -36,12 +37,17 @@ def counter(page) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
+def diagram_top(page) -> float:
+    return page.evaluate("() => document.querySelector('.stGraphVizChart svg')?.getBoundingClientRect().top ?? 1e9")
+
+
 def active_label(page) -> str:
     return page.evaluate("() => document.querySelector('.stGraphVizChart g.edge.active text')?.textContent || ''")
 
 
 def test_a_learner_builds_a_path_finds_the_race_and_steps_it(chromium, lab_server, open_page):
     page = open_page("find-the-race")
+    page.set_viewport_size({"width": 1280, "height": 720})
     goto(page, lab_server, "/find_the_race")
     pick(page, "race-read-path", ["SELECT", "GET", "SET with a TTL"])
     pick(page, "race-write-path", ["UPDATE the database", "DEL the cache"])
@@ -52,13 +58,22 @@ def test_a_learner_builds_a_path_finds_the_race_and_steps_it(chromium, lab_serve
          and "SELECT" not in text, what="GET to move first")
     settle(page)
     assert not serious_violations(page)
-    button(page, "Find the race").click()
+    page.mouse.move(640, 400)
+    page.mouse.wheel(0, 400)                          # the learner has scrolled down to the button
+    find = button(page, "Find the race")
+    find.focus()
+    page.keyboard.press("Enter")
     poll(lambda: counter(page), lambda seen: seen is not None and seen[0] == 1, timeout=30,
          what="the shortest bad interleaving at its first step")
     race = Race(("GET", "SELECT", "SET-TTL"), ("UPDATE", "DEL"), "rw")
     steps = replay(race, explore(race).shortest).steps
     assert counter(page) == (1, len(steps))
-    assert "1 of the 10 interleavings break" in page.inner_text("body")
+    assert "1 of the 10 interleavings breaks." in page.inner_text("body")
+    # The paths folded into one row, and the page back at its top: the diagram starts in the screen's upper half.
+    assert page.locator(".st-key-race-read-path").count() == 0
+    assert "Read: GET → SELECT → SET with a TTL · Write: UPDATE the database → DEL the cache" in \
+        page.locator(".st-key-race-searched").inner_text()
+    poll(lambda: diagram_top(page), lambda top: top < 360, what="the diagram's top in the upper half of 720 px")
     assert active_label(page).startswith("A1. GET user:1")
     settle(page)
     for number in range(2, len(steps) + 1):          # the → key steps forward (Streamlit's own button shortcut)
@@ -75,12 +90,25 @@ def test_a_learner_builds_a_path_finds_the_race_and_steps_it(chromium, lab_serve
     poll(lambda: counter(page), lambda seen: seen == (len(steps) - 1, len(steps)), what="one step back")
     assert not serious_violations(page)
     settle(page)
+    edit = button(page, "Edit")                       # the paths one key press away, as the learner left them
+    edit.focus()
+    page.keyboard.press("Enter")
+    poll(lambda: page.locator(".st-key-race-read-path").inner_text() if page.locator(".st-key-race-read-path").count()
+         else "", lambda text: all(card in text for card in ("GET", "SELECT", "SET with a TTL")),
+         what="the read path's cards back in its picker")
+    settle(page)
+    hide = button(page, "Hide the paths")
+    hide.focus()
+    page.keyboard.press("Enter")
+    poll(lambda: page.locator(".st-key-race-read-path").count(), lambda count: count == 0, what="the paths folded")
+    assert counter(page) == (len(steps) - 1, len(steps))
+    settle(page)
     slide = open_page("find-the-race-presenting")                 # the link, presenting: a slide in a new session
     slide.set_viewport_size({"width": 1280, "height": 720})
     slide.goto(page.url + "&present=1", wait_until="domcontentloaded")
     poll(lambda: counter(slide), lambda seen: seen == (len(steps) - 1, len(steps)), timeout=30,
          what="the presented link at the same step")
     settle(slide)
-    box = slide.evaluate("() => document.querySelector('.stGraphVizChart svg').getBoundingClientRect().bottom")
-    assert box <= 720, f"the diagram ends below a 1280×720 screen ({box:.0f} px)"
+    box = slide.evaluate("() => document.querySelector('.st-key-narration').getBoundingClientRect().bottom")
+    assert box <= 720, f"the diagram and its step's text end below a 1280×720 screen ({box:.0f} px)"
     assert not serious_violations(slide)

@@ -11,10 +11,10 @@ import re
 import pytest
 from core_support import check_explanations
 
-from strategies.races import PRESETS, Explorer, Fault, Race, explore, naive_verdicts, replay, upper_bound
+from strategies.races import PRESETS, Explorer, Fault, Race, Report, explore, naive_verdicts, replay, upper_bound
 from strategies.races.cards import TEXT_FILE, path_problems, text
 from strategies.races.program import KEY
-from strategies.races.report import faults, summary
+from strategies.races.report import Count, faults, headline, summary
 from strategies.races.schedule import Blocked, schedules
 
 READ = PRESETS["cache-aside"].read           # GET, SELECT, SET with a TTL
@@ -286,10 +286,52 @@ def test_the_report_quotes_the_search_and_states_no_number_of_its_own():
     for section, body in text().items():
         assert not re.search(r"\d", re.sub(r"\{[^}]*\}", "", body)), (TEXT_FILE.name, section, body)
     report = explore(preset("cache-aside", "rrw"))
-    lines = summary(report)
+    lines = [headline(report), *summary(report)]
     quoted = {int(n.replace(",", "")) for line in lines for n in re.findall(r"\d[\d,]*", line)}
+    idle = len(report.shortest) - report.shortest_calls
     assert quoted <= {report.interleavings, report.states, report.cards_run, report.bad, report.stale_ttl,
-                      report.lost, report.stale_reads, report.shortest_calls, 60}
-    assert not any("forever" in line for line in lines)              # no count of zero is said
-    safe = summary(explore(preset("leases", "rrw")))
-    assert any("None of them breaks" in line for line in safe) and any("SET with lease" in line for line in safe)
+                      report.lost, report.stale_reads, report.shortest_calls, idle, 60}
+    assert not any("forever" in line or "no expiry" in line for line in lines)     # no count of zero is said
+    safe = explore(preset("leases", "rrw"))
+    assert "None of the 560 interleavings breaks" in headline(safe)
+    assert any("SET with lease" in line and "A lease is a token" in line for line in summary(safe))
+
+
+def counted(bad: int, *, interleavings: int = 10, faulted: int = 0, faulted_bad: int = 0, calls: int = 5,
+            idle: int = 0) -> list[str]:
+    """The headline and the report of a search that found `bad` bad interleavings, each ending in every way."""
+    race = preset("cache-aside", fault=Fault("cache", "B", 2) if faulted else None)
+    report = Report(race, interleavings, bad, bad, bad, bad, bad, faulted, faulted_bad,
+                    ((0, False),) * (calls + idle) if bad else None, calls if bad else 0, states=21, cards_run=14)
+    return [headline(report), *summary(report)]
+
+
+def test_every_sentence_of_the_report_agrees_with_its_count():
+    one = " ".join(counted(1, faulted=4, faulted_bad=1, calls=1, idle=1))
+    assert "**1 of the 10 interleavings breaks.**" in one
+    for sentence in ("1 ends with the cache holding", "1 loses a write", "1 serves a stale read",
+                     "1 of the 4 interleavings in which the fault struck breaks.",
+                     "runs 1 card that makes a call, and 1 that calls nothing."):
+        assert sentence in one, sentence
+    many = " ".join(counted(3, interleavings=1_200, faulted=4, faulted_bad=2, calls=5, idle=2))
+    assert "**3 of the 1,200 interleavings break.**" in many
+    for sentence in ("3 end with the cache holding", "3 lose a write", "3 serve a stale read",
+                     "2 of the 4 interleavings in which the fault struck break.",
+                     "runs 5 cards that make a call, and 2 that call nothing."):
+        assert sentence in many, sentence
+    assert "**1,200** interleavings explored" in many
+    assert "**1** interleaving explored" in " ".join(counted(0, interleavings=1))
+    assert re.search(r"\b1 (end|lose|serve|break)\b|\b[02-9] (ends|loses|serves|breaks)\b", one + many) is None
+    none = counted(0, faulted=10)
+    assert none[0].startswith("**None of the 10 interleavings breaks**")
+    assert not any(re.search(r"\b0 ", line) for line in none)           # a zero is said as "none", or not at all
+    every = " ".join(counted(10, faulted=4, faulted_bad=4))
+    assert "**All 10 interleavings break.**" in every
+    assert "Every interleaving in which the fault struck breaks (4 of them)." in every
+    assert "No interleaving in which the fault struck breaks (4 of them)" in " ".join(counted(2, faulted=4))
+    assert "runs 5 cards." in every
+
+
+def test_a_count_agrees_with_the_words_beside_it():
+    for count, word in ((0, "steps"), (1, "step"), (2, "steps"), (12_345, "steps")):
+        assert f"{Count(count)} {Count(count):step|steps}" == f"{count:,} {word}"
