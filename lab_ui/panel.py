@@ -14,7 +14,7 @@ import streamlit as st
 
 from strategies import Lab, Trace
 from strategies.diagram import build_diagram, drawn_steps, step_text
-from strategies.scenarios import SCENARIOS
+from strategies.scenarios import find
 from strategies.views import changed_keys
 
 from . import links, playback, quiz, tables
@@ -109,7 +109,7 @@ def draw(page: PageState, lab: Lab, pb: playback.Playback | None) -> None:
         # caption (and, at its end, what it showed) too: beside the diagram, a slide keeps it on screen.
         quiz.box(page, lab)
         if pb is not None and pb.scenario is not None:
-            scenario_box(pb, scene, index)
+            scenario_box(page, pb, scene, index)
             if pb.at_end and pb.summary:
                 st.success(f"**{say('what-you-saw')}** {pb.summary}", icon=":material/lightbulb:")
         when = say("tables-at-step", step=pb.frame, now=f"{state.now:.1f}") \
@@ -136,9 +136,9 @@ def where(lab: Lab, pb: playback.Playback, located: tuple) -> str:
     return trace.label.replace(" ", ": ", 1) if trace is not None else ""
 
 
-def scenario_box(pb: playback.Playback, scene, index: int) -> None:
+def scenario_box(page: PageState, pb: playback.Playback, scene, index: int) -> None:
     """The scenario's title and the caption in force at this step (the introduction at the first step)."""
-    found = SCENARIOS.get(pb.scenario)
+    found = find(page.pattern, pb.scenario)
     if found is None:
         return
     caption = scene.caption_at(index)

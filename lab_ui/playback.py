@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from strategies import Step, Trace
 from strategies.scenario import Scene
+from strategies.series import Series
 
 from .state import PageState
 
@@ -29,6 +30,7 @@ class Playback:
     last_move: float = 0.0      # monotonic time of the last step change
     scenario: str | None = None           # the guided scenario's slug, if one is loaded
     summary: str | None = None            # its "what you saw", computed from the run
+    chart: Series | None = None           # its chart (database reads per simulated second…), from the run
     clients: dict[str, int] = field(default_factory=dict)   # two-client mode: client -> its request number
 
     @property
