@@ -17,7 +17,7 @@ from strategies.diagram import build_diagram, drawn_steps, step_text
 from strategies.scenarios import find
 from strategies.views import changed_keys
 
-from . import links, playback, quiz, tables
+from . import charts, links, playback, quiz, tables
 from .learner import learner
 from .narration import narration, plain
 from .state import PageState
@@ -110,6 +110,8 @@ def draw(page: PageState, lab: Lab, pb: playback.Playback | None) -> None:
         quiz.box(page, lab)
         if pb is not None and pb.scenario is not None:
             scenario_box(page, pb, scene, index)
+            if pb.chart is not None:         # a figure of the run over simulated time, the step's second marked
+                charts.scenario_chart(pb.chart, step, presenting=links.presenting())
             if pb.at_end and pb.summary:
                 st.success(f"**{say('what-you-saw')}** {pb.summary}", icon=":material/lightbulb:")
         when = say("tables-at-step", step=pb.frame, now=f"{state.now:.1f}") \

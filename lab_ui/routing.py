@@ -107,6 +107,7 @@ header[data-testid="stHeader"] { display: none; }
 /* The code line and its caption (which points at the hidden Code section) are for reading, not projecting. */
 .st-key-narration .stCode, .st-key-narration [data-testid="stCaptionContainer"] { display: none; }
 .stAlert p { font-size: 20px; }
+.st-key-scenario-chart [data-testid="stCaptionContainer"] p { font-size: 18px; }
 </style>
 """
 
