@@ -148,6 +148,9 @@ def open_link(page: PageState, params: dict) -> None:
             continue
         traces = record(page, action, lambda action=action: perform(lab, action))
         last = traces[-1] if traces else last
+    sent = [action.client for action in actions if action.kind in ("r", "w")]
+    if sent:
+        page.client = sent[-1]          # "Send via" (on a lab of several app instances) says who sent the last one
     if show is not None:
         last = lab.request(show)
         if last is None:
