@@ -119,11 +119,12 @@ def keep_client(page: PageState, widget: str) -> None:
         page.client = picked
 
 
-def client_row(page: PageState, lab: Lab) -> None:
+def client_row(page: PageState, lab: Lab, *, sending: bool = True) -> None:
     """Two-client mode: who sends the next Read or Write, and each client's request in flight. Outside it, on a
-    lab with several app instances: which instance serves the next Read or Write."""
+    lab with several app instances: which instance serves the next Read or Write (unless the page shows no Read
+    and Write: `sending` False, presenting)."""
     several = several_instances(lab)
-    if not page.two_clients and not busy(page) and not several:
+    if not page.two_clients and not busy(page) and not (several and sending):
         return
     served_by = instances(lab)
     with st.container(horizontal=True, vertical_alignment="center"):
@@ -133,7 +134,7 @@ def client_row(page: PageState, lab: Lab) -> None:
                                  args=(page, "client:widget"), label_visibility="collapsed",
                                  format_func=lambda client: f"Client {client}" + (f" · {served_by[client]}"
                                                                                   if several else ""))
-        elif several:                 # one line: its words beside it, not above it
+        elif several and sending:     # one line: its words beside it, not above it
             st.markdown("Send via", width="content", help=say("send-via-help", instances=", ".join(
                 f"client {client} on {app}" for client, app in served_by.items())))
             st.session_state[page.key("via:widget")] = chosen(page)

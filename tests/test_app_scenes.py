@@ -277,6 +277,8 @@ def test_with_two_app_instances_the_learner_chooses_which_serves_and_the_link_ca
     replayed = again.session_state["learner"].lab("cache-aside")
     assert replayed.request(max(replayed.log)).steps[0].source == "App 2"
     assert again.segmented_control(key="cache-aside:via:widget").value == "B"
+    presenting = app("cache-aside", do=link, present="1")  # a slide has no Read or Write: nothing to send via
+    assert not [control for control in presenting.segmented_control if control.key == "cache-aside:via:widget"]
 
     settings(at, "cache-aside", near_ttl=0)                 # one app instance again: no choice, client A sends
     close_settings(at, "cache-aside")
