@@ -1,6 +1,7 @@
 """A long scenario in a real browser (Debian's Chromium): a link opens read-through's TTL jitter scenario, Next
 scene (its button, then its key) jumps through a scene of thousands of steps to the spike, the chart of database
-reads per simulated second is drawn beside the caption, and stepping moves the second it marks."""
+reads per simulated second is drawn beside the caption (axe-core finds nothing serious there), and stepping moves
+the second it marks."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from browser_support import goto, poll, settle
 from core_support import new_lab
 from playwright.sync_api import expect
 from test_browser import button, no_exception, step_counter
+from test_browser_classroom import serious_violations
 
 from lab_ui.text import say
 from strategies.scenario import run_scenario
@@ -46,6 +48,7 @@ def test_ttl_jitter_jumps_to_the_spike_shows_its_chart_and_steps(chromium, lab_s
     value, (peak_second, peak) = dict(series.points)[second], series.peak
     assert chart_caption(page) == say("chart-now", second=second, value=value, label=series.y_label,
                                       peak_second=peak_second, peak=peak)
+    assert not serious_violations(page)
     page.wait_for_timeout(800)                           # the shortcut listeners are attached
     page.keyboard.press("Shift+ArrowRight")              # Next scene's key: the spike's next caption
     poll(lambda: step_counter(page)[0], lambda step: step > spike, what="Shift+→ to jump")
