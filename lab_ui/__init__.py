@@ -14,6 +14,7 @@
     links        share links end to end: the recording, the URL, opening a link
     quiz         predict each step
     panel        the diagram, narration and tables, as one timed fragment
+    charts       a scenario's chart of its run (database reads per simulated second)
     tables       the learner's tables as DataFrames
     narration    the sentence, the state and the code line of a step
     requests     counters and the request log

@@ -3,6 +3,11 @@
 In two-client mode Read and Write start a request for the chosen client and perform its first step;
 "A: next step" / "B: next step" advance one client, "to the end" finishes its request. Every request
 started while another is still in flight joins the same diagram, so the interleaving reads at a glance.
+
+A lab may serve its clients from several app instances (`Lab.app_of`: client A's requests on one, B's on
+another). Then, outside two-client mode too, the learner chooses which instance serves the next Read or Write
+("Send via"): the request is sent as that instance's client, so a share link (which carries the client) replays
+it there.
 """
 
 from __future__ import annotations
@@ -29,6 +34,21 @@ def busy(page: PageState) -> bool:
 
 def chosen(page: PageState) -> str:
     return page.client if page.client in CLIENTS else "A"
+
+
+def instances(lab: Lab) -> dict[str, str]:
+    """Client -> the app instance that serves its requests, for the clients a learner sends as."""
+    return {client: lab.app_of(client) for client in CLIENTS}
+
+
+def several_instances(lab: Lab) -> bool:
+    return len(set(instances(lab).values())) > 1
+
+
+def sender(page: PageState, lab: Lab) -> str:
+    """Who sends a free-form Read or Write: client A, unless the lab has several app instances and the learner
+    chose another's."""
+    return chosen(page) if several_instances(lab) else "A"
 
 
 def start(page: PageState, begin: Callable[[Lab, str], Request]) -> None:
@@ -93,21 +113,33 @@ def two_clients_toggle(page: PageState) -> None:
               help=say("two-clients-help"))
 
 
-def keep_client(page: PageState) -> None:
-    picked = st.session_state.get(page.key("client:widget"))
+def keep_client(page: PageState, widget: str) -> None:
+    picked = st.session_state.get(page.key(widget))
     if picked in CLIENTS:
         page.client = picked
 
 
-def client_row(page: PageState) -> None:
-    """Two-client mode: who sends the next Read or Write, and each client's request in flight."""
-    if not page.two_clients and not busy(page):
+def client_row(page: PageState, lab: Lab, *, sending: bool = True) -> None:
+    """Two-client mode: who sends the next Read or Write, and each client's request in flight. Outside it, on a
+    lab with several app instances: which instance serves the next Read or Write (unless the page shows no Read
+    and Write: `sending` False, presenting)."""
+    several = several_instances(lab)
+    if not page.two_clients and not busy(page) and not (several and sending):
         return
+    served_by = instances(lab)
     with st.container(horizontal=True, vertical_alignment="center"):
         if page.two_clients:
             st.session_state[page.key("client:widget")] = chosen(page)
             st.segmented_control("Send as", list(CLIENTS), key=page.key("client:widget"), on_change=keep_client,
-                                 args=(page,), format_func=lambda client: f"Client {client}",
+                                 args=(page, "client:widget"), label_visibility="collapsed",
+                                 format_func=lambda client: f"Client {client}" + (f" · {served_by[client]}"
+                                                                                  if several else ""))
+        elif several and sending:     # one line: its words beside it, not above it
+            st.markdown("Send via", width="content", help=say("send-via-help", instances=", ".join(
+                f"client {client} on {app}" for client, app in served_by.items())))
+            st.session_state[page.key("via:widget")] = chosen(page)
+            st.segmented_control("Send via", list(CLIENTS), key=page.key("via:widget"), on_change=keep_client,
+                                 args=(page, "via:widget"), format_func=lambda client: served_by[client],
                                  label_visibility="collapsed")
         client_buttons(page)
 

@@ -2,7 +2,9 @@
 file that steps offline, or as an animated GIF with each step's narration as its caption.
 
 Nothing is rendered until a button is pressed (the data is a callable Streamlit runs on download). A
-scenario's files are the same for everybody (scenarios are deterministic) and are cached by slug and kind.
+scenario's files are the same for everybody (scenarios are deterministic) and are cached by slug, page and kind,
+made from a run of their own on a private fakeredis; a scenario that needs a real server (CLIENT TRACKING) cannot
+run there, so its files are made from the learner's own run, the one on screen.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import streamlit as st
 
 from strategies import Lab
 from strategies.export import ExportError, engine_available, export_gif, export_html, frames, scenario_frames
-from strategies.scenarios import SCENARIOS
+from strategies.scenarios import find
 
 from . import playback
 from .state import PageState
@@ -19,16 +21,28 @@ from .text import say
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def scenario_file(slug: str, kind: str) -> bytes:
-    shown = scenario_frames(slug)
-    if kind == "gif":
-        return export_gif(shown)
-    return export_html(shown, SCENARIOS[slug].title).encode("utf-8")
+def scenario_file(slug: str, pattern: str, kind: str) -> bytes:
+    """The scenario as it runs on `pattern`'s page, from a private run (raises ExportError if it cannot run there)."""
+    return made(scenario_frames(slug, pattern), find(pattern, slug).title, kind)
+
+
+def scenario_export(lab: Lab, pb: playback.Playback, pattern: str, kind: str) -> bytes:
+    """The scenario on screen: the cached file of a private run, or, where a private fakeredis cannot run it (it
+    needs a real server), the learner's own run of it."""
+    try:
+        return scenario_file(pb.scenario, pattern, kind)
+    except ExportError:
+        if find(pattern, pb.scenario).unavailable(lab) is not None:
+            raise                         # the learner's own lab cannot run it either: nothing to export
+        return made(frames(lab.topology, pb.scenes), find(pattern, pb.scenario).title, kind)
 
 
 def scene_file(lab: Lab, pb: playback.Playback, kind: str) -> bytes:
-    shown = frames(lab.topology, pb.scenes)
     title = f"{lab.title}: " + ", ".join(f"#{n}" for scene in pb.scenes for n in scene.numbers)
+    return made(frames(lab.topology, pb.scenes), title, kind)
+
+
+def made(shown: list, title: str, kind: str) -> bytes:
     return export_gif(shown) if kind == "gif" else export_html(shown, title).encode("utf-8")
 
 
@@ -50,8 +64,8 @@ def export_section(page: PageState, lab: Lab) -> None:
         st.warning(say("export-no-engine"), icon=":material/warning:")
         return
     if pb.scenario is not None:
-        name, what = pb.scenario, say("export-scenario", title=SCENARIOS[pb.scenario].title, steps=pb.total)
-        make = lambda kind: lambda: safe(scenario_file, pb.scenario, kind)     # noqa: E731
+        name, what = pb.scenario, say("export-scenario", title=find(page.pattern, pb.scenario).title, steps=pb.total)
+        make = lambda kind: lambda: safe(scenario_export, lab, pb, page.pattern, kind)     # noqa: E731
     else:
         numbers = [n for scene in pb.scenes for n in scene.numbers]
         name = f"{page.pattern}-request-" + "-".join(map(str, numbers))

@@ -25,7 +25,6 @@ import streamlit as st
 from strategies import PATTERNS, Lab
 from strategies.knobs import ACTIONS, Knob
 from strategies.narration import shorten
-from strategies.scenarios import SCENARIOS
 from strategies.share import MAX_SECONDS, Action, InvalidLink, encode, fits, parse, perform
 
 from . import playback, scenarios
@@ -118,11 +117,9 @@ def open_link(page: PageState, params: dict) -> None:
     slug, items, show_text, step_text = params["scenario"], params["do"], params["show"], params["step"]
     lab = learner().lab(page.pattern)
     try:
-        if slug and slug in SCENARIOS and SCENARIOS[slug].pattern != page.pattern:
-            raise InvalidLink(say("scenario-other-page", title=SCENARIOS[slug].title,
-                                  page=f"/{page_file(SCENARIOS[slug].pattern)}"))
-        if slug and slug not in SCENARIOS:
-            raise InvalidLink(say("scenario-unknown", slug=shorten(slug)))
+        refused = scenarios.why_not(page.pattern, slug, lab) if slug else None
+        if refused is not None:            # another page's, none at all, or one this lab's cache cannot run
+            raise InvalidLink(refused)
         actions = parse(items)
         settings = check_actions(lab, actions)
         step = whole_number(step_text, "step")
@@ -151,6 +148,9 @@ def open_link(page: PageState, params: dict) -> None:
             continue
         traces = record(page, action, lambda action=action: perform(lab, action))
         last = traces[-1] if traces else last
+    sent = [action.client for action in actions if action.kind in ("r", "w")]
+    if sent:
+        page.client = sent[-1]          # "Send via" (on a lab of several app instances) says who sent the last one
     if show is not None:
         last = lab.request(show)
         if last is None:

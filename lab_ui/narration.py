@@ -33,10 +33,11 @@ def plain(text: str) -> str:
 
 def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState | None, *,
               named: bool = False, label: str | None = None, folded: list[str] | None = None,
-              presenting: bool = False) -> None:
+              unlisted: int = 0, presenting: bool = False) -> None:
     """The step's sentence and what it left; `named`: several clients share the diagram, so say whose;
-    `folded`: the earlier steps the diagram had no room for, listed under the sentence. `presenting`: the
-    sentence alone (and, at the end, the summary), large enough for a room; the tables say what it left."""
+    `folded`: the earlier steps the diagram had no room for, listed under the sentence (`unlisted`: how many
+    more, before those, are only counted). `presenting`: the sentence alone (and, at the end, the summary),
+    large enough for a room; the tables say what it left."""
     with st.container(border=True, key="narration"):
         if step is None:
             st.markdown(say("figure-intro"))
@@ -52,7 +53,10 @@ def narration(lab: Lab, step: Step | None, trace: Trace | None, state: LabState 
         if state is not None and key is not None and not presenting:
             st.text(after(state, key, lab.state_clauses(state)))
         if folded and not presenting:
-            with st.expander(say("folded-steps", count=len(folded)), icon=":material/format_list_numbered:"):
+            with st.expander(say("folded-steps", count=f"{len(folded) + unlisted:,}"),
+                             icon=":material/format_list_numbered:"):
+                if unlisted:
+                    st.caption(say("folded-unlisted", listed=len(folded), count=f"{unlisted:,}"))
                 st.text("\n".join(folded))       # they may quote the learner's key: never parsed as Markdown
         located = None if presenting else code_line(step.code)
         if located is not None:

@@ -72,7 +72,7 @@ def pattern_page(pattern: str) -> None:
                 playback_buttons(page, pb)
                 scenarios.picker(page)
                 more_menu(page, lab, pb, presenting)
-        client_row(page)
+        client_row(page, lab, sending=not presenting)
         clicker_buttons(page, pb)
     if not presenting:
         request_log(page, lab)

@@ -14,16 +14,17 @@ import streamlit as st
 
 from strategies import Lab, Trace
 from strategies.diagram import build_diagram, drawn_steps, step_text
-from strategies.scenarios import SCENARIOS
+from strategies.scenarios import find
 from strategies.views import changed_keys
 
-from . import links, playback, quiz, tables
+from . import charts, links, playback, quiz, tables
 from .learner import learner
 from .narration import narration, plain
 from .state import PageState
 from .text import say
 
 IDLE_TICK = 1.0
+FOLDED_LISTED = 12          # the folded steps listed under the narration: those just before the current one
 
 
 def period_for(lab: Lab, page: PageState) -> float | None:
@@ -101,15 +102,18 @@ def draw(page: PageState, lab: Lab, pb: playback.Playback | None) -> None:
         current = index + 1 if scene is not None else None
         st.graphviz_chart(build_diagram(lab.topology, drawn, current), width="stretch",
                           alt=step.explanation if step is not None else say("figure-alt"))
+        folded, unlisted = folded_steps(lab, drawn, current)
         narration(lab, step, trace, state, named=scene is not None and len(scene.clients) > 1,
                   label=arrow_number(scene, index) if scene is not None else None,
-                  folded=folded_steps(lab, drawn, current), presenting=links.presenting())
+                  folded=folded, unlisted=unlisted, presenting=links.presenting())
     with right:
         # Predicting, the question about the next step sits beside the diagram, above the tables; a scenario's
         # caption (and, at its end, what it showed) too: beside the diagram, a slide keeps it on screen.
         quiz.box(page, lab)
         if pb is not None and pb.scenario is not None:
-            scenario_box(pb, scene, index)
+            scenario_box(page, pb, scene, index)
+            if pb.chart is not None:         # a figure of the run over simulated time, the step's second marked
+                charts.scenario_chart(pb.chart, step, presenting=links.presenting())
             if pb.at_end and pb.summary:
                 st.success(f"**{say('what-you-saw')}** {pb.summary}", icon=":material/lightbulb:")
         when = say("tables-at-step", step=pb.frame, now=f"{state.now:.1f}") \
@@ -136,9 +140,9 @@ def where(lab: Lab, pb: playback.Playback, located: tuple) -> str:
     return trace.label.replace(" ", ": ", 1) if trace is not None else ""
 
 
-def scenario_box(pb: playback.Playback, scene, index: int) -> None:
+def scenario_box(page: PageState, pb: playback.Playback, scene, index: int) -> None:
     """The scenario's title and the caption in force at this step (the introduction at the first step)."""
-    found = SCENARIOS.get(pb.scenario)
+    found = find(page.pattern, pb.scenario)
     if found is None:
         return
     caption = scene.caption_at(index)
@@ -150,22 +154,29 @@ def scenario_box(pb: playback.Playback, scene, index: int) -> None:
     st.info("  \n".join(lines), icon=":material/school:")
 
 
-def folded_steps(lab: Lab, steps, current: int | None) -> list[str]:
+def folded_steps(lab: Lab, steps, current: int | None) -> tuple[list[str], int]:
     """The labels of the steps the diagram has no room for (it draws the current step, the one before and the
-    latest), for the narration to list."""
+    latest), for the narration to list: at most FOLDED_LISTED, those just before the current step, and how many
+    earlier ones are counted but not listed (a scene of thousands of steps stays a short list, made fast)."""
     if not steps:
-        return []
+        return [], 0
     shown = {drawn.index for drawn in drawn_steps(lab.topology, steps, current)}
     if len(shown) == len(steps):
-        return []
+        return [], 0
+    end = len(steps) if current is None else current
+    hidden = [index for index in range(end) if index not in shown]
+    listed = hidden[-FOLDED_LISTED:]
+    if not listed:
+        return [], 0
     named = len({step.client for step in steps}) > 1 or steps[0].client != "A"
-    counted: dict[str, int] = {}
-    labels = []
-    for index, step in enumerate(steps):
+    wanted, counted, numbers = set(listed), {}, {}
+    for index, step in enumerate(steps[: listed[-1] + 1]):     # each step's number among its client's
         counted[step.client] = counted.get(step.client, 0) + 1
-        if index not in shown and (current is None or index < current):
-            labels.append(f"{step_text(step, counted[step.client], named=named)} ({step.source} → {step.target})")
-    return labels
+        if index in wanted:
+            numbers[index] = counted[step.client]
+    labels = [f"{step_text(steps[index], numbers[index], named=named)} ({steps[index].source} → "
+              f"{steps[index].target})" for index in listed]
+    return labels, len(hidden) - len(listed)
 
 
 def arrow_number(scene, index: int) -> str:

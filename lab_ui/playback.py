@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from strategies import Step, Trace
 from strategies.scenario import Scene
+from strategies.series import Series
 
 from .state import PageState
 
@@ -29,6 +30,7 @@ class Playback:
     last_move: float = 0.0      # monotonic time of the last step change
     scenario: str | None = None           # the guided scenario's slug, if one is loaded
     summary: str | None = None            # its "what you saw", computed from the run
+    chart: Series | None = None           # its chart (database reads per simulated second…), from the run
     clients: dict[str, int] = field(default_factory=dict)   # two-client mode: client -> its request number
 
     @property
@@ -90,6 +92,34 @@ def go_to(page: PageState, frame: int) -> None:
     if pb is not None:
         pb.frame = min(max(1, frame), pb.total)
         pb.playing, pb.last_move = False, time.monotonic()
+
+
+def marks(pb: Playback) -> list[int]:
+    """The frames where a scene or one of its captions begins, and the last one, in order: where a long scenario
+    is worth jumping to (a scene of thousands of steps has a caption where its story turns)."""
+    found, before = {pb.total}, 0
+    for scene in pb.scenes:
+        found.add(before + 1)
+        found.update(before + index + 1 for index, _ in scene.captions)
+        before += len(scene.steps)
+    return sorted(found)
+
+
+def mark_after(pb: Playback) -> int | None:
+    return next((frame for frame in marks(pb) if frame > pb.frame), None)
+
+
+def mark_before(pb: Playback) -> int | None:
+    return next((frame for frame in reversed(marks(pb)) if frame < pb.frame), None)
+
+
+def jump(page: PageState, forward: bool) -> None:
+    """To the next (or previous) scene or caption, or the end; playback pauses there."""
+    pb = playback(page)
+    if pb is not None:
+        found = mark_after(pb) if forward else mark_before(pb)
+        if found is not None:
+            go_to(page, found)
 
 
 def toggle(page: PageState) -> None:

@@ -35,6 +35,8 @@ CSS = """
 @keyframes cpl-draw { to { stroke-dashoffset: 0; } }
 @keyframes cpl-head { from { opacity: 0; } to { opacity: 1; } }
 [class*="-clicker"] { display: none; }
+/* A scenario's scene jumps show their icon only: their keys (Shift+← / Shift+→) are in their help. */
+[class*="-controls"] [class*="-scene-"] kbd { display: none; }
 /* One row of controls: the step buttons show their icon and their key; their words stay for screen readers. */
 [class*="-controls"] :is([class*="-back "], [class*="-play "], [class*="-forward "])
   [data-testid="stMarkdownContainer"] {
@@ -107,6 +109,7 @@ header[data-testid="stHeader"] { display: none; }
 /* The code line and its caption (which points at the hidden Code section) are for reading, not projecting. */
 .st-key-narration .stCode, .st-key-narration [data-testid="stCaptionContainer"] { display: none; }
 .stAlert p { font-size: 20px; }
+.st-key-scenario-chart [data-testid="stCaptionContainer"] p { font-size: 18px; }
 </style>
 """
 

@@ -1,8 +1,12 @@
 """The Scenario picker, and loading a scenario (also from a link: `links.py`).
 
-Loading a scenario resets this page's lab, runs the scenario's script against it (real requests, as
-always), and puts the knobs it used into the page's own settings, so the More menu shows them and the
-requests a learner sends afterwards behave the same way. Its link starts afresh from it.
+A slug may run on several pages (the expiry and near-cache scenarios run on cache-aside and read-through): a
+page looks a scenario up by its own pattern and the slug (`strategies.scenarios.find`), and its picker lists
+what runs on it. Loading a scenario resets this page's lab, runs the scenario's script against it (real
+requests, as always), and puts the knobs it used into the page's own settings, so the More menu shows them and
+the requests a learner sends afterwards behave the same way. Its link starts afresh from it. A scenario this
+lab's cache cannot run (it needs a real server's feature) is marked in the picker; loading it says why and
+changes nothing.
 """
 
 from __future__ import annotations
@@ -11,31 +15,47 @@ import streamlit as st
 
 from strategies import Lab
 from strategies.narration import shorten
-from strategies.scenario import run_scenario
-from strategies.scenarios import SCENARIOS, for_pattern
+from strategies.scenario import Scenario, run_scenario
+from strategies.scenarios import SCENARIOS, find, pages_of, runs_on
 
 from . import links, playback
 from .learner import flash, learner, safely
 from .state import PageState
-from .text import say
+from .text import page_file, say
 
 FREE = ""
 
 
+def why_not(pattern: str, slug: str, lab: Lab) -> str | None:
+    """Why `slug` cannot be loaded on `pattern`'s page, in a sentence (None: it can): no such scenario, it runs
+    on another page (which), or this lab's cache cannot run it (why)."""
+    scenario = find(pattern, slug)
+    if scenario is not None:
+        why = scenario.unavailable(lab)
+        return None if why is None else say("scenario-unavailable", title=scenario.title, why=why)
+    elsewhere = pages_of(slug)
+    if elsewhere:
+        return say("scenario-other-page", title=SCENARIOS[slug].title,
+                   page=" or ".join(f"/{page_file(pattern)}" for pattern in elsewhere))
+    return say("scenario-unknown", slug=shorten(slug))
+
+
 @safely
 def load(page: PageState, slug: str, step: int | None = None) -> None:
-    scenario = SCENARIOS.get(slug)
-    if scenario is None or scenario.pattern != page.pattern:
-        flash(say("scenario-unknown", slug=shorten(slug)), "warning")
-        return
     session = learner()
     lab = session.lab(page.pattern)
+    refused = why_not(page.pattern, slug, lab)
+    if refused is not None:
+        flash(say("scenario-not-loaded", reason=refused), "warning")
+        st.session_state[page.key("scenario-choice")] = shown(page)     # the picker says what is on screen
+        return
+    scenario = find(page.pattern, slug)
     page.in_flight.clear()
     page.live_scene.clear()
     run = run_scenario(scenario, lab)
     session.follow_wall_clock(lab, catch_up=False)     # the scenario's clock starts now, not at the last click
     remember_knobs(page, lab, scenario.knobs)
-    pb = playback.Playback(run.scenes, 1, playing=False, scenario=slug, summary=run.what_you_saw)
+    pb = playback.Playback(run.scenes, 1, playing=False, scenario=slug, summary=run.what_you_saw, chart=run.chart)
     if step is not None:
         pb.frame = min(max(step, 1), pb.total)
         if pb.frame != step:
@@ -86,12 +106,26 @@ def free_play(page: PageState) -> None:
     st.toast(say("free-play"))
 
 
+def shown(page: PageState) -> str:
+    """The picker's value for what the diagram shows: the scenario loaded, or free play."""
+    pb = playback.playback(page)
+    return pb.scenario if pb is not None and pb.scenario is not None else FREE
+
+
+def title_in_picker(scenario: Scenario, lab: Lab) -> str:
+    """A scenario's title as the picker lists it: marked when this lab's cache cannot run it."""
+    return scenario.title if scenario.unavailable(lab) is None else say("scenario-needs-server", title=scenario.title)
+
+
 def picker(page: PageState, *, labelled: bool = True) -> None:
-    """The Scenario picker; presenting, without its visible label (a slide's row is one line high)."""
-    options = [FREE] + [scenario.slug for scenario in for_pattern(page.pattern)]
+    """The Scenario picker: the scenarios that run on this page; presenting, without its visible label (a slide's
+    row is one line high)."""
+    lab = learner().lab(page.pattern)
+    titles = {scenario.slug: title_in_picker(scenario, lab) for scenario in runs_on(page.pattern)}
+    options = [FREE, *titles]
     key = page.key("scenario-choice")
     if st.session_state.get(key) not in options:
         st.session_state[key] = FREE
     st.selectbox("Scenario", options, key=key, on_change=picked, args=(page,),
-                 format_func=lambda slug: SCENARIOS[slug].title if slug else say("scenario-free"),
+                 format_func=lambda slug: titles[slug] if slug else say("scenario-free"),
                  help=say("scenario-help"), width=230, label_visibility="visible" if labelled else "collapsed")

@@ -34,7 +34,7 @@ def send_read(page: PageState) -> None:
         links.two_clients_used(page)
         clients.start(page, lambda lab, client: lab.start_read(key, client=client))
         return
-    send(page, Action("r", key=key))
+    send(page, Action("r", key=key, client=clients.sender(page, learner().lab(page.pattern))))
 
 
 @safely
@@ -47,7 +47,7 @@ def send_write(page: PageState) -> None:
         links.two_clients_used(page)
         clients.start(page, lambda lab, client: lab.start_write(key, value, client=client))
         return
-    send(page, Action("w", key=key, value=value))
+    send(page, Action("w", key=key, value=value, client=clients.sender(page, learner().lab(page.pattern))))
 
 
 @safely

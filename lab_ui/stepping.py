@@ -22,6 +22,11 @@ def go_to(page: PageState, frame: int) -> None:
 
 
 @safely
+def jump(page: PageState, forward: bool) -> None:
+    playback.jump(page, forward)
+
+
+@safely
 def play_or_pause(page: PageState) -> None:
     playback.toggle(page)
 
@@ -43,6 +48,20 @@ def playback_buttons(page: PageState, pb: playback.Playback | None) -> None:
     st.button("Step forward", key=page.key("forward"), icon=":material/skip_next:", icon_position="right",
               disabled=idle or page.predict, shortcut="Right", on_click=step_by, args=(page, +1),
               help=say("predict-forward") if page.predict else None)
+    scene_buttons(page, pb)
+
+
+def scene_buttons(page: PageState, pb: playback.Playback | None) -> None:
+    """A scenario's Previous scene / Next scene: to where the previous or next scene or caption begins, so that a
+    scene of thousands of steps need not be played through (predicting, only back: forward skips questions)."""
+    if pb is None or pb.scenario is None:
+        return
+    st.button("Previous scene", key=page.key("scene-back"), icon=":material/keyboard_double_arrow_left:",
+              shortcut="Shift+Left", disabled=playback.mark_before(pb) is None, on_click=jump, args=(page, False),
+              help=say("scene-back-help"))
+    st.button("Next scene", key=page.key("scene-forward"), icon=":material/keyboard_double_arrow_right:",
+              icon_position="right", shortcut="Shift+Right", disabled=page.predict or playback.mark_after(pb) is None,
+              on_click=jump, args=(page, True), help=say("scene-forward-help"))
 
 
 def speed_control(page: PageState) -> None:

@@ -17,6 +17,7 @@ playback tick, and the same arrows come back again and again.
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
@@ -93,18 +94,25 @@ def drawn_steps(topology: Topology, steps: Sequence[Step], current: int | None) 
     if not steps:
         return []
     here = len(steps) - 1 if current is None else min(max(current, 1), len(steps)) - 1
-    lanes = [frozenset((step.source, step.target)) for step in steps]
-    counts: dict[frozenset[str], int] = {}
-    for lane in lanes:
-        counts[lane] = counts.get(lane, 0) + 1
+    # A scene may have thousands of steps on a handful of lanes: one lane object per pair of boxes, counted in C,
+    # and the walk back from the current step stops once every lane's slots are taken.
+    lane_of: dict[tuple[str, str], frozenset[str]] = {}
+    lanes = [lane_of.get(pair) or lane_of.setdefault(pair, frozenset(pair))
+             for pair in ((step.source, step.target) for step in steps)]
+    counts = Counter(lanes)
     fits = all(count <= len(figure.lanes.get(lane, ())) for lane, count in counts.items())
     order = list(range(here, -1, -1)) + (list(range(here + 1, len(steps))) if fits else [])
+    room = sum(min(count, len(figure.lanes.get(lane, ()))) for lane, count in counts.items())
     chosen: dict[frozenset[str], list[int]] = {}
+    taken = 0
     for index in order:
+        if taken == room:
+            break
         slots = figure.lanes.get(lanes[index])
         picked = chosen.setdefault(lanes[index], [])
         if slots is not None and len(picked) < len(slots):
             picked.append(index)
+            taken += 1
     return sorted(Drawn(index, slot) for lane, picked in chosen.items()
                   for slot, index in zip(figure.lanes.get(lane, ()), sorted(picked), strict=False))
 

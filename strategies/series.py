@@ -35,11 +35,16 @@ def is_db_read(step: Step) -> bool:
     return step.target == "Database" and step.action == "SELECT" and not step.failed
 
 
+def second_of(step: Step) -> int:
+    """The simulated second a step's call started in: where a chart counts it (and marks it as the step on screen)."""
+    return int((step.at_ms - step.cost_ms) // 1000)
+
+
 def per_second(steps: Iterable[Step], counted: Callable[[Step], bool] = is_db_read, *,
                start: int | None = None, end: int | None = None) -> tuple[tuple[int, int], ...]:
     """(second, how many `steps` in it are `counted`) for every simulated second from `start` (default: the first
     counted) to `end` (default: the last counted). A step counts in the second its call started."""
-    found = Counter(int((step.at_ms - step.cost_ms) // 1000) for step in steps if counted(step))
+    found = Counter(second_of(step) for step in steps if counted(step))
     if not found and (start is None or end is None):
         return ()
     first = min(found) if start is None else start

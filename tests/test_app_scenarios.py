@@ -1,24 +1,26 @@
-"""Guided scenarios and two clients through the pages (AppTest): a scenario opened by its URL steps to its
-end and leaves exactly the tables the core run leaves; links with bad parts say so; the picker loads a
-scenario and its settings; in two-client mode each client's button moves that client only."""
+"""Guided scenarios and two clients through the pages (AppTest): a scenario opened by its URL, on every page it
+runs on, steps to its end and leaves exactly the tables the core run leaves; links with bad parts say so; the
+picker loads a scenario and its settings; in two-client mode each client's button moves that client only."""
 
 from __future__ import annotations
 
 import pytest
-from app_support import EMPTY, click, dot, has_counter, page_state, step_counter, values, warnings, widget
+from app_support import EMPTY, click, dot, has_counter, messages, page_state, step_counter, values, warnings, widget
 from core_support import ALL_PATTERNS, new_lab
 from streamlit.testing.v1 import AppTest
 
 from strategies.scenario import run_scenario
-from strategies.scenarios import CATALOGUE, SCENARIOS
+from strategies.scenarios import CATALOGUE, SCENARIOS, find
 from strategies.views import TABLE_LIMIT, cache_rows, shown_value
 
+PAIRS = [(scenario.pattern, scenario.slug) for scenario in CATALOGUE]     # a slug may run on several pages
 
-def expected_tables(slug: str) -> tuple[dict[str, str], dict[str, str]]:
-    """What the scenario leaves in the cache and the database, from a core run of its own (the Cache table also
-    shows the keys lately evicted, as rows of their own)."""
-    scenario = SCENARIOS[slug]
-    lab = new_lab(scenario.pattern)
+
+def expected_tables(pattern: str, slug: str) -> tuple[dict[str, str], dict[str, str]]:
+    """What the scenario leaves in the cache and the database on `pattern`'s page, from a core run of its own (the
+    Cache table also shows the keys lately evicted, as rows of their own)."""
+    scenario = find(pattern, slug)
+    lab = new_lab(pattern)
     state = run_scenario(scenario, lab).lab.live()
     cache = {key: shown_value(item.value) for key, item in state.cache.items()}
     cache.update((row[0], row[1]) for row in cache_rows(state).rows if row[0] in cache_rows(state).greyed)
@@ -33,16 +35,16 @@ MAX_CLICKS = 40          # a scenario of thousands of steps (a thousand keys exp
                          # end is opened by link
 
 
-@pytest.mark.parametrize("slug", list(dict.fromkeys(scenario.slug for scenario in CATALOGUE)))
-def test_a_scenario_link_loads_and_steps_to_its_end(app, slug):
-    pattern = SCENARIOS[slug].pattern
+@pytest.mark.parametrize(("pattern", "slug"), PAIRS)
+def test_a_scenario_link_loads_and_steps_to_its_end_on_every_page_it_runs_on(app, pattern, slug):
     at = app(pattern, scenario=slug)
-    why = SCENARIOS[slug].unavailable(new_lab(pattern))
+    scenario = find(pattern, slug)
+    why = scenario.unavailable(new_lab(pattern))
     if why is not None:              # needs a real server (CLIENT TRACKING); these pages run on fakeredis
-        assert not has_counter(at) and any(why in block.value for block in at.error), "the page says why"
+        assert not has_counter(at) and why in messages(at), "the page says why, and loads nothing"
         return
     assert step_counter(at)[0] == 1
-    assert SCENARIOS[slug].title in infos(at) and SCENARIOS[slug].intro in infos(at)
+    assert scenario.title in infos(at) and scenario.intro in infos(at)
     total = step_counter(at)[1]
     for _ in range(min(total - 1, MAX_CLICKS)):
         click(at, f"{pattern}:forward")
@@ -51,11 +53,29 @@ def test_a_scenario_link_loads_and_steps_to_its_end(app, slug):
         at = app(pattern, scenario=slug, step=str(total))
     assert step_counter(at) == (total, total)
     assert any(block.value.startswith("**What you saw:**") for block in at.success)
-    cache, db = expected_tables(slug)
+    cache, db = expected_tables(pattern, slug)
     for title, expected in (("Cache", cache), ("Database", db)):
         shown = values(at, title)          # a big table shows its TABLE_LIMIT most recently changed rows
         assert shown.items() <= expected.items() and len(shown) == min(len(expected), TABLE_LIMIT), title
     assert at.query_params["scenario"] == slug
+
+
+@pytest.mark.parametrize("slug", ["near-cache-stale", "expiry-spike", "noeviction-oom"])
+def test_a_slug_of_both_read_pages_opens_on_read_through_with_read_throughs_own_texts(app, slug):
+    at = app("read-through", scenario=slug)
+    scenario = find("read-through", slug)
+    assert scenario is not None and has_counter(at) and not warnings(at)
+    assert scenario.title in infos(at) and at.query_params["scenario"] == slug
+    assert "Loader" in dot(at), "drawn on read-through's figure, where the cache's loader reads the database"
+    summary = run_scenario(scenario, new_lab("read-through")).what_you_saw
+    assert page_state(at, "read-through").playback.summary == summary
+
+
+def test_a_slug_that_runs_on_no_page_of_this_kind_says_which_pages_have_it(app):
+    at = app("write-behind", scenario="expiry-spike")
+    assert not has_counter(at)
+    assert ('The scenario "Expiry spike: a thousand keys expire together" is on another page: open /cache_aside or '
+            '/read_through to watch it.') in warnings(at)
 
 
 def test_a_link_to_a_step_opens_there_and_a_bad_link_says_why(app):

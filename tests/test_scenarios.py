@@ -14,7 +14,7 @@ from strategies.features.early_refresh import REFRESHER
 from strategies.features.flusher import FLUSHER
 from strategies.features.near_cache import INSTANCE_ITSELF
 from strategies.scenario import ScenarioRun, run_scenario, scenario_texts
-from strategies.scenarios import CATALOGUE, NEW, OLD, SCENARIOS, find, for_pattern, runs_on
+from strategies.scenarios import CATALOGUE, NEW, OLD, SCENARIOS, find, runs_on
 
 pytestmark = pytest.mark.cluster       # the `cache` tests run on a Redis Cluster too (conftest.py)
 
@@ -52,7 +52,7 @@ def signature(result: ScenarioRun) -> list[tuple]:
 
 def test_every_required_scenario_exists_on_its_page():
     for pattern, slugs in REQUIRED.items():
-        assert {scenario.slug for scenario in for_pattern(pattern)} >= slugs
+        assert {scenario.slug for scenario in runs_on(pattern)} >= slugs
     for pattern in ("cache-aside", "read-through"):
         assert {scenario.slug for scenario in runs_on(pattern)} >= BOTH_READ_PAGES
         assert all(find(pattern, slug).pattern == pattern for slug in BOTH_READ_PAGES)

@@ -5,7 +5,7 @@ Each script says only what happens and in which order (`reading`, `writing`); th
 saw" paragraph live in `assets/scenarios.md` (one `## slug` section per scenario). Every number those texts
 quote is a `{field}` computed from the run, and `claims` states the value each field has in this run, so a
 test can check every claim against the run: if the code changes what a scenario shows, a test says which
-sentence to re-read. `SCENARIOS[slug]` is the catalogue; `for_pattern(name)` a page's picker.
+sentence to re-read. `CATALOGUE` is the catalogue; `runs_on(name)` a page's picker.
 
 To add a scenario: write its script and its figures (the fields its texts quote, computed from the run), add
 a `## slug` section with a title, an intro, its captions and a summary to assets/scenarios.md, and a
@@ -207,7 +207,7 @@ CATALOGUE: tuple[Scenario, ...] = (
                "max_delay_seconds": 30}, maxmemory=360, maxmemory_policy="allkeys-lru", max_delay_seconds=30.0),
 )
 ON_PAGE: dict[tuple[str, str], Scenario] = {(scenario.pattern, scenario.slug): scenario for scenario in CATALOGUE}
-# slug -> the scenario of the first page it runs on: how the pages look a slug up today (lab_ui: SCENARIOS.get).
+# slug -> the scenario of the first page it runs on: a slug's title and texts, wherever it runs (tests, exports).
 SCENARIOS: dict[str, Scenario] = {}
 for _entry in CATALOGUE:
     SCENARIOS.setdefault(_entry.slug, _entry)
@@ -219,16 +219,14 @@ def find(pattern: str, slug: str) -> Scenario | None:
 
 
 def runs_on(pattern: str) -> list[Scenario]:
-    """Every scenario that runs on `pattern`'s page."""
+    """Every scenario that runs on `pattern`'s page, in the catalogue's order: the page's picker."""
     return [scenario for scenario in CATALOGUE if scenario.pattern == pattern]
 
 
-def for_pattern(pattern: str) -> list[Scenario]:
-    """The scenarios `pattern`'s picker lists: those the pages can load by slug alone (`SCENARIOS`). A slug's
-    second page joins once the pages look scenarios up by page (`find`); until then its link there says on
-    which page the scenario is."""
-    return [scenario for scenario in runs_on(pattern) if SCENARIOS[scenario.slug] is scenario]
+def pages_of(slug: str) -> list[str]:
+    """The patterns whose page runs `slug` (none: no such scenario)."""
+    return [scenario.pattern for scenario in CATALOGUE if scenario.slug == slug]
 
 
 __all__ = ["CATALOGUE", "DEFAULT_KNOBS", "HOT_KEY", "NEW", "OLD", "ON_PAGE", "READERS", "SCENARIOS", "find",
-           "for_pattern", "runs_on"]
+           "pages_of", "runs_on"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..calls import Loaded
 from ..request import Request, Steps
-from ..scenario import Director, ScenarioRun
+from ..scenario import Director, ScenarioRun, text_of
 from ..series import Series, per_second
 from ..trace import RESERVED_CLIENTS, Trace
 from .common import HOT_KEY, loader_of
@@ -28,6 +28,7 @@ HERD = tuple(letter for letter in string.ascii_uppercase if letter not in RESERV
 HERD_START_MS, HERD_GAP_MS = -30.0, 2.0         # the first reader 30 ms before the key expires, the others 2 ms apart
 WARM_UP_CLIENT = "J"                            # the warm-up job: neither a reader nor background work
 OUTSIDE_WAIT, WINDOW_WAIT, AFTER_WAIT = 20, 20, 25   # refresh-ahead's time jumps, in seconds
+CHART = "chart-db-reads"                        # the spike's chart: its texts in assets/scenarios.md
 
 
 def catalogue_key(number: int) -> str:
@@ -92,9 +93,10 @@ def expiry_spike(d: Director) -> None:
 
 
 def reads_per_second(run: ScenarioRun) -> Series:
-    """Database reads (queries) per simulated second, from the run's first second to its last."""
+    """Database reads (queries) per simulated second, from the run's first second to its last; its title and axis
+    labels are assets/scenarios.md's `chart-db-reads`."""
     end = int(run.lab.clock.now())
-    return Series("Database reads per simulated second", "simulated second", "database reads",
+    return Series(text_of(CHART, "title"), text_of(CHART, "x"), text_of(CHART, "y"),
                   per_second(run.steps, start=0, end=end))
 
 
