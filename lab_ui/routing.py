@@ -106,7 +106,7 @@ header[data-testid="stHeader"] { display: none; }
   line-height: 1.35; }
 /* The code line and its caption (which points at the hidden Code section) are for reading, not projecting. */
 .st-key-narration .stCode, .st-key-narration [data-testid="stCaptionContainer"] { display: none; }
-.stAlert p { font-size: 20px; }
+.stAlert p, .stProgress p { font-size: 20px; }
 </style>
 """
 

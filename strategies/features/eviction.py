@@ -31,7 +31,7 @@ from ..part import Part, Store
 from ..state import CacheItem, Change, Evicted, LabState
 from ..trace import CACHE_SERVER
 from ..views import Gauge
-from .memory import entry_bytes, item_bytes, table_bytes, used_memory
+from .memory import amounts, entry_bytes, item_bytes, table_bytes, used_memory
 from .policies import (
     MAXMEMORY_SAMPLES,
     POLICIES,
@@ -230,7 +230,7 @@ class Eviction(Part):
         if limit is None:
             text = explain_warning("memory-gauge-unlimited", used=used)
         else:
-            text = explain_warning("memory-gauge", used=used, limit=limit, policy=self.lab.maxmemory_policy)
+            text = explain_warning("memory-gauge", amounts=amounts(used, limit), policy=self.lab.maxmemory_policy)
         return [Gauge("Memory", used, limit, "bytes", text)]
 
     def state_clause(self, state: LabState) -> str | None:
