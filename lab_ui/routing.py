@@ -35,6 +35,8 @@ CSS = """
 @keyframes cpl-draw { to { stroke-dashoffset: 0; } }
 @keyframes cpl-head { from { opacity: 0; } to { opacity: 1; } }
 [class*="-clicker"] { display: none; }
+/* The settings' group headings: small, so that the knobs, not their groups, take the menu's room. */
+[class*="-knob-groups"] h3 { font-size: 1.05rem; font-weight: 600; padding: 0.4rem 0 0 0; }
 /* One row of controls: the step buttons show their icon and their key; their words stay for screen readers. */
 [class*="-controls"] :is([class*="-back "], [class*="-play "], [class*="-forward "])
   [data-testid="stMarkdownContainer"] {

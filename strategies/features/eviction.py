@@ -84,6 +84,8 @@ class Eviction(Part):
     """The memory limit of one lab; its knobs are the lab's `maxmemory` (bytes; None: no limit) and
     `maxmemory_policy` (one of policies.POLICIES)."""
 
+    heading = "part-eviction"
+    note = "part-eviction-note"
     knobs = (
         Knob("maxmemory", "Memory limit (bytes)", "number", 0, "maxmemory", low=0, high=1_048_576, step=64,
              help="maxmemory-help", zero_is_none=True),
