@@ -105,6 +105,7 @@ class Eviction(Part):
         self.data = 0                        # their sum
         self.every, self.timed = KeyRing(), KeyRing()     # the cached keys; those with a TTL
         self.evictions = 0
+        self.refusals = 0                    # stores refused with Redis' OOM error
         self._policy: Policy | None = None
 
     @property
@@ -154,6 +155,7 @@ class Eviction(Part):
         alone = sum(entry_bytes(key, value, ttl=ttl is not None) for key, value, ttl in stores) + \
             table_bytes(len(stores)) + table_bytes(sum(ttl is not None for *_, ttl in stores))
         if alone > limit:                                # it could not fit even in an empty cache
+            self.refusals += 1
             raise CacheRefused(("oom-too-big", {"size": alone, "limit": limit}))
         while True:
             used, after = self.used(), self._used_after(stores)
@@ -162,6 +164,7 @@ class Eviction(Part):
             need = max(0, after - used)      # 0: the cache is already past its limit (a TTL the flusher added)
             victim = self.policy.victim(self._candidates(), self.rng)
             if victim is None:
+                self.refusals += 1
                 raise CacheRefused(self._refusal(used, need, limit))
             self._evict(t, victim, used, need, limit)
 
