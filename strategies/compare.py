@@ -123,7 +123,7 @@ class PatternResult:
                 "Write p50 (ms)": self.write_p50, "Write p95 (ms)": self.write_p95, "Stale reads": self.stale_reads,
                 "Failed": self.failed, "Failed in fault": self.failed_in_window,
                 "Max writes at risk": self.max_queue, "Lost writes": self.lost_writes, "Evicted": self.evictions,
-                "Refused (OOM)": self.refused}
+                "Refused": self.refused}
 
 
 @dataclass(frozen=True)

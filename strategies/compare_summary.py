@@ -175,7 +175,7 @@ def _busiest(results: Sequence[PatternResult]) -> list[Sentence]:
         if r.db_reads_per_second:
             second, count = max(r.db_reads_per_second, key=lambda point: (point[1], -point[0]))
             if count:
-                peaks.append(f"{r.title} {count:,} (from {second} s to {second + 1} s)")
+                peaks.append(f"{r.title} {count:,} reads (at {second}–{second + 1} s)")
     return [_sentence("db-busiest", parts=", ".join(peaks))] if peaks else []
 
 
@@ -184,14 +184,18 @@ def policy_summary(workload: Workload, pattern: str, found: dict[str, PatternRes
     rated = [(policy, r) for policy, r in found.items() if r.hit_ratio is not None]
     if not rated:
         return []
-    best = max(rated, key=lambda item: item[1].hit_ratio)
-    worst = min(rated, key=lambda item: item[1].hit_ratio)
+    best = max(rated, key=lambda item: item[1].hit_ratio)[1]
+    worst = min(rated, key=lambda item: item[1].hit_ratio)[1]
     limit = f"{workload.maxmemory or 0:,}"
-    if best[1].hits == worst[1].hits:
-        return [_sentence("policy-same", pattern=pattern, limit=limit, hit=pct1(best[1].hit_ratio))]
-    return [_sentence("policy-best", pattern=pattern, limit=limit, best=best[0], best_hit=pct1(best[1].hit_ratio),
-                      best_db=f"{best[1].db_reads:,}", worst=worst[0], worst_hit=pct1(worst[1].hit_ratio),
-                      worst_db=f"{worst[1].db_reads:,}")]
+    if best.hits == worst.hits:
+        return [_sentence("policy-same", pattern=pattern, limit=limit, hit=pct1(best.hit_ratio))]
+
+    def alike(chosen: PatternResult) -> str:                # every policy that did as well (or as badly)
+        return listed([policy for policy, r in rated if (r.hits, r.db_reads) == (chosen.hits, chosen.db_reads)])
+
+    return [_sentence("policy-best", pattern=pattern, limit=limit, best=alike(best), best_hit=pct1(best.hit_ratio),
+                      best_db=f"{best.db_reads:,}", worst=alike(worst), worst_hit=pct1(worst.hit_ratio),
+                      worst_db=f"{worst.db_reads:,}")]
 
 
 def pct1(ratio: float | None) -> str:
