@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import streamlit as st
 
@@ -63,8 +64,9 @@ def greyed(table: pa.Table, rows: TableRows) -> pa.Table | Styler:
     if not rows.greyed:
         return table
     data = table.to_pandas()
-    gone = data[rows.key_column].isin(rows.greyed).tolist()
-    return data.style.apply(lambda row: [GREYED if gone[row.name] else ""] * len(row), axis=1)
+    gone = data.index[data[rows.key_column].isin(rows.greyed)]
+    # One call for the greyed rows' cells at once (row by row, pandas' apply cost as much as the rest together).
+    return data.style.apply(lambda cells: np.full(cells.shape, GREYED), axis=None, subset=(gone, slice(None)))
 
 
 def show(title: str, rows: TableRows, empty: str) -> None:
