@@ -11,7 +11,8 @@ pattern page after a Read, and busy scenario steps) a fresh browser session open
   the goal is the upper half of a 1280×720 screen;
 * overlaps: pairs of the diagram's texts whose boxes (as drawn) meet, or that stand on one line closer than a
   quarter of their font size;
-* scroll: whether the Cache or Database table scrolls sideways (goal: none at 1440×900, measured there too);
+* scroll: whether the Cache or Database table scrolls sideways (goal: none at 1440×900, measured there too, also
+  with a greyed row of an evicted key);
 * fits (presenter): the whole diagram and the narration inside the viewport, without scrolling.
 
 "After a Read" in presenter mode is the share link of one read (`?do=r~user:1&present=1`): presenter mode has
@@ -36,6 +37,9 @@ PAGES = {"cache-aside": "/cache_aside", "read-through": "/read_through", "write-
 BUSY = ("/cache_aside?scenario=stampede&step=20", "/read_through?scenario=ttl-expiry-reload&step=10",
         "/write_through?scenario=cache-pollution&step=15", "/write_behind?scenario=reporting-query&step=10",
         "/write_behind?scenario=cache-crash-loss&step=16")
+# Tables measured at 1440×900 beyond each page after a Read: busy scenario steps, and a full cache's first eviction
+# (the Cache table with a greyed row: "✗ evicted at …").
+TABLE_VIEWS = (*BUSY[3:], "/cache_aside?scenario=lru-scan-pollution&step=37")
 GOALS = {(1280, 720, "normal"): 12.0, (1280, 720, "presenter"): 14.0, (1920, 1080, "normal"): 14.0,
          (1920, 1080, "presenter"): 18.0}
 SIZES = ((1280, 720), (1920, 1080))
@@ -141,7 +145,7 @@ def run(sizes=SIZES) -> list[dict[str, Any]]:
                         shown = path + ("&present=1" if mode == "presenter" else "")
                         rows.append({"size": size, "mode": mode, "view": path,
                                      **link_view(browser, server.url, shown, size)})
-            for path in list(PAGES.values()) + list(BUSY[3:]):
+            for path in list(PAGES.values()) + list(TABLE_VIEWS):
                 rows.append({"size": TABLE_SIZE, "mode": "normal", "view": path + " (tables)",
                              **link_view(browser, server.url, path if "?" in path else path + "?do=r~user:1",
                                          TABLE_SIZE)})

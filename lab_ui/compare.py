@@ -1,9 +1,11 @@
-"""The Compare page: the workload's knobs in a form, the run cached by its knobs, the numbers, four charts and
-the "which pattern when" sentences the core computed (`strategies.compare`; its text is assets/compare.md).
+"""The Compare page: the workload's knobs in a form, the run cached by its knobs, the numbers, the charts (hit
+ratio, database calls, latency, writes at risk, database reads over simulated time, and, under a memory limit,
+the hit ratio of one pattern under each eviction policy) and the "which pattern when" sentences the core
+computed (`strategies.compare`, `strategies.compare_summary`; its text is assets/compare.md).
 
 The run is `st.cache_data`'d on the knobs as a plain dict (`Workload.as_dict()`), so any learner asking for the
-same comparison gets it at once. It runs on the first visit too, with the default knobs: the page never opens
-empty.
+same comparison gets it at once; so is the run under each policy, on the knobs and the pattern. It runs on the
+first visit too, with the default knobs: the page never opens empty.
 """
 
 from __future__ import annotations
@@ -12,17 +14,34 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from strategies.compare import CompareResult, run_compare
-from strategies.compare_workload import FAULTS, MAX_KEYS, MAX_REQUESTS, MIN_REQUESTS, Workload
+from strategies import PATTERNS
+from strategies.compare import CompareResult, PatternResult, by_policy, run_compare
+from strategies.compare_summary import policy_summary
+from strategies.compare_workload import (
+    FAULTS,
+    MAX_KEYS,
+    MAX_REQUESTS,
+    MIN_REQUESTS,
+    NEAR_INVALIDATIONS,
+    Workload,
+)
+from strategies.features.jitter import MAX_JITTER
+from strategies.features.policies import POLICIES
 
 from .routing import inject_css
 from .text import compare_say as say
 
 PREFIX = "compare:"
 KNOBS = PREFIX + "knobs"                 # the knobs of the comparison on show (a dict), kept across reruns
+POLICY_FOR = PREFIX + "policy-for"       # the pattern of the chart of hit ratio by policy (the form's widget)
+MEMORY_LIMIT_MAX = 64 * 1_048_576        # bytes
+OFF = "off"
+REFRESH_AHEAD = (OFF, *(f"0.{tenth}" for tenth in range(1, 10)))      # as the pattern pages offer it
+XFETCH = (OFF, "0.5", "1", "1.5", "2", "3", "4")
 FAULT_LABELS = {"none": "None", "db-outage": "Database outage", "cache-crash": "Cache crash",
                 "cache-down": "Cache down"}
 CHART_HEIGHT = 230
+BAR_PX = 30                              # a policy's bar and its room: every label shows
 PROGRESS_STEP = 0.04                     # the bar moves in steps of 4 % of the whole run
 
 
@@ -44,6 +63,15 @@ def compared(knobs: dict) -> CompareResult:
     return result
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def compared_by_policy(knobs: dict, pattern: str) -> dict[str, PatternResult]:
+    """One pattern's run of these knobs under each eviction policy, with a progress bar while it runs."""
+    bar = st.progress(0.0)
+    result = by_policy(Workload(**knobs), pattern, progress=lambda done, text: bar.progress(min(done, 1.0), text))
+    bar.empty()
+    return result
+
+
 def compare_page() -> None:
     inject_css()
     st.title(say("title"))
@@ -58,6 +86,7 @@ def compare_page() -> None:
         st.error("\n".join([say("bad-knobs"), *[f"- {problem}" for problem in problems]]), icon=":material/block:")
         return
     show_result(compared(workload.as_dict()))
+    show_policies(workload, st.session_state.get(POLICY_FOR) or next(iter(PATTERNS)))
 
 
 def knob_form() -> dict | None:
@@ -88,6 +117,25 @@ def knob_form() -> dict | None:
         delay = third[2].number_input("Write-behind max delay (s)", 0.5, 600.0, default.max_delay_seconds, step=0.5,
                                       key=PREFIX + "delay")
         coalesce = third[3].toggle("Write-behind coalesces", default.coalesce, key=PREFIX + "coalesce")
+        st.markdown(say("form-memory"))
+        memory = st.columns(4)
+        limit = memory[0].number_input("Memory limit (bytes)", 0, MEMORY_LIMIT_MAX, 0, step=1_024,
+                                       key=PREFIX + "maxmemory", help=say("maxmemory-help"))
+        policy = memory[1].selectbox("Eviction policy", POLICIES, key=PREFIX + "policy", help=say("policy-help"))
+        memory[2].selectbox("Hit ratio by policy for", list(PATTERNS), format_func=lambda name: PATTERNS[name].title,
+                            key=POLICY_FOR, help=say("policy-for-help"))
+        jitter = memory[3].number_input("TTL jitter (± %)", 0, MAX_JITTER, 0, step=5, key=PREFIX + "jitter",
+                                        help=say("jitter-help"))
+        early = st.columns(4)
+        ahead = early[0].select_slider("Refresh ahead (part of the TTL)", REFRESH_AHEAD, key=PREFIX + "refresh-ahead",
+                                       help=say("refresh-ahead-help"))
+        beta = early[1].select_slider("XFetch β", XFETCH, key=PREFIX + "xfetch", help=say("xfetch-help"))
+        instances = early[2].radio("App instances", (1, 2), horizontal=True, key=PREFIX + "instances",
+                                   help=say("instances-help"))
+        near = early[3].number_input("Near cache TTL (s)", 0, 600, default.near_ttl, key=PREFIX + "near-ttl",
+                                     help=say("near-ttl-help"))
+        invalidation = st.radio("Near caches hear of a write by", NEAR_INVALIDATIONS, horizontal=True,
+                                key=PREFIX + "near-invalidation", help=say("near-invalidation-help"))
         st.markdown(say("form-fault"))
         fourth = st.columns(4)
         fault = fourth[0].selectbox("Fault", FAULTS, format_func=FAULT_LABELS.get, key=PREFIX + "fault",
@@ -104,12 +152,19 @@ def knob_form() -> dict | None:
                     zipf_exponent=float(exponent), ttl_seconds=int(ttl), batch_size=int(batch),
                     max_delay_seconds=float(delay), coalesce=bool(coalesce), db_latency_ms=float(db_ms),
                     gap_ms=float(gap), fault=fault, fault_at=int(fault_at), fault_length=int(length),
-                    seed=int(seed)).as_dict()
+                    seed=int(seed), maxmemory=int(limit) or None, maxmemory_policy=policy, ttl_jitter=float(jitter),
+                    refresh_ahead=None if ahead == OFF else float(ahead),
+                    xfetch_beta=None if beta == OFF else float(beta),
+                    app_instances=int(instances), near_ttl=int(near), near_invalidation=invalidation).as_dict()
 
 
 def numbers(result: CompareResult) -> pd.DataFrame:
     table = pd.DataFrame(result.rows())
     table["Hit ratio"] = [None if ratio is None else round(ratio * 100, 1) for ratio in table["Hit ratio"]]
+    if result.workload.maxmemory is None:           # no limit: nothing is evicted or refused
+        table = table.drop(columns=["Evicted", "Refused"])
+    if result.workload.fault == "none":             # no fault: no request failed in one
+        table = table.drop(columns=["Failed in fault"])
     return table.rename(columns={"Hit ratio": "Hit ratio (%)"})
 
 
@@ -120,7 +175,7 @@ def show_result(result: CompareResult) -> None:
     st.markdown("\n".join(f"- {sentence.text}" for sentence in result.sentences))
     st.subheader(say("table-heading"))
     st.dataframe(numbers(result), hide_index=True, width="stretch")
-    st.caption(say("table-caption"))
+    st.caption(say("table-caption") + (" " + say("table-caption-memory") if workload.maxmemory is not None else ""))
     st.subheader(say("charts-heading"))
     left, right = st.columns(2, gap="medium")
     left.altair_chart(hit_chart(result), width="stretch")
@@ -128,6 +183,22 @@ def show_result(result: CompareResult) -> None:
     left.altair_chart(latency_chart(result), width="stretch")
     with right:
         queue_chart(result)
+    st.altair_chart(db_time_chart(result), width="stretch")
+    st.caption(say("db-time-caption"))
+
+
+def show_policies(workload: Workload, pattern: str) -> None:
+    """The hit ratio of one pattern under each eviction policy, and what it says; under no limit, why there is none."""
+    title = PATTERNS[pattern].title
+    st.subheader(say("policy-heading", pattern=title))
+    if workload.maxmemory is None:
+        st.caption(say("policies-need-limit"))
+        return
+    found = compared_by_policy(workload.as_dict(), pattern)
+    chart, said = st.columns([3, 2], gap="medium")
+    chart.altair_chart(policy_chart(found), width="stretch")
+    said.markdown("\n".join(f"- {sentence.text}" for sentence in policy_summary(workload, title, found)))
+    said.caption(say("policy-caption"))
 
 
 def _titles(result: CompareResult) -> list[str]:
@@ -160,6 +231,32 @@ def latency_chart(result: CompareResult) -> alt.Chart:
     return alt.Chart(data, title="Simulated latency (ms)", height=CHART_HEIGHT).mark_bar().encode(
         x=alt.X("Pattern:N", sort=_titles(result), title=None, axis=alt.Axis(labelAngle=0)),
         xOffset="Latency:N", y=alt.Y("ms:Q"), color="Latency:N", tooltip=["Pattern", "Latency", "ms"])
+
+
+def db_time_chart(result: CompareResult) -> alt.Chart:
+    """Database reads in each simulated second, one line per pattern, as each run counted them."""
+    data = pd.DataFrame([{"Pattern": r.title, "Second": second, "Database reads": count}
+                         for r in result.results for second, count in r.db_reads_per_second])
+    # Patterns that read alike draw the same line: each is dashed its own way, so that one on top of another
+    # still shows both.
+    return alt.Chart(data, title="Database reads per simulated second", height=CHART_HEIGHT).mark_line(
+        interpolate="step-after", strokeWidth=2).encode(
+        x=alt.X("Second:Q", title="simulated second"), y=alt.Y("Database reads:Q"),
+        color=alt.Color("Pattern:N", sort=_titles(result)),
+        strokeDash=alt.StrokeDash("Pattern:N", sort=_titles(result)), tooltip=["Pattern", "Second", "Database reads"])
+
+
+def policy_chart(found: dict[str, PatternResult]) -> alt.LayerChart:
+    """One bar per policy, the share of the pattern's reads the cache answered written at its end."""
+    data = pd.DataFrame([{"Policy": policy, "Hit ratio (%)": round((r.hit_ratio or 0) * 100, 1),
+                          "Database reads": r.db_reads, "Evicted": r.evictions, "Refused": r.refused}
+                         for policy, r in found.items()])
+    base = alt.Chart(data).encode(
+        x=alt.X("Hit ratio (%):Q", scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("Policy:N", sort=list(found), title=None, axis=alt.Axis(labelLimit=160, labelOverlap=False)),
+        tooltip=["Policy", "Hit ratio (%)", "Database reads", "Evicted", "Refused"])
+    bars = base.mark_bar() + base.mark_text(align="left", dx=4).encode(text="Hit ratio (%):Q")
+    return bars.properties(height=BAR_PX * len(found))
 
 
 def queue_chart(result: CompareResult) -> None:

@@ -120,6 +120,7 @@ def draw(page: PageState, lab: Lab, pb: playback.Playback | None) -> None:
             if replaying and state is not None else say("tables-live", now=f"{lab.clock.now():.1f}")
         st.caption(when)
         shown = state if state is not None else lab.live()
+        tables.bars(lab.gauges(shown))          # how full what the lab keeps is (`Lab.gauges`), above the tables
         changes = step.changes if step is not None else ()
         for view in lab.views():           # the cache, the database, and what the lab's parts bring
             if view.shown(shown):

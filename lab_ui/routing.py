@@ -37,6 +37,8 @@ CSS = """
 [class*="-clicker"] { display: none; }
 /* A scenario's scene jumps show their icon only: their keys (Shift+← / Shift+→) are in their help. */
 [class*="-controls"] [class*="-scene-"] kbd { display: none; }
+/* The settings' group headings: small, so that the knobs, not their groups, take the menu's room. */
+[class*="-knob-groups"] h3 { font-size: 1.05rem; font-weight: 600; padding: 0.4rem 0 0 0; }
 /* One row of controls: the step buttons show their icon and their key; their words stay for screen readers. */
 [class*="-controls"] :is([class*="-back "], [class*="-play "], [class*="-forward "])
   [data-testid="stMarkdownContainer"] {
@@ -108,7 +110,7 @@ header[data-testid="stHeader"] { display: none; }
   line-height: 1.35; }
 /* The code line and its caption (which points at the hidden Code section) are for reading, not projecting. */
 .st-key-narration .stCode, .st-key-narration [data-testid="stCaptionContainer"] { display: none; }
-.stAlert p { font-size: 20px; }
+.stAlert p, .stProgress p { font-size: 20px; }
 .st-key-scenario-chart [data-testid="stCaptionContainer"] p { font-size: 18px; }
 </style>
 """

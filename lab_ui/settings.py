@@ -1,9 +1,9 @@
-"""Settings and faults: every knob the lab declares (`Lab.page_knobs`), drawn the same way, Crash and Reset.
+"""Settings and faults: every knob the lab declares (`Lab.knob_groups`), drawn the same way, Crash and Reset.
 
 A knob's value lives in the page's state (`PageState.settings`), not in its widget's key, so it survives
 the runs in which its widget is not drawn (the More menu is closed); it is applied to the lab on every run,
 and the widget, when drawn, starts from it. A pattern or part that declares a knob gets its widget here,
-with no page edit.
+with no page edit, under the heading that part declares: a teacher finds a knob under the feature it belongs to.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from strategies import Lab
-from strategies.knobs import Knob
+from strategies.knobs import Knob, KnobGroup
 from strategies.share import Action
 
 from .learner import learner, safely
@@ -52,24 +52,35 @@ def draw(page: PageState, lab: Lab, knob: Knob) -> None:
 
 
 def settings_and_faults(page: PageState, lab: Lab) -> None:
-    """The lab's settings, then its faults (the switches side by side), Crash the cache and Reset my lab."""
-    knobs = lab.page_knobs()
-    for knob in knobs:
-        if not knob.fault:
-            draw(page, lab, knob)
-    with st.container(horizontal=True, vertical_alignment="center"):
-        for knob in knobs:
-            if knob.fault and knob.kind == "toggle":
-                draw(page, lab, knob)
-    for knob in knobs:
-        if knob.fault and knob.kind != "toggle":
-            draw(page, lab, knob)
+    """The lab's settings grouped by who declares them (the pattern, then each part, under its heading), then its
+    faults, Crash the cache and Reset my lab."""
+    groups = lab.knob_groups()
+    with st.container(key=page.box("knob-groups")):
+        for first in range(0, len(groups), 2):           # two groups a row: the menu stays about a screen high
+            for column, group in zip(st.columns(2, gap="medium"), groups[first:first + 2], strict=False):
+                with column:
+                    knob_group(page, lab, group)
     with st.container(horizontal=True):
         st.button("Crash the cache", key=page.key("crash"), icon=":material/bolt:", help=say("crash-help"),
                   on_click=crash, args=(page,))
         st.button("Reset my lab", key=page.key("reset"), icon=":material/restart_alt:", help=say("reset-help"),
                   on_click=reset_lab)
     st.caption(say("backend", backend=learner().backend))
+
+
+def knob_group(page: PageState, lab: Lab, group: KnobGroup) -> None:
+    """One group's heading, its sentence if it has one, and its knobs in order (switching faults side by side)."""
+    st.subheader(say(group.heading, title=lab.title), anchor=False)
+    if group.note:
+        st.caption(say(group.note))
+    switches = [knob for knob in group.knobs if knob.fault and knob.kind == "toggle"]
+    if switches:
+        with st.container(horizontal=True, vertical_alignment="center"):
+            for knob in switches:
+                draw(page, lab, knob)
+    for knob in group.knobs:
+        if knob not in switches:
+            draw(page, lab, knob)
 
 
 @safely

@@ -28,6 +28,14 @@ Metrics, per pattern (`PatternResult`):
   not yet in the database; `max_queue` is the peak.
 * lost writes: acknowledged writes a cache crash destroyed (`Counters.lost_writes`).
 * failed requests: in all, and during the fault's window.
+* database reads per simulated second: counted as the run goes (a request's in the second it started, background
+  work's in the second the wait that ran it ended), not read from the lab's history, which keeps only its latest
+  requests.
+* under a memory limit: keys evicted, and stores refused with Redis' OOM error (features/eviction.py).
+
+A knob only some patterns have (TTL jitter, early refresh, near caches: `Workload.part_knobs`) is set on each lab
+whose page has it, as the page would set it; the others run without it (`PatternResult.took` says which took it).
+With two app instances, requests take turns on App 1 (client A) and App 2 (client B).
 
 `strategies.compare_summary` turns the numbers into "which pattern when" sentences from `assets/compare.md`:
 every number in them is a field computed here, never prose written in advance.
@@ -37,6 +45,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -98,6 +107,10 @@ class PatternResult:
     max_queue: int
     queue_depth: tuple[tuple[int, int], ...]     # (request number, writes at risk); empty but for write-behind
     seconds: float                               # wall time of this pattern's run
+    evictions: int = 0                           # keys evicted to make room under the memory limit
+    refused: int = 0                             # stores refused under it (Redis' OOM error)
+    db_reads_per_second: tuple[tuple[int, int], ...] = ()   # (simulated second, database reads), every second
+    took: tuple[str, ...] = ()                   # the workload's part knobs this pattern has (lab attributes)
 
     @property
     def hit_ratio(self) -> float | None:
@@ -109,7 +122,8 @@ class PatternResult:
                 "DB writes": self.db_writes, "Read p50 (ms)": self.read_p50, "Read p95 (ms)": self.read_p95,
                 "Write p50 (ms)": self.write_p50, "Write p95 (ms)": self.write_p95, "Stale reads": self.stale_reads,
                 "Failed": self.failed, "Failed in fault": self.failed_in_window,
-                "Max writes at risk": self.max_queue, "Lost writes": self.lost_writes}
+                "Max writes at risk": self.max_queue, "Lost writes": self.lost_writes, "Evicted": self.evictions,
+                "Refused": self.refused}
 
 
 @dataclass(frozen=True)
@@ -135,10 +149,24 @@ def new_lab(pattern: str, workload: Workload):
     if pattern == "write-behind":
         options = {"batch_size": workload.batch_size, "max_delay_seconds": workload.max_delay_seconds,
                    "coalesce": workload.coalesce}
-    return PATTERNS[pattern](fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True), db,
-                             namespace="compare:{0}:", clock=SimClock(), costs=costs,
-                             ttl_seconds=workload.ttl_seconds, maxmemory=workload.maxmemory,
-                             maxmemory_policy=workload.maxmemory_policy, **options)
+    lab = PATTERNS[pattern](fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True), db,
+                            namespace="compare:{0}:", clock=SimClock(), costs=costs,
+                            ttl_seconds=workload.ttl_seconds, maxmemory=workload.maxmemory,
+                            maxmemory_policy=workload.maxmemory_policy, **options)
+    for attribute, value in part_knobs(lab, workload).items():     # as the page sets a knob it draws
+        setattr(lab, attribute, value)
+    return lab
+
+
+def part_knobs(lab, workload: Workload) -> dict[str, object]:
+    """The workload's knobs of parts that `lab` has (its page draws them), by lab attribute."""
+    has = {knob.attribute for knob in lab.page_knobs()}
+    return {attribute: value for attribute, value in workload.part_knobs().items() if attribute in has}
+
+
+def every_second(counted: Counter) -> tuple[tuple[int, int], ...]:
+    """(second, count) for every simulated second from 0 to the last counted, zeros included."""
+    return tuple((second, counted.get(second, 0)) for second in range(max(counted) + 1)) if counted else ()
 
 
 def run_pattern(pattern: str, workload: Workload, operations: Sequence[Operation] | None = None, *,
@@ -167,15 +195,18 @@ def _measure(lab, workload: Workload, ops: Sequence[Operation], progress, starte
     crash_at = workload.fault_at if fault == "cache-crash" else -1
     gap = workload.gap_ms / 1000
     every = max(1, len(ops) // PROGRESS_STEPS)
-    read, write, wait = lab.read, lab.write, lab.wall_time_passed
+    read, write, wait, now = lab.read, lab.write, lab.wall_time_passed, lab.clock.now
+    counters, per_second, counted = lab.counters, Counter(), 0      # database reads per simulated second
+    client = workload.client
     for number, (key, value) in enumerate(ops):
         if number == start or number == end:
             _set_fault(lab, fault, number == start)
         elif number == crash_at:
             lab.crash_cache()
+        began = now()
         if value is None:
             reads += 1
-            trace = read(key)
+            trace = read(key, client=client(number))
             if trace.ok:
                 read_ms.append(trace.latency_ms)
                 if trace.value != acked[key]:
@@ -183,7 +214,7 @@ def _measure(lab, workload: Workload, ops: Sequence[Operation], progress, starte
             else:
                 failed_reads += 1
         else:
-            trace = write(key, value)
+            trace = write(key, value, client=client(number))
             if trace.ok:
                 write_ms.append(trace.latency_ms)
                 acked[key] = value
@@ -191,8 +222,14 @@ def _measure(lab, workload: Workload, ops: Sequence[Operation], progress, starte
                 failed_writes += 1
         if not trace.ok and number in window:
             failed_in_window += 1
+        if counters.db_reads != counted:
+            per_second[int(began)] += counters.db_reads - counted
+            counted = counters.db_reads
         if gap:
             wait(gap)
+            if counters.db_reads != counted:                 # background work (an early refresh) read it
+                per_second[int(now())] += counters.db_reads - counted
+                counted = counters.db_reads
         if queue is not None:
             depth.append(len(queue))
         if progress is not None and number % every == 0:
@@ -201,7 +238,6 @@ def _measure(lab, workload: Workload, ops: Sequence[Operation], progress, starte
         _set_fault(lab, fault, False)
     if queue is not None and queue:
         lab.flush()                          # drain what is left, so every pattern's DB writes are complete
-    counters = lab.counters
     if keep is not None:
         keep.append({row.key: (row.value, row.version) for row in lab.db.rows()})
     return PatternResult(
@@ -212,15 +248,29 @@ def _measure(lab, workload: Workload, ops: Sequence[Operation], progress, starte
         stale_reads=stale, failed=failed_reads + failed_writes, failed_reads=failed_reads,
         failed_writes=failed_writes, failed_in_window=failed_in_window, lost_writes=counters.lost_writes,
         coalesced_writes=counters.coalesced_writes, max_queue=max(depth, default=0), queue_depth=peaks(depth),
-        seconds=time.perf_counter() - started)
+        seconds=time.perf_counter() - started, evictions=lab.eviction.evictions, refused=lab.eviction.refusals,
+        db_reads_per_second=every_second(per_second), took=tuple(part_knobs(lab, workload)))
 
 
-def by_policy(workload: Workload, pattern: str, policies: Sequence[str] = POLICIES) -> dict[str, PatternResult]:
+def by_policy(workload: Workload, pattern: str, policies: Sequence[str] = POLICIES,
+              progress: Progress | None = None) -> dict[str, PatternResult]:
     """The same workload through one pattern under each `maxmemory-policy` (its `maxmemory` must be set): what a
-    policy changes in the hit ratio and the database reads."""
+    policy changes in the hit ratio and the database reads. `progress(fraction, text)` follows it."""
+    problems = workload.problems() or ([] if workload.maxmemory else [say("policies-need-limit")])
+    if problems:
+        raise WorkloadError(*problems)
     operations = make_operations(workload)
-    return {policy: run_pattern(pattern, replace(workload, maxmemory_policy=policy), operations)
-            for policy in policies}
+    found = {}
+    for index, policy in enumerate(policies):
+        report = None
+        if progress is not None:
+            def report(done: int, index: int = index, policy: str = policy) -> None:
+                progress((index * len(operations) + done) / (len(policies) * len(operations)),
+                         say("progress-policy", policy=policy))
+        found[policy] = run_pattern(pattern, replace(workload, maxmemory_policy=policy), operations, progress=report)
+    if progress is not None:
+        progress(1.0, say("progress-done"))
+    return found
 
 
 def _set_fault(lab, fault: str, on: bool) -> None:

@@ -55,8 +55,14 @@ def times(big: float, small: float) -> str:
 
 
 def names(results: Sequence[PatternResult]) -> str:
-    titles = [r.title for r in results]
-    return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+    return listed([r.title for r in results])
+
+
+def listed(words: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"; "" for none."""
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def summary(workload: Workload, results: Sequence[PatternResult]) -> list[Sentence]:
@@ -114,9 +120,87 @@ def summary(workload: Workload, results: Sequence[PatternResult]) -> list[Senten
                               "none"))
     elif any(r.reads for r in results):
         said.append(_sentence("no-stale"))
+    said += _memory(workload, results)
+    said += _taken(workload, results)
+    said += _busiest(results)
     said += _fault_sentences(workload, results)
     said += _advice(workload, by)
     return said
+
+
+def _memory(workload: Workload, results: Sequence[PatternResult]) -> list[Sentence]:
+    """What the memory limit did: keys evicted, stores refused, or nothing at all."""
+    if workload.maxmemory is None:
+        return []
+    limit, policy = f"{workload.maxmemory:,}", workload.maxmemory_policy
+    found = []
+    if any(r.evictions for r in results):
+        found.append(_sentence("memory-evicted", limit=limit, policy=policy,
+                               parts=", ".join(f"{r.title} {r.evictions:,}" for r in results)))
+    refusing = [r for r in results if r.refused]
+    if refusing:
+        found.append(_sentence("memory-refused", policy=policy,
+                               parts=", ".join(f"{r.title} {r.refused:,}" for r in refusing)))
+    return found or [_sentence("memory-roomy", limit=limit, policy=policy)]
+
+
+def _taken(workload: Workload, results: Sequence[PatternResult]) -> list[Sentence]:
+    """Which patterns ran with the knobs only some patterns have (the others ran without them)."""
+    knobs = workload.part_knobs()
+    named = {"ttl_jitter": say("knob-jitter", percent=f"{workload.ttl_jitter:g}"),
+             "refresh_ahead": say("knob-refresh-ahead", factor=f"{workload.refresh_ahead or 0:g}"),
+             "xfetch_beta": say("knob-xfetch", beta=f"{workload.xfetch_beta or 0:g}"),
+             "near_ttl": say("knob-near", ttl=workload.near_ttl, how=workload.near_invalidation)}
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for attribute, name in named.items():
+        if knobs[attribute]:
+            takers = tuple(r.title for r in results if attribute in r.took)
+            groups.setdefault(takers, []).append(name)
+    found = []
+    for takers, knob_names in groups.items():
+        others = [r.title for r in results if r.title not in takers]
+        it = "it" if len(knob_names) == 1 else "them"
+        if not takers:
+            found.append(_sentence("knobs-taken-by-none", knobs=listed(knob_names), it=it))
+        elif others:
+            found.append(_sentence("knobs-taken", knobs=listed(knob_names), takers=listed(list(takers)),
+                                   have="has" if len(takers) == 1 else "have", it=it, others=listed(others)))
+    return found
+
+
+def _busiest(results: Sequence[PatternResult]) -> list[Sentence]:
+    """Each pattern's busiest simulated second for the database (the chart of reads over time shows them all)."""
+    peaks = []
+    for r in results:
+        if r.db_reads_per_second:
+            second, count = max(r.db_reads_per_second, key=lambda point: (point[1], -point[0]))
+            if count:
+                peaks.append(f"{r.title} {count:,} reads (at {second}–{second + 1} s)")
+    return [_sentence("db-busiest", parts=", ".join(peaks))] if peaks else []
+
+
+def policy_summary(workload: Workload, pattern: str, found: dict[str, PatternResult]) -> list[Sentence]:
+    """What the policies did to one pattern's reads under the workload's memory limit (`compare.by_policy`)."""
+    rated = [(policy, r) for policy, r in found.items() if r.hit_ratio is not None]
+    if not rated:
+        return []
+    best = max(rated, key=lambda item: item[1].hit_ratio)[1]
+    worst = min(rated, key=lambda item: item[1].hit_ratio)[1]
+    limit = f"{workload.maxmemory or 0:,}"
+    if best.hits == worst.hits:
+        return [_sentence("policy-same", pattern=pattern, limit=limit, hit=pct1(best.hit_ratio))]
+
+    def alike(chosen: PatternResult) -> str:                # every policy that did as well (or as badly)
+        return listed([policy for policy, r in rated if (r.hits, r.db_reads) == (chosen.hits, chosen.db_reads)])
+
+    return [_sentence("policy-best", pattern=pattern, limit=limit, best=alike(best), best_hit=pct1(best.hit_ratio),
+                      best_db=f"{best.db_reads:,}", worst=alike(worst), worst_hit=pct1(worst.hit_ratio),
+                      worst_db=f"{worst.db_reads:,}")]
+
+
+def pct1(ratio: float | None) -> str:
+    """A ratio in percent with one decimal: policies often differ by less than a point."""
+    return "–" if ratio is None else f"{ratio * 100:.1f}"
 
 
 def _fault_sentences(workload: Workload, results: Sequence[PatternResult]) -> list[Sentence]:

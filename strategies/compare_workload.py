@@ -2,9 +2,10 @@
 
 A `Workload` is a frozen dataclass of knobs (how many requests, the read share, how many keys and how
 popular each is, the TTL, write-behind's batching, the database's latency, the time between requests,
-and an optional fault). `make_operations()` turns it into the same list of reads and writes for every
-pattern, the same for the same seed; `seed_rows()` is the database every lab starts with. The run is
-`strategies.compare`, its summary `strategies.compare_summary`.
+an optional fault, a memory limit and its policy, and the knobs of the parts some patterns compose: TTL
+jitter, early refresh, and two app instances with near caches). `make_operations()` turns it into the same
+list of reads and writes for every pattern, the same for the same seed; `seed_rows()` is the database every
+lab starts with. The run is `strategies.compare`, its summary `strategies.compare_summary`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal, NamedTuple
 
 from .compare_summary import say
+from .features.jitter import MAX_JITTER
 from .features.policies import POLICIES
 
 FAULTS = ("none", "db-outage", "cache-crash", "cache-down")
@@ -24,6 +26,8 @@ MAX_KEYS = 20_000
 
 Popularity = Literal["uniform", "zipf"]
 Fault = Literal["none", "db-outage", "cache-crash", "cache-down"]
+NEAR_INVALIDATIONS = ("ttl", "pubsub")   # how an app instance hears of a write (fakeredis has no CLIENT TRACKING)
+MAX_XFETCH_BETA = 10.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,13 @@ class Workload:
     seed: int = 1
     maxmemory: int | None = None         # each lab's memory limit in bytes (features/eviction.py); None: none
     maxmemory_policy: str = "noeviction"
+    # The knobs of parts only some patterns compose (`part_knobs`): each pattern that has the knob runs with it.
+    ttl_jitter: float = 0                # ± percent on every TTL a fill sets (features/jitter.py); 0: off
+    refresh_ahead: float | None = None   # Coherence's refresh-ahead factor (features/early_refresh.py); None: off
+    xfetch_beta: float | None = None     # XFetch's β; None: off
+    app_instances: int = 1               # 2: requests take turns on App 1 (client A) and App 2 (client B)
+    near_ttl: int = 10                   # with two instances: seconds each keeps its near copy (features/near_cache.py)
+    near_invalidation: str = "ttl"       # how an instance hears of a write: "ttl" (it does not) or "pubsub"
 
     def problems(self) -> list[str]:
         """Why this workload cannot run, as sentences from assets/compare.md; empty if it can."""
@@ -69,6 +80,16 @@ class Workload:
             found.append(say("bad-times"))
         if self.maxmemory is not None and self.maxmemory < 1 or self.maxmemory_policy not in POLICIES:
             found.append(say("bad-memory", policies=", ".join(POLICIES)))
+        if not 0 <= self.ttl_jitter <= MAX_JITTER:
+            found.append(say("bad-jitter", high=MAX_JITTER))
+        if self.refresh_ahead is not None and not 0 < self.refresh_ahead < 1:
+            found.append(say("bad-refresh-ahead"))
+        if self.xfetch_beta is not None and not 0 < self.xfetch_beta <= MAX_XFETCH_BETA:
+            found.append(say("bad-xfetch", high=f"{MAX_XFETCH_BETA:g}"))
+        if self.app_instances not in (1, 2):
+            found.append(say("bad-instances"))
+        elif self.app_instances == 2 and (self.near_ttl < 1 or self.near_invalidation not in NEAR_INVALIDATIONS):
+            found.append(say("bad-near", ways=" or ".join(NEAR_INVALIDATIONS)))
         if self.fault not in FAULTS:
             found.append(say("bad-fault"))
         elif self.fault != "none":
@@ -86,6 +107,17 @@ class Workload:
         if self.fault == "cache-crash":
             return range(self.fault_at, self.fault_at + 1)
         return range(self.fault_at, self.fault_at + self.fault_length)
+
+    def part_knobs(self) -> dict[str, object]:
+        """The lab attributes of the knobs only some patterns have, as this workload sets them (a pattern whose
+        page has no such knob runs without it: `compare.new_lab`)."""
+        return {"ttl_jitter": self.ttl_jitter, "refresh_ahead": self.refresh_ahead, "xfetch_beta": self.xfetch_beta,
+                "near_ttl": self.near_ttl if self.app_instances == 2 else None,
+                "near_invalidation": self.near_invalidation}
+
+    def client(self, number: int) -> str:
+        """Who sends request `number`: with two app instances, A (App 1) and B (App 2) take turns."""
+        return "B" if self.app_instances == 2 and number % 2 else "A"
 
     def as_dict(self) -> dict[str, object]:
         """The knobs as a plain dict (hashable by Streamlit's cache); `Workload(**d)` rebuilds it."""

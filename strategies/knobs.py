@@ -18,6 +18,8 @@ features/flusher.py):
         actions = (LabAction("f", "Flush now", ":material/cleaning_services:", "flush-help", lambda lab: lab.flush()),)
 
 (a help id is a `## <id>` section of assets/ui.md; a pattern lists its own knobs the same way, in its class).
+The page groups them by who declares them (`Lab.knob_groups`): the pattern's own under its title, each part's
+under the part's `heading`, the faults last.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -113,6 +115,14 @@ class Knob:
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             raise ValueError(text)
         return value
+
+
+class KnobGroup(NamedTuple):
+    """Knobs drawn together under one heading: the pattern's own, one part's, or the faults."""
+
+    heading: str                     # the id of its heading in assets/ui.md ("{title}": the pattern's title)
+    note: str                        # the id of a sentence said under the heading; "": none
+    knobs: tuple[Knob, ...]
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from .database import Database
 from .diagram_model import Topology
 from .faults import Faults
 from .history import History
-from .knobs import FAULTS, TTL, Knob, LabAction, declare_actions
+from .knobs import FAULTS, TTL, Knob, KnobGroup, LabAction, declare_actions
 from .part import PageText, Part
 from .reconcile import Reconciliation
 from .request import Request, Steps
@@ -229,7 +229,14 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
 
     def page_knobs(self) -> tuple[Knob, ...]:
         """Every knob the page shows for this lab, in order: TTL, the pattern's own, each part's, the faults."""
-        return (TTL, *self.knobs, *(knob for part in self.parts for knob in part.knobs), *FAULTS)
+        return tuple(knob for group in self.knob_groups() for knob in group.knobs)
+
+    def knob_groups(self) -> tuple[KnobGroup, ...]:
+        """The page's knobs as its settings group them: TTL and the pattern's own under the pattern's title, each
+        part's under the part's heading, then the faults."""
+        return (KnobGroup("settings-pattern", "", (TTL, *self.knobs)),
+                *(KnobGroup(part.heading, part.note, part.knobs) for part in self.parts if part.knobs),
+                KnobGroup("settings-faults", "", FAULTS))
 
     def page_actions(self) -> tuple[LabAction, ...]:
         """The buttons the page adds beside Read and Write: the pattern's own, then each part's."""

@@ -43,6 +43,8 @@ class Part:
 
     cache_tables: tuple[str, ...] = ()      # LabState tables this part keeps in the cache
     knobs: ClassVar[tuple[Knob, ...]] = ()          # its settings, drawn on the page after the pattern's own
+    heading: ClassVar[str] = ""     # the id of its title in assets/ui.md, which its knobs are drawn under
+    note: ClassVar[str] = ""        # the id of a sentence said under that title (assets/ui.md); "": none
     actions: ClassVar[tuple[LabAction, ...]] = ()   # its buttons beside Read and Write
 
     def __init_subclass__(cls, **kwargs: object) -> None:

@@ -116,6 +116,10 @@ class PatternContract(Promises):
             assert knob.help in ui_text(), f"{knob.name}: no help text {knob.help!r} in assets/ui.md"
         for action in lab.page_actions():
             assert action.help in ui_text(), f"{action.label}: no help text {action.help!r} in assets/ui.md"
+        # The settings group each part's knobs under the part's own heading (and its sentence, if it has one).
+        assert [type(part).__name__ for part in lab.parts if part.knobs and not part.heading] == []
+        for group in lab.knob_groups():
+            assert group.heading in ui_text() and (not group.note or group.note in ui_text()), group
 
     def test_what_the_lab_does_by_itself_is_said_on_the_page(self, make_lab):
         """Background work the lab runs as time passes (a flush) is announced with "<operation>-ran" of

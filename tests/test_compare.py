@@ -13,9 +13,10 @@ from collections import Counter
 import pytest
 
 from strategies import PATTERNS
-from strategies.compare import peaks, percentile, run_compare, run_pattern
-from strategies.compare_summary import say, summary, templates, times
+from strategies.compare import by_policy, new_lab, peaks, percentile, run_compare, run_pattern
+from strategies.compare_summary import listed, policy_summary, say, summary, templates, times
 from strategies.compare_workload import Operation, Workload, WorkloadError, key_name, make_operations
+from strategies.features.policies import POLICIES
 
 SMALL = Workload(requests=600, keys=50, seed=7)
 K = key_name(0)
@@ -328,3 +329,118 @@ def test_when_write_through_failed_writes_the_summary_does_not_say_nothing_was_c
     assert said.fields == {"wb": f"{behind.db_writes:,}", "wt": f"{through.db_writes:,}",
                            "coalesced": f"{behind.coalesced_writes:,}", "failed": f"{through.failed_writes:,}",
                            "risk": behind.max_queue}
+
+
+# ---- memory, expiry and near-cache knobs (issue 18) ----------------------------------------------------------
+EXPIRING = Workload(requests=3_000, keys=40, popularity="uniform", read_ratio=1.0, ttl_seconds=5, gap_ms=5, seed=3)
+PART_KNOBS = ("ttl_jitter", "refresh_ahead", "xfetch_beta", "near_ttl", "near_invalidation")
+
+
+def test_part_knobs_reach_only_the_patterns_whose_page_has_them():
+    workload = dataclasses.replace(SMALL, ttl_jitter=20, refresh_ahead=0.5, xfetch_beta=1.0, app_instances=2,
+                                   near_ttl=15, near_invalidation="pubsub")
+    for pattern in PATTERNS:
+        lab = new_lab(pattern, workload)
+        has = {knob.attribute for knob in lab.page_knobs()}
+        for attribute in PART_KNOBS:
+            if attribute in has:          # set as the page would set it
+                assert getattr(lab, attribute) == workload.part_knobs()[attribute], (pattern, attribute)
+        lab.db.close()
+    took = {r.pattern: set(r.took) for r in run_compare(workload).results}
+    assert took["write-behind"] == set(), "write-behind composes none of these parts"
+    assert took["cache-aside"] == took["read-through"] == took["write-through"] == set(PART_KNOBS)
+    one = new_lab("cache-aside", dataclasses.replace(workload, app_instances=1))
+    assert one.near_ttl is None, "one app instance: no near cache"
+    one.db.close()
+
+
+def test_database_reads_per_second_add_up_to_the_database_reads(by):
+    for result in by.values():
+        seconds = [second for second, _ in result.db_reads_per_second]
+        assert seconds == list(range(len(seconds))), "every second from 0, zeros included"
+        assert sum(count for _, count in result.db_reads_per_second) == result.db_reads
+        assert result.db_reads_per_second[-1][1] > 0
+
+
+def peak_after_warm_up(result) -> int:
+    return max(count for second, count in result.db_reads_per_second if second >= 2)
+
+
+def test_ttl_jitter_spreads_the_expiry_spike_over_time():
+    """40 keys warmed up in the first second expire together 5 s later; ±50 % jitter spreads their expiries."""
+    plain = run_pattern("cache-aside", EXPIRING)
+    spread = run_pattern("cache-aside", dataclasses.replace(EXPIRING, ttl_jitter=50))
+    assert peak_after_warm_up(plain) >= 25 and dict(plain.db_reads_per_second)[5] == peak_after_warm_up(plain)
+    assert peak_after_warm_up(spread) < peak_after_warm_up(plain) / 2
+    behind = run_pattern("write-behind", dataclasses.replace(EXPIRING, ttl_jitter=50))
+    assert behind.db_reads_per_second == run_pattern("write-behind", EXPIRING).db_reads_per_second, \
+        "write-behind has no jitter: the same run"
+
+
+def test_refresh_ahead_keeps_hot_keys_cached_through_their_expiry():
+    plain = run_pattern("read-through", EXPIRING)
+    ahead = run_pattern("read-through", dataclasses.replace(EXPIRING, refresh_ahead=0.5))
+    assert ahead.hit_ratio > plain.hit_ratio
+
+
+def test_two_app_instances_serve_stale_near_copies_unless_told_of_writes():
+    two = dataclasses.replace(SMALL, app_instances=2, near_ttl=30)
+    unaware = run_compare(two).by_pattern()
+    told = run_compare(dataclasses.replace(two, near_invalidation="pubsub")).by_pattern()
+    for pattern in ("cache-aside", "read-through", "write-through"):
+        assert unaware[pattern].stale_reads > 0 and told[pattern].stale_reads == 0, pattern
+    assert unaware["write-behind"].stale_reads == told["write-behind"].stale_reads == 0
+    said = sentence(run_compare(two), "knobs-taken")
+    assert said.fields["takers"] == "Cache-aside, Read-through and Write-through"
+    assert said.fields["others"] == "Write-behind"
+
+
+LIMITED = dataclasses.replace(SMALL, maxmemory=2_500, maxmemory_policy="allkeys-lru")
+
+
+def test_a_memory_limit_evicts_and_noeviction_refuses():
+    evicting = run_compare(LIMITED)
+    assert all(r.evictions > 0 and r.refused == 0 for r in evicting.results)
+    said = sentence(evicting, "memory-evicted")
+    assert said.fields["parts"] == ", ".join(f"{r.title} {r.evictions:,}" for r in evicting.results)
+    refusing = run_compare(dataclasses.replace(LIMITED, maxmemory_policy="noeviction"))
+    assert all(r.evictions == 0 and r.refused > 0 for r in refusing.results)
+    assert sentence(refusing, "memory-refused").fields["policy"] == "noeviction"
+    roomy = run_compare(dataclasses.replace(LIMITED, maxmemory=1_000_000))
+    assert all(r.evictions == r.refused == 0 for r in roomy.results)
+    assert sentence(roomy, "memory-roomy").fields["limit"] == "1,000,000"
+    assert not [s for s in run_compare(SMALL).sentences if s.id.startswith("memory-")]
+
+
+def test_by_policy_runs_the_same_requests_under_each_policy():
+    seen = []
+    found = by_policy(LIMITED, "cache-aside", progress=lambda fraction, text: seen.append((fraction, text)))
+    assert list(found) == list(POLICIES)
+    assert len({(r.reads, r.writes) for r in found.values()}) == 1
+    assert found["noeviction"].evictions == 0 and found["noeviction"].refused > 0
+    assert found["allkeys-lru"].evictions > 0 and found["allkeys-lru"].refused == 0
+    assert len({r.hits for r in found.values()}) > 1, "the policy changes what the cache keeps"
+    fractions = [fraction for fraction, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and any("allkeys-lfu" in t for _, t in seen)
+    [said] = policy_summary(LIMITED, "Cache-aside", found)
+    ratios = {policy: r.hit_ratio for policy, r in found.items()}
+    best = [policy for policy, ratio in ratios.items() if ratio == max(ratios.values())]
+    worst = [policy for policy, ratio in ratios.items() if ratio == min(ratios.values())]
+    assert said.id == "policy-best" and said.fields["best"] == listed(best) and said.fields["worst"] == listed(worst)
+    assert f"({max(ratios.values()) * 100:.1f} %, {found[best[0]].db_reads:,} database reads)" in said.text
+    with pytest.raises(WorkloadError):
+        by_policy(SMALL, "cache-aside")                 # no limit: no policy ever evicts
+
+
+@pytest.mark.parametrize("knobs, said", [
+    ({"maxmemory": 0}, "bad-memory"),
+    ({"maxmemory_policy": "allkeys-lru-ish"}, "bad-memory"),
+    ({"ttl_jitter": 60}, "bad-jitter"),
+    ({"refresh_ahead": 1.0}, "bad-refresh-ahead"),
+    ({"xfetch_beta": 0.0}, "bad-xfetch"),
+    ({"app_instances": 3}, "bad-instances"),
+    ({"app_instances": 2, "near_ttl": 0}, "bad-near"),
+    ({"app_instances": 2, "near_invalidation": "tracking"}, "bad-near"),
+])
+def test_bad_memory_expiry_and_instance_knobs_say_why(knobs, said):
+    test_bad_knobs_say_why_and_do_not_run(knobs, said)

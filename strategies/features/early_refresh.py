@@ -77,6 +77,7 @@ class EarlyRefresh(Part):
     fill (a background refresh runs it); `hand_off` the arrow (source, target) that hands a refresh or an early
     recompute over to whoever loads (App → App in cache-aside, Cache → Loader in read-through)."""
 
+    heading = "part-early-refresh"
     cache_tables = ("early",)
     knobs = (
         # A factor of the TTL, Coherence's; off, or a tenth to nine tenths.

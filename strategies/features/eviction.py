@@ -31,7 +31,7 @@ from ..part import Part, Store
 from ..state import CacheItem, Change, Evicted, LabState
 from ..trace import CACHE_SERVER
 from ..views import Gauge
-from .memory import entry_bytes, item_bytes, table_bytes, used_memory
+from .memory import amounts, entry_bytes, item_bytes, table_bytes, used_memory
 from .policies import (
     MAXMEMORY_SAMPLES,
     POLICIES,
@@ -84,6 +84,8 @@ class Eviction(Part):
     """The memory limit of one lab; its knobs are the lab's `maxmemory` (bytes; None: no limit) and
     `maxmemory_policy` (one of policies.POLICIES)."""
 
+    heading = "part-eviction"
+    note = "part-eviction-note"
     knobs = (
         Knob("maxmemory", "Memory limit (bytes)", "number", 0, "maxmemory", low=0, high=1_048_576, step=64,
              help="maxmemory-help", zero_is_none=True),
@@ -103,6 +105,7 @@ class Eviction(Part):
         self.data = 0                        # their sum
         self.every, self.timed = KeyRing(), KeyRing()     # the cached keys; those with a TTL
         self.evictions = 0
+        self.refusals = 0                    # stores refused with Redis' OOM error
         self._policy: Policy | None = None
 
     @property
@@ -152,6 +155,7 @@ class Eviction(Part):
         alone = sum(entry_bytes(key, value, ttl=ttl is not None) for key, value, ttl in stores) + \
             table_bytes(len(stores)) + table_bytes(sum(ttl is not None for *_, ttl in stores))
         if alone > limit:                                # it could not fit even in an empty cache
+            self.refusals += 1
             raise CacheRefused(("oom-too-big", {"size": alone, "limit": limit}))
         while True:
             used, after = self.used(), self._used_after(stores)
@@ -160,6 +164,7 @@ class Eviction(Part):
             need = max(0, after - used)      # 0: the cache is already past its limit (a TTL the flusher added)
             victim = self.policy.victim(self._candidates(), self.rng)
             if victim is None:
+                self.refusals += 1
                 raise CacheRefused(self._refusal(used, need, limit))
             self._evict(t, victim, used, need, limit)
 
@@ -230,7 +235,7 @@ class Eviction(Part):
         if limit is None:
             text = explain_warning("memory-gauge-unlimited", used=used)
         else:
-            text = explain_warning("memory-gauge", used=used, limit=limit, policy=self.lab.maxmemory_policy)
+            text = explain_warning("memory-gauge", amounts=amounts(used, limit), policy=self.lab.maxmemory_policy)
         return [Gauge("Memory", used, limit, "bytes", text)]
 
     def state_clause(self, state: LabState) -> str | None:

@@ -35,6 +35,7 @@ FLUSHER = "F"          # who performs a flush's steps: the flusher, not the clie
 class Flusher(Part):
     """The flusher of one write-behind lab; its knobs are the lab's (`batch_size`, `max_delay_seconds`)."""
 
+    heading = "part-flusher"
     lab: WriteBehind
     knobs = (
         Knob("batch", "Batch size", "number", 10, "batch_size", low=1, high=1000, help="batch-help"),

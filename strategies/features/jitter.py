@@ -27,6 +27,7 @@ def spread_of(ttl: int, percent: float) -> int:
 class TtlJitter(Part):
     """Its knob is the lab's `ttl_jitter` (percent, 0: off); the TTL it spreads is the lab's `ttl_seconds`."""
 
+    heading = "part-jitter"
     knobs = (Knob("ttl-jitter", "TTL jitter (± %)", "number", 0, "ttl_jitter", low=0, high=MAX_JITTER, step=5,
                   help="ttl-jitter-help"),)
 

@@ -47,6 +47,7 @@ class Leases(Part):
     """The leases of one cache-aside lab; its knobs are the lab's (`leases`, `lease_seconds`, `lease_wait_ms`,
     `max_lease_waits`)."""
 
+    heading = "part-leases"
     cache_tables = ("lease",)
     knobs = (Knob("leases", "Leases (memcache)", "toggle", False, "leases", help="leases-help"),)
 

@@ -43,6 +43,7 @@ EMBSTR_LIMIT = 44         # OBJ_ENCODING_EMBSTR_SIZE_LIMIT
 BUCKET = 8                # a hash table bucket: one pointer
 MIN_BUCKETS = 4           # DICT_HT_INITIAL_SIZE
 LONG_DIGITS = 20          # a value longer than this is never stored as a number
+KB = 1024                 # a memory bar speaks in KB (of 1,024 bytes, as Redis' "1kb") from 4 KB on
 
 
 def alloc(size: int) -> int:
@@ -108,3 +109,19 @@ def used_memory(cache: Mapping[str, CacheItem]) -> int:
     """What the lab counts for a Cache table: every key, and the two hash tables' buckets."""
     timed = sum(1 for item in cache.values() if item.expires_at is not None)
     return sum(item_bytes(key, item) for key, item in cache.items()) + table_bytes(len(cache)) + table_bytes(timed)
+
+
+def amounts(used: int, limit: int) -> str:
+    """Used of a limit as a memory bar says it: in bytes under 4 KB, as the step narration does ("432 of 512 bytes");
+    from there in KB, rounded ("about 3.1 KB of 8 KB")."""
+    if limit < 4 * KB:
+        return f"{used:,} of {limit:,} bytes"
+    return f"about {kilobytes(used)} of {kilobytes(limit)}"
+
+
+def kilobytes(size: int) -> str:
+    """`size` bytes in KB: one decimal under 100 KB (none when it is 0), whole numbers above."""
+    value = size / KB
+    if value >= 100:
+        return f"{value:,.0f} KB"
+    return f"{value:.1f}".removesuffix(".0") + " KB"

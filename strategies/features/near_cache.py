@@ -64,6 +64,7 @@ class NearCaches(Part):
     ("ttl": nothing but its TTL ends a copy; "pubsub": every write publishes an invalidation; "tracking": Redis
     tells each instance when a key it cached changes)."""
 
+    heading = "part-near"
     knobs = (
         Knob("near-ttl", "Near cache TTL (s)", "number", 0, "near_ttl", low=0, high=600, step=5, help="near-ttl-help",
              zero_is_none=True),

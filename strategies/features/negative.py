@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 class NegativeCaching(Part):
     """Its knob is the lab's `negative_ttl` (seconds; None: off)."""
 
+    heading = "part-negative"
     lab: CacheAside
     knobs = (Knob("negative-ttl", "Negative TTL (s)", "number", 0, "negative_ttl", low=0, high=3600, step=5,
                   help="negative-ttl-help", zero_is_none=True),)

@@ -44,6 +44,7 @@ def delivery(state: LabState) -> str:
 class WriteQueue(Part):
     """The queue of one write-behind lab; its knobs are the lab's (`coalesce`, `queue_limit`)."""
 
+    heading = "part-queue"
     cache_tables = ("queue", "pending")
     lab: WriteBehind
     knobs = (
