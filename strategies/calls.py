@@ -75,7 +75,7 @@ class RecordedCalls:
         try:
             if self.cache_down:
                 raise CacheDown()
-            for part in self.parts if stores else ():
+            for part in self.listening["before_store"] if stores else ():
                 part.before_store(t, stores)
             result = call()
         except CallFailures as err:
@@ -98,7 +98,7 @@ class RecordedCalls:
         step = t.step(source, target, action, key=key, value=value, command=command, cost_ms=cost,
                       background=background, changes=made, note=note, outcome=outcome)
         if outcome == "hit" and key is not None:
-            for part in self.parts:             # the cache read the key: a part following access times hears of it
+            for part in self.listening["accessed"]:   # the cache read the key: a part following access times hears
                 part.accessed(key)
         yield step
         return result

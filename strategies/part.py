@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 # A value a cache call is about to store: (key, value, TTL in seconds or None).
 Store = tuple[str, str, int | None]
+# The hooks the engine calls on every request, cache call or step. Most parts answer them with nothing (Part's own
+# hooks below), so a lab works out once, when its parts are set, which of them answer each (`listeners`), and asks
+# only those.
+EVERY_CALL_HOOKS = ("app_of", "around", "before_store", "tables_changed", "accessed")
 
 
 class Part:
@@ -109,3 +113,8 @@ class Part:
     def gauges(self, state: LabState) -> list[Gauge]:
         """How full something this part keeps is in `state` (used of a limit), for a bar on the page."""
         return []
+
+
+def listeners(parts: tuple[Part, ...], hook: str) -> tuple[Part, ...]:
+    """The `parts` whose class answers `hook` itself (Part's own does nothing), in order."""
+    return tuple(part for part in parts if getattr(type(part), hook) is not getattr(Part, hook))
