@@ -75,7 +75,7 @@ class RecordedCalls:
         try:
             if self.cache_down:
                 raise CacheDown()
-            for part in self.parts if stores else ():
+            for part in self.listening["before_store"] if stores else ():
                 part.before_store(t, stores)
             result = call()
         except CallFailures as err:
@@ -98,7 +98,7 @@ class RecordedCalls:
         step = t.step(source, target, action, key=key, value=value, command=command, cost_ms=cost,
                       background=background, changes=made, note=note, outcome=outcome)
         if outcome == "hit" and key is not None:
-            for part in self.parts:             # the cache read the key: a part following access times hears of it
+            for part in self.listening["accessed"]:   # the cache read the key: a part following access times hears
                 part.accessed(key)
         yield step
         return result
@@ -120,10 +120,9 @@ class RecordedCalls:
                 self._resync_needed = True   # a key lost before its time: what else did the cache lose? (next call)
             return (correction,) if correction else ()
 
-        return (yield from self.cache_call(t, source, "Cache", "GET",
-                                           call or (lambda: self.cache.get(self.redis_key(key))),
-                                           command=command or f"GET {key}", key=key, changes=changes, note=note,
-                                           tolerate=tolerate, background=background))
+        return self.cache_call(t, source, "Cache", "GET", call or (lambda: self.cache.get(self.redis_key(key))),
+                               command=command or f"GET {key}", key=key, changes=changes, note=note,
+                               tolerate=tolerate, background=background)
 
     def _correction(self, key: str, found: str | None) -> Change | None:
         """The cache answered differently from what the lab last saw: the key's time ran out (or the server
@@ -142,11 +141,11 @@ class RecordedCalls:
         def changes(_: object, at: float) -> tuple[Change, ...]:
             return (self.cached(key, value, ttl, version, at),)
 
-        return (yield from self.cache_call(
+        return self.cache_call(
             t, source, "Cache", "SET", lambda: self.cache.set(self.redis_key(key), value, ex=ttl or None),
             command=f"SET {key} … EX {ttl}" if ttl else f"SET {key} …", key=key, value=value, changes=changes,
             note=("cache-set-ttl", {"ttl": ttl}) if ttl else ("cache-set-forever", None), tolerate=tolerate,
-            background=background, stores=((key, value, ttl or None),), refusable=refusable))
+            background=background, stores=((key, value, ttl or None),), refusable=refusable)
 
     def cached(self, key: str, value: str, ttl: int | None, version: int | None, at: float) -> Change:
         """The cache now holds `value` under `key` (set at simulated time `at`); it expires with the others."""
@@ -162,11 +161,10 @@ class RecordedCalls:
             item = self.state.cache.get(key)
             return (Change("cache", key, item, None, "deleted"),) if item is not None else ()
 
-        return (yield from self.cache_call(t, source, "Cache", "DEL", lambda: self.cache.delete(self.redis_key(key)),
-                                           command=f"DEL {key}", key=key, changes=changes,
-                                           note=lambda removed: (("cache-del" if removed else "cache-del-nothing",
-                                                                  None), "ok"),
-                                           tolerate=tolerate, background=background))
+        return self.cache_call(t, source, "Cache", "DEL", lambda: self.cache.delete(self.redis_key(key)),
+                               command=f"DEL {key}", key=key, changes=changes,
+                               note=lambda removed: (("cache-del" if removed else "cache-del-nothing", None), "ok"),
+                               tolerate=tolerate, background=background)
 
     @helper
     def reply(self, t: Request, source: str, target: str, key: str | None, value: str | None, *,

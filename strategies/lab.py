@@ -25,7 +25,7 @@ from .diagram_model import Topology
 from .faults import Faults
 from .history import History
 from .knobs import FAULTS, TTL, Knob, KnobGroup, LabAction, declare_actions
-from .part import PageText, Part
+from .part import EVERY_CALL_HOOKS, PageText, Part, listeners
 from .reconcile import Reconciliation
 from .request import Request, Steps
 from .state import LabState
@@ -97,7 +97,7 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
         self.cache_down = False      # the simulated outage: every cache call fails while set
         self.cache_error: str | None = None   # a real failure to reach the cache, until a call succeeds
         self._resync_needed = False
-        self.parts: tuple[Part, ...] = ()
+        self.parts = ()
         self.expiries = Expiries()
         self._start_afresh()
 
@@ -107,6 +107,17 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
         self.forget_everything()
         self.expiries.clear()
         self.state = LabState(self.db.rows(), self.clock.now())
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        """The features composed into this lab (`part.Part`), in the order the engine asks them."""
+        return self._parts
+
+    @parts.setter
+    def parts(self, parts: tuple[Part, ...]) -> None:
+        self._parts = parts
+        # hook -> the parts that answer it: the engine calls the hooks of EVERY_CALL_HOOKS on these only.
+        self.listening = {hook: listeners(parts, hook) for hook in EVERY_CALL_HOOKS}
 
     # ---- the requests ---------------------------------------------------------------------------------
     def read(self, key: str, *, client: str | None = None) -> Trace:
@@ -139,13 +150,13 @@ class Lab(RecordedCalls, Timekeeping, Faults, History, Reconciliation):
 
     def body(self, operation: str, body: Callable[..., Steps]) -> Callable[..., Steps]:
         """A request's body: the pattern's own, with what each part does around it (`Part.around`)."""
-        for part in self.parts:
+        for part in self.listening["around"]:
             body = part.around(operation, body)
         return body
 
     def app_of(self, client: str) -> str:
         """The app instance serving `client`'s requests: "App", unless a part runs several (`Part.app_of`)."""
-        for part in self.parts:
+        for part in self.listening["app_of"]:
             app = part.app_of(client)
             if app is not None:
                 return app

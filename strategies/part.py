@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 # A value a cache call is about to store: (key, value, TTL in seconds or None).
 Store = tuple[str, str, int | None]
+# The hooks the engine calls on every request, cache call or step. Most parts answer them with nothing (Part's own
+# hooks below), so a lab works out once, when its parts are set, which of them answer each (`listeners`), and asks
+# only those.
+EVERY_CALL_HOOKS = ("app_of", "around", "before_store", "tables_changed", "accessed")
 
 
 class PageText(NamedTuple):
@@ -138,3 +142,8 @@ class Part:
         """Whether what the page shows of this part changes while time passes (a write waiting for its flush:
         its wait grows), so that the page redraws every second."""
         return False
+
+
+def listeners(parts: tuple[Part, ...], hook: str) -> tuple[Part, ...]:
+    """The `parts` whose class answers `hook` itself (Part's own does nothing), in order."""
+    return tuple(part for part in parts if getattr(type(part), hook) is not getattr(Part, hook))

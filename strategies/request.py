@@ -131,7 +131,7 @@ class Request:
         for change in changes:
             lab.state.apply(change)
         if changes:
-            for part in lab.parts:           # a part that follows the tables (the memory they take) hears of it
+            for part in lab.listening["tables_changed"]:   # a part following the tables (their memory) hears
                 part.tables_changed(changes)
         self.trace.steps.append(step)
         lab.history.append(step)

@@ -36,7 +36,10 @@ class Costs:
     db_write_ms: float = 20.0
 
 
-@dataclass(frozen=True, slots=True)
+# Steps and their code references are written once, when recorded, and only read afterwards; they are not frozen
+# dataclasses because a frozen one sets each field through object.__setattr__, which made recording a step (16
+# fields, thousands per session) cost three times as much.
+@dataclass(slots=True)
 class CodeRef:
     """The line of a pattern's own code that performed a step: its code object and line number."""
 
@@ -52,7 +55,7 @@ class CodeRef:
         return self.code.co_qualname
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Step:
     """One arrow of the figure: `source` asked `target` to do `action`, with this outcome.
 

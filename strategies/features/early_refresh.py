@@ -119,7 +119,7 @@ class EarlyRefresh(Part):
         """GET `key`; with early refresh on, its δ and expiry too, in one call, and what they decide (`verdict`)."""
         lab = self.lab
         if not self.on:
-            return (yield from lab.cache_get(t, source, key, tolerate=tolerate))
+            return lab.cache_get(t, source, key, tolerate=tolerate)
 
         def call() -> str | None:
             value, delta, expires, ttl = self._get(keys=[lab.redis_key(key), self.redis_key(key)])
@@ -129,8 +129,8 @@ class EarlyRefresh(Part):
             return value
 
         self.verdicts.pop(t.trace.number, None)
-        return (yield from lab.cache_get(t, source, key, tolerate=tolerate, call=call,
-                                         command=f"GET {key} + δ, expiry", said="early-get"))
+        return lab.cache_get(t, source, key, tolerate=tolerate, call=call, command=f"GET {key} + δ, expiry",
+                             said="early-get")
 
     def _decide(self, key: str, entry: EarlyEntry, at: float) -> Verdict:
         """Refresh-ahead first (inside its window the reader need not wait at all), else XFetch's draw."""
@@ -187,12 +187,12 @@ class EarlyRefresh(Part):
         lab = self.lab
         keep = self.on and bool(ttl)
         if not keep and key not in lab.state.early:
-            return (yield from lab.cache_set(t, source, key, loaded.value, ttl=ttl, version=loaded.version,
-                                             tolerate=tolerate, refusable=refusable))
+            return lab.cache_set(t, source, key, loaded.value, ttl=ttl, version=loaded.version, tolerate=tolerate,
+                                 refusable=refusable)
         delta = recompute_ms(t) if keep else None
         expires = lab.clock.now() + lab.costs.cache_ms / 1000 + (ttl or 0)
         args = [loaded.value, ttl or 0, "" if delta is None else repr(delta), repr(expires)]
-        return (yield from lab.cache_call(
+        return lab.cache_call(
             t, source, "Cache", "SET", lambda: self._fill(keys=[lab.redis_key(key), self.redis_key(key)], args=args),
             command=(f"SET {key} … EX {ttl} + δ {delta:g} ms" if keep else f"SET {key} …{f' EX {ttl}' if ttl else ''}"
                      " (drops δ)"),
@@ -201,7 +201,7 @@ class EarlyRefresh(Part):
             changes=lambda _, at: (lab.cached(key, loaded.value, ttl, loaded.version, at),
                                    *self.stored(key, delta, ttl, at)),
             note=("early-fill", {"ttl": ttl, "delta": delta, "expires": round(expires, 3)}) if keep
-            else (("cache-set-ttl", {"ttl": ttl}) if ttl else ("cache-set-forever", None))))
+            else (("cache-set-ttl", {"ttl": ttl}) if ttl else ("cache-set-forever", None)))
 
     def stored(self, key: str, delta: float | None, ttl: int | None, at: float) -> tuple[Change, ...]:
         """The change to the early table of a fill at `at`: a new entry (δ given), or the old one dropped."""
