@@ -16,7 +16,7 @@ import streamlit as st
 
 from strategies import PATTERNS
 from strategies.compare import CompareResult, PatternResult, by_policy, run_compare
-from strategies.compare_summary import policy_summary
+from strategies.compare_summary import policy_summary, time_caption
 from strategies.compare_workload import (
     FAULTS,
     MAX_KEYS,
@@ -184,7 +184,7 @@ def show_result(result: CompareResult) -> None:
     with right:
         queue_chart(result)
     st.altair_chart(db_time_chart(result), width="stretch")
-    st.caption(say("db-time-caption"))
+    st.caption(f'{say("db-time-caption")} {time_caption(workload, result.results).text}')
 
 
 def show_policies(workload: Workload, pattern: str) -> None:

@@ -150,6 +150,7 @@ class Timekeeping:
             return None
         # The cache's own clock: make sure the keys are gone there too (its TTLs may lag by a few ms).
         self.quietly(lambda: self.cache.delete(*[self.redis_key(key) for key, _ in due]))
+        self.counters.expired += len(due)
         t = Request(self, self.new_trace("expiry", due[0][0] if len(due) == 1 else None, client=CACHE_SERVER))
         for key, item in due:
             t.step("Cache", "Cache", "EXPIRE", key=key, value=item.value, command=f"TTL of {key} ran out",

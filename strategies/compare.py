@@ -110,6 +110,8 @@ class PatternResult:
     evictions: int = 0                           # keys evicted to make room under the memory limit
     refused: int = 0                             # stores refused under it (Redis' OOM error)
     db_reads_per_second: tuple[tuple[int, int], ...] = ()   # (simulated second, database reads), every second
+    simulated_seconds: float = 0.0               # how long the run lasted on the lab's clock
+    expired: int = 0                             # cached keys whose TTL ran out during it
     took: tuple[str, ...] = ()                   # the workload's part knobs this pattern has (lab attributes)
 
     @property
@@ -249,7 +251,8 @@ def _measure(lab, workload: Workload, ops: Sequence[Operation], progress, starte
         failed_writes=failed_writes, failed_in_window=failed_in_window, lost_writes=counters.lost_writes,
         coalesced_writes=counters.coalesced_writes, max_queue=max(depth, default=0), queue_depth=peaks(depth),
         seconds=time.perf_counter() - started, evictions=lab.eviction.evictions, refused=lab.eviction.refusals,
-        db_reads_per_second=every_second(per_second), took=tuple(part_knobs(lab, workload)))
+        db_reads_per_second=every_second(per_second), simulated_seconds=now(), expired=counters.expired,
+        took=tuple(part_knobs(lab, workload)))
 
 
 def by_policy(workload: Workload, pattern: str, policies: Sequence[str] = POLICIES,

@@ -179,6 +179,16 @@ def _busiest(results: Sequence[PatternResult]) -> list[Sentence]:
     return [_sentence("db-busiest", parts=", ".join(peaks))] if peaks else []
 
 
+def time_caption(workload: Workload, results: Sequence[PatternResult]) -> Sentence:
+    """What the chart of database reads over time shows of expiry in this run: which runs had keys live out
+    their TTL, counted as they ran; or that none did, and how long the runs lasted."""
+    expired = [f"{r.title} {r.expired:,}" for r in results if r.expired]
+    if expired:
+        return _sentence("db-time-expiry", parts=", ".join(expired), ttl=workload.ttl_seconds)
+    longest = max((r.simulated_seconds for r in results), default=0.0)
+    return _sentence("db-time-no-expiry", seconds=f"{longest:,.1f}", ttl=workload.ttl_seconds)
+
+
 def policy_summary(workload: Workload, pattern: str, found: dict[str, PatternResult]) -> list[Sentence]:
     """What the policies did to one pattern's reads under the workload's memory limit (`compare.by_policy`)."""
     rated = [(policy, r) for policy, r in found.items() if r.hit_ratio is not None]

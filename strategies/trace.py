@@ -104,6 +104,7 @@ class Counters:
     coalesced_writes: int = 0     # write-behind: writes that replaced a value still waiting in the queue
     lost_writes: int = 0
     stale_reads: int = 0
+    expired: int = 0       # cached keys whose TTL ran out
     degraded: int = 0      # requests served around a cache that did not answer
     failed: int = 0        # requests that ended with an error
 

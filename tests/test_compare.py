@@ -444,3 +444,25 @@ def test_by_policy_runs_the_same_requests_under_each_policy():
 ])
 def test_bad_memory_expiry_and_instance_knobs_say_why(knobs, said):
     test_bad_knobs_say_why_and_do_not_run(knobs, said)
+
+
+def test_the_chart_over_time_says_whether_keys_expired_as_the_runs_counted():
+    """The caption under database reads over time is chosen from the runs: none of SMALL's runs (about 10
+    simulated seconds) outlives its 60 s TTL; with a 1 s TTL keys expire, each run counts its own, and the expired
+    keys' next reads are database reads the short-TTL run has and the long one has not."""
+    from strategies.compare_summary import time_caption
+
+    short = run_compare(SMALL)
+    said = time_caption(SMALL, short.results)
+    assert said.id == "db-time-no-expiry" and all(r.expired == 0 for r in short.results)
+    assert said.fields["seconds"] == f"{max(r.simulated_seconds for r in short.results):,.1f}"
+    assert max(r.simulated_seconds for r in short.results) < SMALL.ttl_seconds
+
+    quick = dataclasses.replace(SMALL, ttl_seconds=1)
+    expiring = run_compare(quick)
+    said = time_caption(quick, expiring.results)
+    assert said.id == "db-time-expiry" and any(r.expired for r in expiring.results)
+    for r in expiring.results:
+        assert (f"{r.title} {r.expired:,}" in said.text) == (r.expired > 0)
+    by_short = {r.pattern: r for r in short.results}
+    assert all(r.db_reads > by_short[r.pattern].db_reads for r in expiring.results if r.expired)
