@@ -466,3 +466,18 @@ def test_the_chart_over_time_says_whether_keys_expired_as_the_runs_counted():
         assert (f"{r.title} {r.expired:,}" in said.text) == (r.expired > 0)
     by_short = {r.pattern: r for r in short.results}
     assert all(r.db_reads > by_short[r.pattern].db_reads for r in expiring.results if r.expired)
+
+
+def test_the_chart_over_time_never_asks_for_a_longer_run_when_the_runs_already_outlived_the_ttl():
+    """Under a small memory limit every key is evicted before its TTL runs out: no key expires although each run
+    lasts longer than the TTL, so the caption says so instead of "a run longer than the TTL lets keys expire"."""
+    from strategies.compare_summary import time_caption
+
+    tight = dataclasses.replace(SMALL, ttl_seconds=5, maxmemory=512, maxmemory_policy="allkeys-lru")
+    results = run_compare(tight).results
+    assert all(r.expired == 0 for r in results) and any(r.evictions for r in results)
+    longest = max(r.simulated_seconds for r in results)
+    assert longest > tight.ttl_seconds
+    said = time_caption(tight, results)
+    assert said.id == "db-time-no-expiry-outlived", said.text
+    assert said.fields["seconds"] == f"{longest:,.1f}" and "longer than the TTL" not in said.text
