@@ -18,7 +18,7 @@ import streamlit as st
 from strategies import Lab, LabState, Step, Trace
 from strategies.narration import shorten
 from strategies.trace import CodeRef
-from strategies.views import shown_value
+from strategies.views import shown_value, ttl_left
 
 from .text import actor, say
 
@@ -72,7 +72,7 @@ def after(state: LabState, key: str, clauses: list[str]) -> str:
         cached = "nothing"
     else:
         ttl = state.ttl(key)
-        cached = shorten(shown_value(item.value)) + (f" ({ttl:.0f} s left)" if ttl is not None else " (no expiry)")
+        cached = shorten(shown_value(item.value)) + (f" ({ttl_left(ttl)} left)" if ttl is not None else " (no expiry)")
     stored = "no row" if row is None else f"{shorten(row.value)} (version {row.version})"
     more = "".join(f"; {clause}" for clause in clauses)         # what the lab's parts add (a queue's length)
     return f"After this step, for {shorten(key)}: the cache has {cached}; the database has {stored}{more}."

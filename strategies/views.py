@@ -56,6 +56,12 @@ def ttl_text(ttl: float | None) -> str:
     return str(whole)
 
 
+def ttl_left(ttl: float) -> str:
+    """The time a cached key has left, as a sentence says it: the Cache table's whole seconds (`ttl_text`), so the
+    two agree on one screen; under a second, said so (the table's 1 would read as a whole second left)."""
+    return "under 1 s" if 0 < ttl < 1 else f"{ttl_text(ttl)} s"
+
+
 def shown_value(value: str) -> str:
     """A cached value as the table shows it: the negative-cache marker in words, anything else as it is."""
     return NEGATIVE_TEXT if value == NOT_FOUND_MARKER else value
