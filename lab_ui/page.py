@@ -31,7 +31,9 @@ def pattern_page(pattern: str) -> None:
 
     Above the diagram: the title and one row of controls (Key, Value, Read, Write, the step buttons, the
     scenario, and one menu for everything else), so that the diagram starts in the upper half of a
-    projector's screen. Presenting, the row holds only what a presenter steps a scenario with.
+    projector's screen; it stays one line at 1280 px with a lab's own buttons and a scenario's scene jumps, the
+    scenario picker taking what room is left. Presenting, the row holds only what a presenter steps a scenario
+    with.
 
     One fragment only: the panel, which its timer re-runs. Everything a learner clicks is drawn by the page
     itself, so a click is a full run, which also declares the panel's timer afresh. (A lab fragment holding

@@ -35,6 +35,10 @@ CSS = """
 @keyframes cpl-draw { to { stroke-dashoffset: 0; } }
 @keyframes cpl-head { from { opacity: 0; } to { opacity: 1; } }
 [class*="-clicker"] { display: none; }
+/* The scenario picker takes the room the row leaves, so that the row stays one line at 1280 px with every control
+   a page draws (a lab's own buttons, a scenario's scene jumps): its title is cut short only when the row is full,
+   never below 10rem (then the row wraps), and it grows no wider than a long title needs. */
+[class*="-controls"] [class*="-scenario-choice"] { flex: 1 1 10rem; min-width: 10rem; max-width: 26rem; }
 /* A scenario's scene jumps show their icon only: their keys (Shift+← / Shift+→) are in their help. */
 [class*="-controls"] [class*="-scene-"] kbd { display: none; }
 /* The settings' group headings: small, so that the knobs, not their groups, take the menu's room. */

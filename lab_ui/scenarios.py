@@ -119,7 +119,8 @@ def title_in_picker(scenario: Scenario, lab: Lab) -> str:
 
 def picker(page: PageState, *, labelled: bool = True) -> None:
     """The Scenario picker: the scenarios that run on this page; presenting, without its visible label (a slide's
-    row is one line high)."""
+    row is one line high). It stretches over the room the row leaves, between bounds the page's CSS sets
+    (`routing.CSS`): a full row cuts its title short rather than wrap More onto a line of its own."""
     lab = learner().lab(page.pattern)
     titles = {scenario.slug: title_in_picker(scenario, lab) for scenario in runs_on(page.pattern)}
     options = [FREE, *titles]
@@ -128,4 +129,4 @@ def picker(page: PageState, *, labelled: bool = True) -> None:
         st.session_state[key] = FREE
     st.selectbox("Scenario", options, key=key, on_change=picked, args=(page,),
                  format_func=lambda slug: titles[slug] if slug else say("scenario-free"),
-                 help=say("scenario-help"), width=230, label_visibility="visible" if labelled else "collapsed")
+                 help=say("scenario-help"), width="stretch", label_visibility="visible" if labelled else "collapsed")

@@ -92,6 +92,34 @@ def test_after_a_read_the_diagram_is_large_above_the_fold_and_the_controls_one_r
         page.context.close()
 
 
+CONTROLS_JS = """() => {
+    const row = document.querySelector('[class*=-controls]');
+    const picker = row.querySelector('[class*=-scenario-choice] input[role=combobox]');
+    return {bottoms: [...row.children].map(child => child.getBoundingClientRect().bottom),
+            count: row.children.length, picker: picker.clientWidth, shown: picker.value};
+}"""
+
+
+def test_the_controls_stay_one_row_with_a_lab_action_and_a_scenario_with_scenes_at_1280x720(chromium, lab_server):
+    """The fullest row a page draws: Key, Value, Read, Write, a lab's own button (write-behind's Flush now), the
+    step buttons, a scenario's scene jumps, the picker and More, on one line (they align at the bottom: a wrapped
+    control ends a row lower), and the picker still shows its scenario's title, cut short at most."""
+    page = page_at(chromium, 1280, 720)
+    try:
+        for pattern, link in BUSY.items():
+            goto(page, lab_server, link)
+            wait_one_active_edge(page)
+            settle(page)
+            seen = page.evaluate(CONTROLS_JS)
+            if pattern == "write-behind":         # Flush now and both scene jumps are drawn
+                assert seen["count"] == 12, (pattern, seen)
+                assert button(page, "Flush now").is_visible() and button(page, "Next scene").count() == 1
+            assert max(seen["bottoms"]) - min(seen["bottoms"]) < 4, (pattern, seen["bottoms"])
+            assert seen["picker"] >= 140 and seen["shown"], (pattern, seen)       # room for ~20 letters of it
+    finally:
+        page.context.close()
+
+
 @pytest.mark.parametrize("width, height", [(1280, 720), (1920, 1080)])
 def test_presenter_mode_is_a_slide_at_a_busy_step(chromium, lab_server, width, height):
     page = page_at(chromium, width, height)
