@@ -33,7 +33,7 @@ class Reconciliation:
             answers = pipe.execute()
             known = self.state.cache
             for name, value, pttl in zip(names, answers[::2], answers[1::2], strict=True):
-                if value is None:
+                if value is None or pttl == -2:     # gone; or its TTL ran out between the GET and the PTTL
                     continue
                 key = name[len(prefix):]
                 expires = self.clock.now() + pttl / 1000 if pttl >= 0 else None

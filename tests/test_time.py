@@ -168,3 +168,22 @@ def test_the_core_never_reads_the_wall_clock():
         assert not imported & {"time", "datetime"}, f"{path.name} reads the wall clock"
 
 
+
+
+def test_a_key_whose_ttl_runs_out_between_its_get_and_its_pttl_is_read_as_gone(make_lab, monkeypatch):
+    """Redis' TTLs run on the wall clock: reading the real cache (a resync, the tests' mirror check) may see a key's
+    value and then, a moment later, its PTTL as -2 (no such key). It is gone, not a key without a TTL."""
+    lab = make_lab("cache-aside", ttl_seconds=60)
+    lab.read("user:1")
+    assert lab.read_real_state().cache["user:1"].expires_at is not None
+    opened = lab.cache.pipeline
+
+    def pipeline_whose_keys_expire_mid_read(*args, **kwargs):
+        pipe = opened(*args, **kwargs)
+        execute = pipe.execute
+        monkeypatch.setattr(pipe, "execute", lambda *a, **k: [-2 if answer != -2 and index % 2 else answer
+                                                                for index, answer in enumerate(execute(*a, **k))])
+        return pipe
+
+    monkeypatch.setattr(lab.cache, "pipeline", pipeline_whose_keys_expire_mid_read)
+    assert "user:1" not in lab.read_real_state().cache
