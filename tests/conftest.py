@@ -26,6 +26,7 @@ import fakeredis
 import pytest
 import redis
 from core_support import check_explanations, new_lab
+from hypothesis import settings
 
 from strategies import PATTERNS, Database, Lab, SimClock
 from strategies.cache import open_client
@@ -33,6 +34,13 @@ from strategies.cache import open_client
 
 def running_in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+# The property tests are seeded in CI: the same examples every run, so a red CI can be replayed as it was. On a
+# developer's machine they explore new examples each run (and Hypothesis replays any that failed first).
+settings.register_profile("seeded", derandomize=True)
+if running_in_ci():
+    settings.load_profile("seeded")
 
 
 def _real_redis() -> redis.Redis:
