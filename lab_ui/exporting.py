@@ -69,7 +69,7 @@ def export_section(page: PageState, lab: Lab) -> None:
     else:
         numbers = [n for scene in pb.scenes for n in scene.numbers]
         name = f"{page.pattern}-request-" + "-".join(map(str, numbers))
-        what = say("export-request", numbers=", ".join(f"#{n}" for n in numbers), steps=pb.total)
+        what = say("export-request", requests=len(numbers), numbers=", ".join(f"#{n}" for n in numbers), steps=pb.total)
         make = lambda kind: lambda: safe(scene_file, lab, pb, kind)          # noqa: E731
     st.caption(what)
     with st.container(horizontal=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from strategies.assets import markdown_sections
+from strategies.assets import fill, markdown_sections
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -51,7 +51,7 @@ def home_intro() -> tuple[str, str]:
 
 def say(name: str, **fields: object) -> str:
     """One sentence of assets/ui.md, its {fields} filled in."""
-    return ui_text()[name].format(**fields) if fields else ui_text()[name]
+    return fill(ui_text()[name], fields)
 
 
 @cache
@@ -62,4 +62,4 @@ def compare_text() -> dict[str, str]:
 
 def compare_say(name: str, **fields: object) -> str:
     """One sentence of assets/compare.md, its {fields} filled in."""
-    return compare_text()[name].format(**fields) if fields else compare_text()[name]
+    return fill(compare_text()[name], fields)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from .assets import ASSETS, markdown_sections
+from .assets import ASSETS, fill, markdown_sections
 
 if TYPE_CHECKING:
     from .compare import PatternResult
@@ -33,7 +33,7 @@ def templates() -> dict[str, str]:
 
 
 def say(name: str, **values: object) -> str:
-    return templates()[name].format(**values) if values else templates()[name]
+    return fill(templates()[name], values)
 
 
 def _sentence(name: str, **values: object) -> Sentence:

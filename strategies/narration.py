@@ -11,6 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .assets import fill
+
 if TYPE_CHECKING:
     from .trace import Step
 
@@ -66,9 +68,9 @@ def explain(step: Step) -> str:
               "value": shorten(step.value), "command": step.command}
     if extra:
         fields.update((field, _field(field, value)) for field, value in extra.items())
-    return templates()[name].format_map(fields)
+    return fill(templates()[name], fields)
 
 
 def explain_warning(name: str, **fields: object) -> str:
     """A sentence from assets/narration.md that is not about one step (a request's warning)."""
-    return templates()[name].format_map({field: _field(field, value) for field, value in fields.items()})
+    return fill(templates()[name], {field: _field(field, value) for field, value in fields.items()})

@@ -37,6 +37,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
+from .assets import fill
 from .history import LOG_LIMIT
 from .lab import Lab
 from .narration import shorten
@@ -66,7 +67,7 @@ def scenario_texts() -> dict[str, dict[str, str]]:
 
 def text_of(slug: str, part: str, **fields: Any) -> str:
     template = scenario_texts()[slug][part]
-    return template.format_map({name: _field(value) for name, value in fields.items()})
+    return fill(template, {name: _field(value) for name, value in fields.items()})
 
 
 def _field(value: Any) -> str:

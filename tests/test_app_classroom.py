@@ -208,7 +208,7 @@ def test_export_is_off_until_something_is_on_the_diagram(app):
     send(at, "write-through", "read", key="user:1")
     assert [button.proto.label for button in at.get("download_button")] == ["Slides (HTML)", "Animated GIF"]
     total = step_counter(at)[1]
-    assert any(f"Request(s) #1, {total} steps." in c.value for c in at.caption)
+    assert any(f"Request #1, {total} steps." in c.value for c in at.caption)
 
 
 def test_a_learner_back_after_days_still_gets_a_link_that_opens(app):

@@ -190,7 +190,7 @@ def test_an_empty_queue_after_a_crash_says_the_writes_were_lost_not_delivered(ap
     at = app("write-behind", scenario="cache-crash-loss", step="999")
     captions = " ".join(block.value for block in at.caption)
     assert "every acknowledged write has reached the database" not in captions
-    assert "3 acknowledged write(s) never reached the database" in captions
+    assert "3 acknowledged writes never reached the database: they were lost" in captions
     assert "Flusher: idle" in captions
 
 

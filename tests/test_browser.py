@@ -550,7 +550,7 @@ def test_the_stale_set_race_by_url_shows_two_clients_and_the_stale_row(chromium,
     # drawn; the first look-up and the first SELECT are listed under the narration instead.
     edges = poll(lambda: page.evaluate(EDGE_COLORS_JS), lambda found: len(found) == 6, what="the race's 6 arrows")
     assert {edge["text"].split(".")[0] for edge in edges} == {"A2", "A4", "A5", "B1", "B2", "B3"}, edges
-    page.get_by_text("The whole scene: 2 earlier step(s)").click()
+    page.get_by_text("The whole scene: 2 earlier steps have").click()
     expect(page.get_by_text(re.compile(r"A1\. GET user:1 \(App → Cache\)"))).to_be_visible()
     done_a = {e["stroke"].lower() for e in edges if e["text"].startswith("A") and not e["text"].startswith("A5")}
     done_b = {e["stroke"].lower() for e in edges if e["text"].startswith("B")}

@@ -183,3 +183,28 @@ def test_a_step_is_a_clients_only_when_a_client_made_it(make_lab, pattern, slug)
                 assert step.client == CACHE_SERVER, said
             else:
                 assert step.client == workers.get(trace.operation, trace.client), said
+
+
+# ---- a number and its words agree ----------------------------------------------------------------------------
+def test_a_number_and_the_words_after_it_agree():
+    """"{n:one|many}" in a text picks the words for its number: one for 1, many for 0 and the rest, also when the
+    number was written with thousands separators."""
+    from strategies.assets import fill
+
+    template = "{n} acknowledged {n:write was|writes were} lost"
+    assert fill(template, {"n": 1}) == "1 acknowledged write was lost"
+    assert fill(template, {"n": "3"}) == "3 acknowledged writes were lost"
+    assert fill(template, {"n": 0}) == "0 acknowledged writes were lost"
+    assert fill("{n:key|keys}", {"n": "1,250"}) == "keys"
+    assert fill("{ms:.1f} ms", {"ms": 2.25}) == "2.2 ms"          # any other format spec works as str.format's
+
+
+def test_no_text_hedges_a_plural_with_s_in_brackets():
+    """"1 write(s) were lost" reads wrong at 1 and sloppy at 3: every text says its count with agreeing words
+    ({n:one|many}); a unit in brackets, as in "TTL (s)", is not a plural."""
+    from strategies.assets import ASSETS
+
+    hedged = [f"{path.name}:{number}: {line.strip()[:80]}" for path in sorted(ASSETS.glob("*.md"))
+              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+              if re.search(r"[A-Za-z]\(s\)", line)]
+    assert not hedged, hedged

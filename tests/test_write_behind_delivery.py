@@ -283,7 +283,7 @@ def test_a_crash_while_a_batch_is_held_then_a_failed_commit_counts_its_writes_lo
     held.run()
     failed = held.trace.steps[-1]
     assert failed.note[0] == "wb-flush-failed-lost" and "nothing is lost" not in failed.explanation
-    assert "2 acknowledged write(s) are lost" in failed.explanation
+    assert "2 acknowledged writes are lost" in failed.explanation
     assert held.trace.lost == (("a", "a1"), ("b", "b1")) and lab.counters.lost_writes == 2
 
 
@@ -357,7 +357,7 @@ def test_what_an_empty_queue_says_follows_the_ledger_not_the_queue(make_lab):
     lab.db.down = True
     held.run()
     note = delivery(lab.live())
-    assert note.startswith("The queue is empty, but 2 acknowledged write(s) never reached the database")
+    assert note.startswith("The queue is empty, but 2 acknowledged writes never reached the database: they were")
     assert "every acknowledged write" not in note
     before_failure = lab.state_after(crash.steps[0])
     assert "still holds 2" in delivery(before_failure), "a past step says what held then"
@@ -372,4 +372,4 @@ def test_a_crash_with_nothing_queued_claims_nothing_about_writes_lost_before(mak
     again = lab.crash_cache().steps[0]
     assert again.note[0] == "crash-queue-empty" and "this crash lost no acknowledged write" in again.explanation
     assert "every acknowledged write" not in again.explanation
-    assert "1 acknowledged write(s) never reached the database" in delivery(lab.live())
+    assert "1 acknowledged write never reached the database: it was lost" in delivery(lab.live())
